@@ -1,0 +1,49 @@
+import { z } from "zod";
+
+/**
+ * The control plane's settings. Names are the Function App's app settings as
+ * infra/main.bicep sets them; validated once at start so a bad deployment fails
+ * with one clear line per setting instead of at the first request.
+ */
+const hostname = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+const httpsUrl = (name: string) =>
+  z
+    .string({ error: `${name} is required` })
+    .url(`${name} must be an absolute URL`)
+    .refine((u) => u.startsWith("https://"), `${name} must be an https:// URL`);
+
+export const controlPlaneConfigSchema = z.object({
+  COSMOS_ENDPOINT: httpsUrl("COSMOS_ENDPOINT"),
+  /** Only where managed identity is unavailable (the local stack's embedded Cosmos). Never logged. */
+  COSMOS_KEY: z.string().min(1).optional(),
+  COSMOS_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, "COSMOS_DATABASE must be 1-255 letters, digits, _ or -").default("cvi"),
+  SERVICE_DOMAIN: z
+    .string({ error: "SERVICE_DOMAIN is required (tenant keys are <digits>@t.<SERVICE_DOMAIN>)" })
+    .transform((s) => s.toLowerCase())
+    .refine((s) => hostname.test(s), "SERVICE_DOMAIN must be a DNS name such as cvi.example.net"),
+  SERVICE_PROVIDER_NAME: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{1,31}$/, "SERVICE_PROVIDER_NAME must be 2-32 letters and digits, starting with a letter")
+    .refine((n) => !["polycom", "bluejeans", "pexip", "cisco", "defaultprovider"].includes(n.toLowerCase()), "SERVICE_PROVIDER_NAME must not be a partner's name")
+    .default("OpenCVI"),
+  ADMIN_AUTH_ISSUER: z.string({ error: "ADMIN_AUTH_ISSUER is required (the token issuer, e.g. https://login.microsoftonline.com/<tenant>/v2.0)" }).url("ADMIN_AUTH_ISSUER must be an absolute URL"),
+  ADMIN_AUTH_JWKS_URI: httpsUrl("ADMIN_AUTH_JWKS_URI"),
+  ADMIN_AUTH_AUDIENCE: z.string({ error: "ADMIN_AUTH_AUDIENCE is required (the admin API's app id URI or client id)" }).min(1, "ADMIN_AUTH_AUDIENCE must not be empty"),
+  ADMIN_AUTH_ROLE: z.string().min(1).default("CVI.Admin"),
+});
+
+export type ControlPlaneConfig = z.output<typeof controlPlaneConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Reads the settings from `env`; throws a ConfigError listing every missing or invalid one. */
+export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
+  const picked = Object.fromEntries(Object.keys(controlPlaneConfigSchema.shape).map((k) => [k, env[k] === "" ? undefined : env[k]]));
+  const result = controlPlaneConfigSchema.safeParse(picked);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `- ${String(i.path[0])}: ${i.message}`);
+  throw new ConfigError(`invalid control plane configuration:\n${lines.join("\n")}`);
+}
