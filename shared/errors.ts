@@ -33,3 +33,13 @@ export class ConflictError extends Error {
 export class PreconditionFailedError extends Error {
   override readonly name = "PreconditionFailedError";
 }
+
+/** No valid credentials were presented (missing, malformed, expired or forged token). */
+export class AuthenticationError extends Error {
+  override readonly name = "AuthenticationError";
+}
+
+/** Valid credentials, but they do not carry the permission this operation needs. */
+export class AuthorizationError extends Error {
+  override readonly name = "AuthorizationError";
+}

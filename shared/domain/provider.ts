@@ -42,6 +42,8 @@ const instructionUriSchema = z
   .trim()
   .max(INSTRUCTION_URI_MAX, `instructionUri must be at most ${INSTRUCTION_URI_MAX} characters`)
   .superRefine((value, ctx) => {
+    // "" (after trimming) means "no instructions": callers turn it into null.
+    if (value === "") return;
     const unknown = [...value.matchAll(/\{([^}]*)\}/g)].map((m) => m[0]).filter((p) => p !== "{ConfId}");
     if (unknown.length > 0) {
       ctx.addIssue({ code: "custom", message: `instructionUri has unknown placeholder ${unknown[0]}; only {ConfId} is supported` });

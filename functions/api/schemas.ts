@@ -1,0 +1,157 @@
+/**
+ * JSON Schemas of the admin API's bodies, for the OpenAPI document. The domain
+ * validators in shared/domain are what enforce them; test/integration/openApi.test.ts
+ * checks real answers against these shapes so the two cannot drift apart.
+ */
+type Schema = Record<string, unknown>;
+
+const guid = { type: "string", format: "uuid" };
+const timestamp = { type: "string", format: "date-time" };
+const policyName = { type: ["string", "null"], description: "A policy name (e.g. PexipServiceProviderEnabled, or Tag:…); null or \"none\" takes the grant away" };
+
+export const schemas: Record<string, Schema> = {
+  NewTenant: {
+    type: "object",
+    required: ["tenantId", "name"],
+    additionalProperties: false,
+    properties: { tenantId: { ...guid, description: "The Entra ID (Microsoft 365) tenant id" }, name: { type: "string", minLength: 1, maxLength: 256 } },
+  },
+  Tenant: {
+    type: "object",
+    required: ["tenantId", "name", "tenantKey", "consent", "createdAt", "updatedAt"],
+    properties: {
+      tenantId: guid,
+      name: { type: "string" },
+      tenantKey: { type: "string", description: "<9 digits>@t.<service domain>: what devices dial", example: "813878896@t.cvi.example.net" },
+      consent: {
+        type: "object",
+        required: ["status"],
+        properties: {
+          status: { enum: ["none", "granted", "revoked"] },
+          roles: { type: "array", items: { type: "string" } },
+          grantedAt: timestamp,
+          revokedAt: timestamp,
+          reason: { type: "string" },
+        },
+      },
+      createdAt: timestamp,
+      updatedAt: timestamp,
+    },
+  },
+  TenantPage: {
+    type: "object",
+    required: ["value"],
+    properties: { value: { type: "array", items: { $ref: "#/components/schemas/Tenant" } }, continuationToken: { type: "string" } },
+  },
+  NewProvider: {
+    type: "object",
+    required: ["identity", "tenantKey"],
+    additionalProperties: false,
+    properties: {
+      identity: { type: "string", description: "Polycom, BlueJeans, Pexip, Cisco or this service's own name (case-insensitive)" },
+      tenantKey: { type: "string" },
+      instructionUri: { type: ["string", "null"], format: "uri", description: "Shown in invites; may contain {ConfId}" },
+      allowAppGuestJoinsAsAuthenticated: { type: "boolean", default: false },
+      aadApplicationIds: {
+        oneOf: [{ type: "array", items: guid }, { type: "string", description: "Semicolon-separated GUIDs, as the cmdlet takes them" }],
+      },
+    },
+  },
+  ProviderChanges: {
+    type: "object",
+    minProperties: 1,
+    additionalProperties: false,
+    properties: {
+      tenantKey: { type: "string" },
+      instructionUri: { type: ["string", "null"], description: "null or \"\" clears it" },
+      allowAppGuestJoinsAsAuthenticated: { type: "boolean" },
+      aadApplicationIds: { oneOf: [{ type: "array", items: guid }, { type: "string" }] },
+    },
+  },
+  Provider: {
+    type: "object",
+    required: ["identity", "tenantKey", "instructionUri", "allowAppGuestJoinsAsAuthenticated", "aadApplicationIds", "createdAt", "updatedAt"],
+    properties: {
+      identity: { type: "string" },
+      tenantKey: { type: "string" },
+      instructionUri: { type: ["string", "null"] },
+      allowAppGuestJoinsAsAuthenticated: { type: "boolean" },
+      aadApplicationIds: { type: "array", items: guid },
+      createdAt: timestamp,
+      updatedAt: timestamp,
+    },
+  },
+  ProviderList: { type: "object", required: ["value"], properties: { value: { type: "array", items: { $ref: "#/components/schemas/Provider" } } } },
+  Policy: {
+    type: "object",
+    required: ["identity", "name", "description", "providerName", "enabled"],
+    properties: {
+      identity: { type: "string", example: "Tag:PexipServiceProviderEnabled" },
+      name: { type: "string" },
+      description: { type: "string" },
+      providerName: { type: "string" },
+      enabled: { type: "boolean" },
+    },
+  },
+  PolicyList: { type: "object", required: ["value"], properties: { value: { type: "array", items: { $ref: "#/components/schemas/Policy" } } } },
+  PolicyGrant: { type: "object", required: ["policyName"], additionalProperties: false, properties: { policyName } },
+  GroupPolicyGrant: {
+    type: "object",
+    required: ["policyName"],
+    additionalProperties: false,
+    properties: { policyName, rank: { type: "integer", minimum: 1, maximum: 10000, description: "Required when granting; 1 is the highest" } },
+  },
+  PolicyAssignments: {
+    type: "object",
+    required: ["global", "groups"],
+    properties: {
+      global: { type: "string" },
+      groups: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["groupId", "policyName", "rank"],
+          properties: { groupId: guid, policyName: { type: "string" }, rank: { type: "integer", minimum: 1 } },
+        },
+      },
+    },
+  },
+  UserGrant: {
+    type: "object",
+    required: ["userId", "policyName", "grantedAt"],
+    properties: { userId: { type: "string" }, policyName: { type: "string" }, grantedAt: timestamp },
+  },
+  UserGrantPage: {
+    type: "object",
+    required: ["value"],
+    properties: { value: { type: "array", items: { $ref: "#/components/schemas/UserGrant" } }, continuationToken: { type: "string" } },
+  },
+  EffectivePolicy: {
+    type: "object",
+    required: ["policy", "source"],
+    properties: {
+      policy: { $ref: "#/components/schemas/Policy" },
+      source: {
+        type: "object",
+        required: ["kind"],
+        properties: { kind: { enum: ["user", "group", "global"] }, groupId: guid, rank: { type: "integer" } },
+      },
+    },
+  },
+  Problem: {
+    type: "object",
+    description: "RFC 9457 problem details",
+    required: ["type", "title", "status", "detail"],
+    properties: {
+      type: { type: "string" },
+      title: { type: "string" },
+      status: { type: "integer" },
+      detail: { type: "string" },
+      instance: { type: "string" },
+      errors: {
+        type: "array",
+        items: { type: "object", required: ["field", "detail"], properties: { field: { type: "string" }, detail: { type: "string" } } },
+      },
+    },
+  },
+};

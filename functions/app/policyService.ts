@@ -1,0 +1,106 @@
+import {
+  assignGroupPolicy,
+  builtInPolicies,
+  type EffectivePolicy,
+  parseGlobalGrant,
+  parseGroupGrant,
+  parseUserGrant,
+  type PolicyAssignments,
+  removeGroupPolicy,
+  resolveEffectivePolicy,
+  type VideoInteropPolicy,
+} from "../../shared/domain/policy.js";
+import { guidSchema, userIdSchema } from "../../shared/domain/ids.js";
+import { compileFilter } from "../../shared/domain/provider.js";
+import { parseOrThrow } from "../../shared/domain/validation.js";
+import { z } from "zod";
+import type { ListOptions, MutateOptions, Page, PolicyAssignmentRepository, UserPolicyGrant, Versioned } from "../ports.js";
+import type { TenantService } from "./tenantService.js";
+
+/** `Get-CsTeamsVideoInteropServicePolicy` and `Grant-CsTeamsVideoInteropServicePolicy`. */
+export class PolicyService {
+  readonly #repository: PolicyAssignmentRepository;
+  readonly #tenants: TenantService;
+  readonly #policies: readonly VideoInteropPolicy[];
+  readonly #now: () => Date;
+
+  constructor(repository: PolicyAssignmentRepository, tenants: TenantService, serviceProviderName: string, now: () => Date) {
+    this.#repository = repository;
+    this.#tenants = tenants;
+    this.#policies = builtInPolicies(serviceProviderName);
+    this.#now = now;
+  }
+
+  /** The pre-built policies, optionally filtered by a regex over their identities. */
+  list(filter?: string): VideoInteropPolicy[] {
+    const pattern = compileFilter(filter);
+    return pattern ? this.#policies.filter((p) => pattern.test(p.identity)) : [...this.#policies];
+  }
+
+  async getAssignments(tenantId: string): Promise<Versioned<PolicyAssignments>> {
+    const { value: tenant } = await this.#tenants.require(tenantId);
+    return this.#repository.getAssignments(tenant.tenantId);
+  }
+
+  async listUserGrants(tenantId: string, options?: ListOptions): Promise<Page<UserPolicyGrant>> {
+    const { value: tenant } = await this.#tenants.require(tenantId);
+    return this.#repository.listUserGrants(tenant.tenantId, options);
+  }
+
+  /** Grants to one user; `policyName: null` ("none", "$null") returns the user to their group's or the Global policy. */
+  async grantToUser(tenantId: string, userId: string, input: unknown): Promise<UserPolicyGrant | undefined> {
+    const grant = parseUserGrant(input, userId, this.#policies);
+    const { value: tenant } = await this.#tenants.require(tenantId);
+    if (grant.policyName === null) {
+      await this.#repository.removeUserGrant(tenant.tenantId, grant.userId);
+      return undefined;
+    }
+    const stored = { userId: grant.userId, policyName: grant.policyName, grantedAt: this.#now().toISOString() };
+    await this.#repository.setUserGrant(tenant.tenantId, stored);
+    return stored;
+  }
+
+  /** Grants to a group at a rank (1 = highest); `policyName: null` removes the group's grant. */
+  async grantToGroup(tenantId: string, groupId: string, input: unknown, options?: MutateOptions): Promise<Versioned<PolicyAssignments>> {
+    const grant = parseGroupGrant(input, groupId, this.#policies);
+    const { value: tenant } = await this.#tenants.require(tenantId);
+    return this.#repository.updateAssignments(
+      tenant.tenantId,
+      (current) => ({
+        ...current,
+        groups:
+          grant.policyName === null
+            ? removeGroupPolicy(current.groups, grant.groupId)
+            : assignGroupPolicy(current.groups, grant.groupId, grant.policyName, grant.rank),
+      }),
+      options,
+    );
+  }
+
+  /** Grants tenant-wide (`-Global`); `policyName: null` goes back to the built-in Global policy. */
+  async grantGlobally(tenantId: string, input: unknown, options?: MutateOptions): Promise<Versioned<PolicyAssignments>> {
+    const policyName = parseGlobalGrant(input, this.#policies);
+    const { value: tenant } = await this.#tenants.require(tenantId);
+    return this.#repository.updateAssignments(tenant.tenantId, (current) => ({ ...current, global: policyName }), options);
+  }
+
+  /**
+   * The policy in force for a user. Group membership is given by the caller (the
+   * admin API's `groupId` query parameters); the Graph-backed look-up of a user's
+   * groups arrives with the identity work.
+   */
+  async effectiveFor(tenantId: string, userId: string, groupIds: readonly string[]): Promise<EffectivePolicy> {
+    const parsed = parseOrThrow(z.object({ userId: userIdSchema, groupIds: z.array(guidSchema("groupId")).max(1000, "at most 1000 groupId values") }), { userId, groupIds });
+    const { value: tenant } = await this.#tenants.require(tenantId);
+    const [userGrant, assignments] = await Promise.all([
+      this.#repository.getUserGrant(tenant.tenantId, parsed.userId),
+      this.#repository.getAssignments(tenant.tenantId),
+    ]);
+    return resolveEffectivePolicy({
+      policies: this.#policies,
+      userPolicyName: userGrant?.policyName,
+      userGroupIds: parsed.groupIds,
+      assignments: assignments.value,
+    });
+  }
+}

@@ -1,0 +1,57 @@
+import { randomInt } from "node:crypto";
+import { CosmosPolicyAssignmentRepository } from "./adapters/cosmos/cosmosPolicyAssignmentRepository.js";
+import { CosmosProviderRepository } from "./adapters/cosmos/cosmosProviderRepository.js";
+import { openCosmosStore } from "./adapters/cosmos/cosmosStore.js";
+import { CosmosTenantRepository } from "./adapters/cosmos/cosmosTenantRepository.js";
+import { PolicyService } from "./app/policyService.js";
+import { ProviderService } from "./app/providerService.js";
+import { TenantService } from "./app/tenantService.js";
+import { type ControlPlaneConfig, loadControlPlaneConfig } from "./config.js";
+import { BearerTokenAuthenticator } from "./platform/bearerTokenAuthenticator.js";
+
+/** Everything a control-plane function needs, wired once per worker process from the app settings. */
+export interface ControlPlane {
+  readonly config: ControlPlaneConfig;
+  readonly authenticator: BearerTokenAuthenticator;
+  readonly tenants: TenantService;
+  readonly providers: ProviderService;
+  readonly policies: PolicyService;
+}
+
+async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
+  const store = await openCosmosStore({ endpoint: config.COSMOS_ENDPOINT, key: config.COSMOS_KEY, databaseId: config.COSMOS_DATABASE });
+  const now = () => new Date();
+  const naming = { serviceDomain: config.SERVICE_DOMAIN, serviceProviderName: config.SERVICE_PROVIDER_NAME };
+  const tenants = new TenantService(new CosmosTenantRepository(store), { serviceDomain: config.SERVICE_DOMAIN, randomInt, now });
+  return {
+    config,
+    authenticator: new BearerTokenAuthenticator({
+      issuer: config.ADMIN_AUTH_ISSUER,
+      jwksUri: config.ADMIN_AUTH_JWKS_URI,
+      audience: config.ADMIN_AUTH_AUDIENCE,
+      requiredRole: config.ADMIN_AUTH_ROLE,
+    }),
+    tenants,
+    providers: new ProviderService(new CosmosProviderRepository(store), tenants, naming, now),
+    policies: new PolicyService(new CosmosPolicyAssignmentRepository(store), tenants, config.SERVICE_PROVIDER_NAME, now),
+  };
+}
+
+let current: Promise<ControlPlane> | undefined;
+
+/** The process-wide control plane, built on first use; a failed build is retried on the next call. */
+export function controlPlane(): Promise<ControlPlane> {
+  if (!current) {
+    const building = Promise.resolve().then(() => build(loadControlPlaneConfig()));
+    current = building;
+    building.catch(() => {
+      if (current === building) current = undefined;
+    });
+  }
+  return current;
+}
+
+/** Forgets the built control plane so the next call reads the settings again (tests, local stack restarts). */
+export function resetControlPlane(): void {
+  current = undefined;
+}

@@ -1,0 +1,25 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { handleAdminRequest, json, noContent } from "../platform/adminRequest.js";
+import { readJsonBody } from "../platform/httpBody.js";
+import { registerHttpRoute } from "../platform/httpRoutes.js";
+
+/** `Grant-CsTeamsVideoInteropServicePolicy -Identity user -PolicyName X` (`null`/"none" returns the user to Global). */
+export async function policyGrantToUser(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return handleAdminRequest(request, context, async (plane) => {
+    const grant = await plane.policies.grantToUser(request.params.tenantId ?? "", request.params.userId ?? "", await readJsonBody(request));
+    return grant ? json(200, grant) : noContent();
+  });
+}
+
+registerHttpRoute({
+  name: "policyGrantToUser",
+  methods: ["PUT"],
+  route: "v1/tenants/{tenantId}/policy-assignments/users/{userId}",
+  handler: policyGrantToUser,
+  doc: {
+    summary: "Grant a policy to a user (policyName null or \"none\" removes the user's grant)",
+    tag: "Policies",
+    requestBody: "PolicyGrant",
+    responses: { 200: { description: "Granted", schema: "UserGrant" }, 204: { description: "The user's grant was removed" }, 404: { description: "No such tenant" } },
+  },
+});

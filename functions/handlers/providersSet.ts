@@ -1,0 +1,33 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { handleAdminRequest, json } from "../platform/adminRequest.js";
+import { ifMatchOf, readJsonBody } from "../platform/httpBody.js";
+import { registerHttpRoute } from "../platform/httpRoutes.js";
+
+/** `Set-CsVideoInteropServiceProvider`: changes only the given fields; honours If-Match. */
+export async function providersSet(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return handleAdminRequest(request, context, async (plane) => {
+    const ifMatch = ifMatchOf(request);
+    const provider = await plane.providers.set(request.params.tenantId ?? "", request.params.identity ?? "", await readJsonBody(request), {
+      ...(ifMatch ? { ifMatch } : {}),
+    });
+    return json(200, provider.value, provider.etag);
+  });
+}
+
+registerHttpRoute({
+  name: "providersSet",
+  methods: ["PATCH"],
+  route: "v1/tenants/{tenantId}/providers/{identity}",
+  handler: providersSet,
+  doc: {
+    summary: "Set-CsVideoInteropServiceProvider",
+    tag: "Providers",
+    requestBody: "ProviderChanges",
+    conditional: true,
+    responses: {
+      200: { description: "Updated", schema: "Provider" },
+      404: { description: "No such tenant or provider" },
+      412: { description: "If-Match did not match the stored version" },
+    },
+  },
+});

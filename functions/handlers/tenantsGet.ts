@@ -1,0 +1,23 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { handleAdminRequest, json } from "../platform/adminRequest.js";
+import { registerHttpRoute } from "../platform/httpRoutes.js";
+
+/** One tenant, by its Entra tenant id or by its tenant key. */
+export async function tenantsGet(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return handleAdminRequest(request, context, async (plane) => {
+    const tenant = await plane.tenants.get(request.params.tenant ?? "");
+    return json(200, tenant.value, tenant.etag);
+  });
+}
+
+registerHttpRoute({
+  name: "tenantsGet",
+  methods: ["GET"],
+  route: "v1/tenants/{tenant}",
+  handler: tenantsGet,
+  doc: {
+    summary: "Get a tenant by tenant id (GUID) or tenant key",
+    tag: "Tenants",
+    responses: { 200: { description: "The tenant", schema: "Tenant" }, 404: { description: "No such tenant" } },
+  },
+});

@@ -1,0 +1,28 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { handleAdminRequest, json } from "../platform/adminRequest.js";
+import { registerHttpRoute } from "../platform/httpRoutes.js";
+import { pageOptions } from "../platform/paging.js";
+
+/** Lists tenants, a page at a time. */
+export async function tenantsList(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return handleAdminRequest(request, context, async (plane) => {
+    const page = await plane.tenants.list(pageOptions(request));
+    return json(200, { value: page.items, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) });
+  });
+}
+
+registerHttpRoute({
+  name: "tenantsList",
+  methods: ["GET"],
+  route: "v1/tenants",
+  handler: tenantsList,
+  doc: {
+    summary: "List tenants",
+    tag: "Tenants",
+    query: [
+      { name: "top", description: "Page size, 1-1000 (default 100)" },
+      { name: "continuationToken", description: "From the previous page's answer" },
+    ],
+    responses: { 200: { description: "A page of tenants", schema: "TenantPage" } },
+  },
+});

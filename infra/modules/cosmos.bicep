@@ -1,0 +1,96 @@
+// Cosmos DB (NoSQL API) for the control plane. Containers must match CONTAINERS in
+// functions/adapters/cosmos/cosmosStore.ts (test/infra/bicep.test.ts checks this).
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to every resource.')
+param tags object
+
+@description('Cosmos DB account name: 3-44 lowercase letters, digits and hyphens, globally unique.')
+@minLength(3)
+@maxLength(44)
+param accountName string
+
+@description('SQL database name.')
+param databaseName string
+
+resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
+  name: accountName
+  location: location
+  tags: tags
+  kind: 'GlobalDocumentDB'
+  properties: {
+    databaseAccountOfferType: 'Standard'
+    locations: [
+      {
+        locationName: location
+        failoverPriority: 0
+        isZoneRedundant: false
+      }
+    ]
+    consistencyPolicy: {
+      defaultConsistencyLevel: 'Session'
+    }
+    // Traffic is low and bursty (admin calls, call setup), so pay per request.
+    capabilities: [
+      {
+        name: 'EnableServerless'
+      }
+    ]
+    // No account keys: only Entra identities with a data-plane role can read or write.
+    disableLocalAuth: true
+    // Databases and containers change only through ARM (this template), never through the data plane.
+    disableKeyBasedMetadataWriteAccess: true
+    minimalTlsVersion: 'Tls12'
+  }
+}
+
+resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-11-15' = {
+  parent: account
+  name: databaseName
+  properties: {
+    resource: {
+      id: databaseName
+    }
+  }
+}
+
+resource tenants 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+  parent: database
+  name: 'tenants'
+  properties: {
+    resource: {
+      id: 'tenants'
+      partitionKey: {
+        paths: [
+          '/tenantId'
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+    }
+  }
+}
+
+// id = the tenant key's digits: a dialed key resolves with one point read, and the digits are unique service-wide.
+resource tenantKeys 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+  parent: database
+  name: 'tenantKeys'
+  properties: {
+    resource: {
+      id: 'tenantKeys'
+      partitionKey: {
+        paths: [
+          '/id'
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+    }
+  }
+}
+
+output accountName string = account.name
+output endpoint string = account.properties.documentEndpoint
+output databaseName string = database.name

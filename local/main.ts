@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// `npm start`: runs the local stack in the foreground until Ctrl-C.
+import { startLocalStack, writeLocalStackFile } from "./stack.js";
+
+const STACK_FILE = ".local/stack.json";
+const TOKEN_HOURS = 12;
+
+try {
+  const stack = await startLocalStack({ logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information" });
+  const token = await stack.issuer.issueToken({ expiresInSeconds: TOKEN_HOURS * 3600 });
+  const expiresAt = new Date(Date.now() + TOKEN_HOURS * 3600_000).toISOString();
+  writeLocalStackFile(STACK_FILE, { adminApiUrl: stack.adminApiUrl, token, expiresAt });
+  process.stdout.write(`
+OpenCVI local stack is up.
+
+  Admin API      ${stack.adminApiUrl}/v1        (Azure Functions handlers, served locally)
+  OpenAPI        ${stack.adminApiUrl}/openapi.json
+  Cosmos DB      ${stack.cosmosEndpoint}          (embedded, in memory: data lasts until you stop)
+  Token issuer   ${stack.issuer.issuer}
+  Tenant keys    <9 digits>@t.${stack.settings.SERVICE_DOMAIN}
+
+An admin token (role CVI.Admin, valid ${TOKEN_HOURS} h) is in ${STACK_FILE}; the cvi CLI uses it by default.
+For other clients:  export CVI_TOKEN='${token}'
+
+Try, in another terminal:
+  ./cvi tenant add --tenant-id 72f988bf-86f1-41af-91ab-2d7cd011db47 --name Contoso
+  ./cvi provider new --tenant 72f988bf-86f1-41af-91ab-2d7cd011db47 --identity OpenCVI --tenant-key <the key printed above>
+  ./cvi policy grant --tenant 72f988bf-86f1-41af-91ab-2d7cd011db47 --policy OpenCVIServiceProviderEnabled --global
+  ./cvi --help
+
+Ctrl-C stops.
+`);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping…\n`);
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+} catch (e) {
+  process.stderr.write(`local stack failed to start: ${(e as Error).message}\n`);
+  process.exit(1);
+}
