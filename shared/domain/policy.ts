@@ -120,15 +120,12 @@ export function resolveEffectivePolicy(input: EffectivePolicyInput): EffectivePo
 /** "none", "$null" and null all mean: take the grant away (the user or group falls back). */
 const REVOKE_WORDS = new Set(["none", "$null", "null"]);
 
-function policyNameSchema(policies: readonly VideoInteropPolicy[], allowRevoke: boolean) {
+/** A policy name, or null when the grant is to be taken away (every grant can be). */
+function policyNameSchema(policies: readonly VideoInteropPolicy[]) {
   return z
     .union([z.string(), z.null()], { error: "policyName is required and must be a string" })
     .transform((value, ctx): string | null => {
-      if (value === null || REVOKE_WORDS.has(value.trim().toLowerCase())) {
-        if (allowRevoke) return null;
-        ctx.addIssue({ code: "custom", message: "policyName is required here; choose one of the policies" });
-        return z.NEVER;
-      }
+      if (value === null || REVOKE_WORDS.has(value.trim().toLowerCase())) return null;
       const policy = findPolicy(policies, value);
       if (!policy) {
         ctx.addIssue({
@@ -148,7 +145,7 @@ export interface UserGrant {
 }
 
 export function parseUserGrant(input: unknown, userId: unknown, policies: readonly VideoInteropPolicy[]): UserGrant {
-  const body = parseOrThrow(z.strictObject({ policyName: policyNameSchema(policies, true) }), input);
+  const body = parseOrThrow(z.strictObject({ policyName: policyNameSchema(policies) }), input);
   return { userId: parseOrThrow(z.object({ userId: userIdSchema }), { userId }).userId, policyName: body.policyName };
 }
 
@@ -161,7 +158,7 @@ export interface GroupGrant {
 export function parseGroupGrant(input: unknown, groupId: unknown, policies: readonly VideoInteropPolicy[]): GroupGrant {
   const body = parseOrThrow(
     z.strictObject({
-      policyName: policyNameSchema(policies, true),
+      policyName: policyNameSchema(policies),
       rank: z
         .number({ error: "rank must be a whole number from 1" })
         .int("rank must be a whole number from 1")
@@ -179,7 +176,7 @@ export function parseGroupGrant(input: unknown, groupId: unknown, policies: read
 }
 
 export function parseGlobalGrant(input: unknown, policies: readonly VideoInteropPolicy[]): string {
-  const body = parseOrThrow(z.strictObject({ policyName: policyNameSchema(policies, true) }), input);
+  const body = parseOrThrow(z.strictObject({ policyName: policyNameSchema(policies) }), input);
   // Taking the tenant-wide grant away means going back to the built-in Global policy.
   return body.policyName ?? GLOBAL_POLICY;
 }

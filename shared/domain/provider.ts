@@ -44,6 +44,10 @@ const instructionUriSchema = z
   .superRefine((value, ctx) => {
     // "" (after trimming) means "no instructions": callers turn it into null.
     if (value === "") return;
+    if (/[{}]/.test(value.replace(/\{[^{}]*\}/g, ""))) {
+      ctx.addIssue({ code: "custom", message: "instructionUri has an unbalanced { or }; write the placeholder as {ConfId}" });
+      return;
+    }
     const unknown = [...value.matchAll(/\{([^}]*)\}/g)].map((m) => m[0]).filter((p) => p !== "{ConfId}");
     if (unknown.length > 0) {
       ctx.addIssue({ code: "custom", message: `instructionUri has unknown placeholder ${unknown[0]}; only {ConfId} is supported` });
@@ -67,11 +71,12 @@ const aadApplicationIdsSchema = z
     error: "aadApplicationIds must be an array of GUIDs or a semicolon-separated string of GUIDs",
   })
   .transform((v) => (typeof v === "string" ? v.split(";").map((s) => s.trim()).filter((s) => s !== "") : v))
-  .pipe(z.array(guidSchema("each aadApplicationIds entry")).max(16, "aadApplicationIds may list at most 16 application ids"))
-  .transform((ids) => [...new Set(ids)]);
+  .pipe(z.array(guidSchema("each aadApplicationIds entry")))
+  .transform((ids) => [...new Set(ids)])
+  .refine((ids) => ids.length <= 16, "aadApplicationIds may list at most 16 distinct application ids");
 
 const providerFields = {
-  tenantKey: z.string({ error: "tenantKey must be a string" }),
+  tenantKey: z.string({ error: (issue) => (issue.input === undefined ? "tenantKey is required" : "tenantKey must be a string") }),
   instructionUri: instructionUriSchema.nullable(),
   allowAppGuestJoinsAsAuthenticated: z.boolean({ error: "allowAppGuestJoinsAsAuthenticated must be true or false" }),
   aadApplicationIds: aadApplicationIdsSchema,

@@ -123,7 +123,10 @@ describe("resolveEffectivePolicy (property)", () => {
     fc.assert(
       fc.property(
         inputArb.chain((input) =>
-          fc.tuple(fc.constant(input), fc.shuffledSubarray([...input.userGroupIds], { minLength: input.userGroupIds.length, maxLength: input.userGroupIds.length })),
+          fc.tuple(
+            fc.constant(input),
+            fc.shuffledSubarray([...input.userGroupIds], { minLength: input.userGroupIds.length, maxLength: input.userGroupIds.length }),
+          ),
         ),
         ([input, reordered]) => {
           assert.deepEqual(resolveEffectivePolicy({ ...input, userGroupIds: reordered }), resolveEffectivePolicy(input));

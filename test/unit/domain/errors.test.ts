@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { z } from "zod";
-import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from "../../../shared/errors.js";
+import {
+  AuthenticationError,
+  AuthorizationError,
+  ConflictError,
+  NotFoundError,
+  PreconditionFailedError,
+  ValidationError,
+} from "../../../shared/errors.js";
 import { parseOrThrow, toFieldIssues } from "../../../shared/domain/validation.js";
 import { assertValidationError } from "./assertValidation.js";
 
@@ -34,6 +41,8 @@ describe("errors", () => {
       [NotFoundError, "NotFoundError"],
       [ConflictError, "ConflictError"],
       [PreconditionFailedError, "PreconditionFailedError"],
+      [AuthenticationError, "AuthenticationError"],
+      [AuthorizationError, "AuthorizationError"],
     ] as const) {
       const e = new Ctor("boom");
       assert.ok(e instanceof Error);
@@ -58,11 +67,12 @@ describe("validation", () => {
   });
 
   it("parseOrThrow turns every zod issue into a field issue with a slash-separated path", () => {
-    const e = assertValidationError(() => parseOrThrow(schema, { a: 1, list: [1, "two"], nested: { b: "no" } }), "list/1", "each entry must be a number");
-    assert.deepEqual(
-      e.issues.map((i) => i.field).sort(),
-      ["a", "list/1", "nested/b"].sort(),
+    const e = assertValidationError(
+      () => parseOrThrow(schema, { a: 1, list: [1, "two"], nested: { b: "no" } }),
+      "list/1",
+      "each entry must be a number",
     );
+    assert.deepEqual(e.issues.map((i) => i.field).sort(), ["a", "list/1", "nested/b"].sort());
     assertValidationError(() => parseOrThrow(schema, { a: 1, list: [], nested: { b: true } }), "a", "a must be a string");
     assertValidationError(() => parseOrThrow(schema, { a: "", list: [], nested: { b: 1 } }), "nested/b", "b must be a boolean");
   });

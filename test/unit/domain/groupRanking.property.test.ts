@@ -8,15 +8,28 @@ const policyNames = builtInPolicies("OpenCVI").map((p) => p.name);
 /** A small pool so that operations hit the same groups again and again. */
 const groupIds = Array.from({ length: 7 }, (_, i) => `0000000${i}-0000-4000-8000-000000000000`);
 
-type Op = { readonly kind: "assign"; readonly groupId: string; readonly policyName: string; readonly rank: number } | { readonly kind: "remove"; readonly groupId: string };
+type Op =
+  | { readonly kind: "assign"; readonly groupId: string; readonly policyName: string; readonly rank: number }
+  | { readonly kind: "remove"; readonly groupId: string };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("assign" as const), groupId: fc.constantFrom(...groupIds), policyName: fc.constantFrom(...policyNames), rank: fc.integer({ min: 1, max: 12 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("assign" as const),
+      groupId: fc.constantFrom(...groupIds),
+      policyName: fc.constantFrom(...policyNames),
+      rank: fc.integer({ min: 1, max: 12 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("remove" as const), groupId: fc.constantFrom(...groupIds) }) },
 );
 
 const byRank = (groups: readonly GroupAssignment[]) => [...groups].sort((a, b) => a.rank - b.rank);
-const orderWithout = (groups: readonly GroupAssignment[], groupId: string) => byRank(groups).map((g) => g.groupId).filter((id) => id !== groupId);
+const orderWithout = (groups: readonly GroupAssignment[], groupId: string) =>
+  byRank(groups)
+    .map((g) => g.groupId)
+    .filter((id) => id !== groupId);
 
 function assertWellFormed(groups: readonly GroupAssignment[]): void {
   assert.deepEqual(
@@ -76,7 +89,8 @@ describe("group ranking (property)", () => {
       fc.property(
         fc.array(opArb, { maxLength: 20 }).chain((ops) => {
           let groups: GroupAssignment[] = [];
-          for (const op of ops) groups = op.kind === "assign" ? assignGroupPolicy(groups, op.groupId, op.policyName, op.rank) : removeGroupPolicy(groups, op.groupId);
+          for (const op of ops)
+            groups = op.kind === "assign" ? assignGroupPolicy(groups, op.groupId, op.policyName, op.rank) : removeGroupPolicy(groups, op.groupId);
           return fc.tuple(fc.constant(groups), fc.shuffledSubarray(groups, { minLength: groups.length, maxLength: groups.length }), opArb);
         }),
         ([groups, shuffled, op]) => {
@@ -93,12 +107,19 @@ describe("group ranking (property)", () => {
 
   it("removing a group just assigned restores the previous ranking", () => {
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 20 }), fc.uuid(), fc.constantFrom(...policyNames), fc.integer({ min: 1, max: 12 }), (ops, newId, policyName, rank) => {
-        let groups: GroupAssignment[] = [];
-        for (const op of ops) groups = op.kind === "assign" ? assignGroupPolicy(groups, op.groupId, op.policyName, op.rank) : removeGroupPolicy(groups, op.groupId);
-        fc.pre(!groups.some((g) => g.groupId === newId));
-        assert.deepEqual(removeGroupPolicy(assignGroupPolicy(groups, newId, policyName, rank), newId), byRank(groups));
-      }),
+      fc.property(
+        fc.array(opArb, { maxLength: 20 }),
+        fc.uuid(),
+        fc.constantFrom(...policyNames),
+        fc.integer({ min: 1, max: 12 }),
+        (ops, newId, policyName, rank) => {
+          let groups: GroupAssignment[] = [];
+          for (const op of ops)
+            groups = op.kind === "assign" ? assignGroupPolicy(groups, op.groupId, op.policyName, op.rank) : removeGroupPolicy(groups, op.groupId);
+          fc.pre(!groups.some((g) => g.groupId === newId));
+          assert.deepEqual(removeGroupPolicy(assignGroupPolicy(groups, newId, policyName, rank), newId), byRank(groups));
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });

@@ -84,12 +84,18 @@ describe("findPolicy", () => {
 
 describe("parseUserGrant", () => {
   it("grants a policy by name, returning the canonical name", () => {
-    assert.deepEqual(parseUserGrant({ policyName: "PexipServiceProviderEnabled" }, GUID_A, policies), { userId: GUID_A, policyName: "PexipServiceProviderEnabled" });
+    assert.deepEqual(parseUserGrant({ policyName: "PexipServiceProviderEnabled" }, GUID_A, policies), {
+      userId: GUID_A,
+      policyName: "PexipServiceProviderEnabled",
+    });
   });
 
   it("accepts the Tag: prefix and any case", () => {
     assert.equal(parseUserGrant({ policyName: "Tag:PexipServiceProviderEnabled" }, GUID_A, policies).policyName, "PexipServiceProviderEnabled");
-    assert.equal(parseUserGrant({ policyName: "tag:bluejeansserviceproviderenabled" }, GUID_A, policies).policyName, "BlueJeansServiceProviderEnabled");
+    assert.equal(
+      parseUserGrant({ policyName: "tag:bluejeansserviceproviderenabled" }, GUID_A, policies).policyName,
+      "BlueJeansServiceProviderEnabled",
+    );
     assert.equal(parseUserGrant({ policyName: "SERVICEPROVIDERDISABLED" }, GUID_A, policies).policyName, "ServiceProviderDisabled");
   });
 
@@ -100,7 +106,11 @@ describe("parseUserGrant", () => {
   });
 
   it("rejects an unknown policy, listing the valid ones", () => {
-    assertValidationError(() => parseUserGrant({ policyName: "Zoom" }, GUID_A, policies), "policyName", `policyName "Zoom" is not a video interop policy; use one of ${ALL_NAMES}`);
+    assertValidationError(
+      () => parseUserGrant({ policyName: "Zoom" }, GUID_A, policies),
+      "policyName",
+      `policyName "Zoom" is not a video interop policy; use one of ${ALL_NAMES}`,
+    );
     assertValidationError(() => parseUserGrant({ policyName: "" }, GUID_A, policies), "policyName", "is not a video interop policy");
   });
 
@@ -124,7 +134,11 @@ describe("parseUserGrant", () => {
   });
 
   it("rejects a user that is neither", () => {
-    assertValidationError(() => parseUserGrant({ policyName: "none" }, "alice", policies), "userId", "user must be an object id (GUID) or a user principal name");
+    assertValidationError(
+      () => parseUserGrant({ policyName: "none" }, "alice", policies),
+      "userId",
+      "user must be an object id (GUID) or a user principal name",
+    );
     assertValidationError(() => parseUserGrant({ policyName: "none" }, "", policies), "userId", "user must not be empty");
     assertValidationError(() => parseUserGrant({ policyName: "none" }, undefined, policies), "userId", "user is required and must be a string");
   });
@@ -140,7 +154,11 @@ describe("parseGroupGrant", () => {
   });
 
   it("requires a rank when granting", () => {
-    assertValidationError(() => parseGroupGrant({ policyName: "PexipServiceProviderEnabled" }, GUID_A, policies), "rank", "rank is required when granting a policy to a group");
+    assertValidationError(
+      () => parseGroupGrant({ policyName: "PexipServiceProviderEnabled" }, GUID_A, policies),
+      "rank",
+      "rank is required when granting a policy to a group",
+    );
   });
 
   it("does not require a rank when taking the grant away", () => {
@@ -157,13 +175,21 @@ describe("parseGroupGrant", () => {
 
   it("rejects ranks below 1, above 10000, fractional or not numbers", () => {
     for (const bad of [0, -1, 1.5, "1", null, Number.NaN, Number.POSITIVE_INFINITY]) {
-      assertValidationError(() => parseGroupGrant({ policyName: "Global", rank: bad }, GUID_A, policies), "rank", "rank must be a whole number from 1");
+      assertValidationError(
+        () => parseGroupGrant({ policyName: "Global", rank: bad }, GUID_A, policies),
+        "rank",
+        "rank must be a whole number from 1",
+      );
     }
     assertValidationError(() => parseGroupGrant({ policyName: "Global", rank: 10001 }, GUID_A, policies), "rank", "rank must be at most 10000");
   });
 
   it("requires the group id to be a GUID", () => {
-    assertValidationError(() => parseGroupGrant({ policyName: "Global", rank: 1 }, "sales@contoso.com", policies), "groupId", "groupId must be a GUID like");
+    assertValidationError(
+      () => parseGroupGrant({ policyName: "Global", rank: 1 }, "sales@contoso.com", policies),
+      "groupId",
+      "groupId must be a GUID like",
+    );
     assertValidationError(() => parseGroupGrant({ policyName: "none" }, 12, policies), "groupId", "groupId is required and must be a string");
   });
 
@@ -262,7 +288,10 @@ describe("resolveEffectivePolicy", () => {
   });
 
   it("throws when a stored grant names an unknown policy", () => {
-    assert.throws(() => resolveEffectivePolicy({ policies, userPolicyName: "Gone", userGroupIds: [], assignments }), /stored grant names unknown policy Gone/);
+    assert.throws(
+      () => resolveEffectivePolicy({ policies, userPolicyName: "Gone", userGroupIds: [], assignments }),
+      /stored grant names unknown policy Gone/,
+    );
     assert.throws(
       () => resolveEffectivePolicy({ policies, userPolicyName: undefined, userGroupIds: [], assignments: { global: "Gone", groups: [] } }),
       /unknown policy Gone/,

@@ -80,17 +80,29 @@ describe("parseNewProvider", () => {
     });
 
     it("rejects an unknown provider, listing the known ones", () => {
-      assertValidationError(() => parseNewProvider({ identity: "Zoom", tenantKey: PEXIP_KEY }, naming), "identity", 'identity must be one of Polycom, BlueJeans, Pexip, Cisco, OpenCVI; got "Zoom"');
+      assertValidationError(
+        () => parseNewProvider({ identity: "Zoom", tenantKey: PEXIP_KEY }, naming),
+        "identity",
+        'identity must be one of Polycom, BlueJeans, Pexip, Cisco, OpenCVI; got "Zoom"',
+      );
     });
 
     it("cuts a long unknown identity short in the message", () => {
-      const e = assertValidationError(() => parseNewProvider({ identity: "z".repeat(500), tenantKey: PEXIP_KEY }, naming), "identity", `got "${"z".repeat(64)}"`);
+      const e = assertValidationError(
+        () => parseNewProvider({ identity: "z".repeat(500), tenantKey: PEXIP_KEY }, naming),
+        "identity",
+        `got "${"z".repeat(64)}"`,
+      );
       assert.ok(!e.message.includes("z".repeat(65)));
     });
 
     it("rejects a missing or non-string identity", () => {
       assertValidationError(() => parseNewProvider({ tenantKey: PEXIP_KEY }, naming), "identity", "identity is required and must be a string");
-      assertValidationError(() => parseNewProvider({ identity: 1, tenantKey: PEXIP_KEY }, naming), "identity", "identity is required and must be a string");
+      assertValidationError(
+        () => parseNewProvider({ identity: 1, tenantKey: PEXIP_KEY }, naming),
+        "identity",
+        "identity is required and must be a string",
+      );
     });
   });
 
@@ -101,13 +113,23 @@ describe("parseNewProvider", () => {
     });
 
     it("rejects a malformed key for a partner provider", () => {
-      assertValidationError(() => parseNewProvider({ identity: "Cisco", tenantKey: "not a key" }, naming), "tenantKey", "tenantKey must look like <key>@<host>");
+      assertValidationError(
+        () => parseNewProvider({ identity: "Cisco", tenantKey: "not a key" }, naming),
+        "tenantKey",
+        "tenantKey must look like <key>@<host>",
+      );
     });
 
     it("requires this service's format for this service's provider", () => {
       assert.equal(parseNewProvider({ identity: "OpenCVI", tenantKey: " 813878896@t.CVI.example.net " }, naming).tenantKey, OUR_KEY);
       const expected = "tenantKey must be 9 digits (not starting with 0) followed by @t.cvi.example.net";
-      for (const bad of ["813878896@t.plcm.vc", "013878896@t.cvi.example.net", "81387889@t.cvi.example.net", "8138788961@t.cvi.example.net", "contoso@pexip.me"]) {
+      for (const bad of [
+        "813878896@t.plcm.vc",
+        "013878896@t.cvi.example.net",
+        "81387889@t.cvi.example.net",
+        "8138788961@t.cvi.example.net",
+        "contoso@pexip.me",
+      ]) {
         assertValidationError(() => parseNewProvider({ identity: "opencvi", tenantKey: bad }, naming), "tenantKey", expected);
       }
     });
@@ -117,11 +139,15 @@ describe("parseNewProvider", () => {
       assert.equal(parseNewProvider({ identity: "acme", tenantKey: "123456789@t.video.acme.io" }, other).identity, "Acme");
       assertValidationError(() => parseNewProvider({ identity: "Acme", tenantKey: OUR_KEY }, other), "tenantKey", "@t.video.acme.io");
       // OpenCVI is not a provider under that naming.
-      assertValidationError(() => parseNewProvider({ identity: "OpenCVI", tenantKey: OUR_KEY }, other), "identity", "identity must be one of Polycom, BlueJeans, Pexip, Cisco, Acme");
+      assertValidationError(
+        () => parseNewProvider({ identity: "OpenCVI", tenantKey: OUR_KEY }, other),
+        "identity",
+        "identity must be one of Polycom, BlueJeans, Pexip, Cisco, Acme",
+      );
     });
 
     it("rejects a missing, empty or non-string key", () => {
-      assertValidationError(() => parseNewProvider({ identity: "Pexip" }, naming), "tenantKey", "tenantKey must be a string");
+      assertValidationError(() => parseNewProvider({ identity: "Pexip" }, naming), "tenantKey", "tenantKey is required");
       assertValidationError(() => parseNewProvider({ identity: "Pexip", tenantKey: "" }, naming), "tenantKey", "tenantKey is required");
       assertValidationError(() => parseNewProvider({ identity: "Pexip", tenantKey: 813878896 }, naming), "tenantKey", "tenantKey must be a string");
     });
@@ -145,14 +171,26 @@ describe("parseNewProvider", () => {
     });
 
     it("rejects a scheme other than https or http", () => {
-      assertValidationError(() => newPartner({ instructionUri: "ftp://example.com/x" }), "instructionUri", "instructionUri must use https or http, not ftp");
+      assertValidationError(
+        () => newPartner({ instructionUri: "ftp://example.com/x" }),
+        "instructionUri",
+        "instructionUri must use https or http, not ftp",
+      );
       assertValidationError(() => newPartner({ instructionUri: "javascript:alert(1)" }), "instructionUri", "not javascript");
       assertValidationError(() => newPartner({ instructionUri: "sip:{ConfId}@example.com" }), "instructionUri", "not sip");
     });
 
     it("rejects an unknown placeholder, naming it", () => {
-      assertValidationError(() => newPartner({ instructionUri: "https://example.com/{Foo}" }), "instructionUri", "instructionUri has unknown placeholder {Foo}; only {ConfId} is supported");
-      assertValidationError(() => newPartner({ instructionUri: "https://example.com/{ConfId}?x={confid}" }), "instructionUri", "unknown placeholder {confid}");
+      assertValidationError(
+        () => newPartner({ instructionUri: "https://example.com/{Foo}" }),
+        "instructionUri",
+        "instructionUri has unknown placeholder {Foo}; only {ConfId} is supported",
+      );
+      assertValidationError(
+        () => newPartner({ instructionUri: "https://example.com/{ConfId}?x={confid}" }),
+        "instructionUri",
+        "unknown placeholder {confid}",
+      );
       assertValidationError(() => newPartner({ instructionUri: "https://example.com/{}" }), "instructionUri", "unknown placeholder {}");
     });
 
@@ -181,7 +219,11 @@ describe("parseNewProvider", () => {
 
     it("rejects anything else", () => {
       for (const bad of ["true", 1, null]) {
-        assertValidationError(() => newPartner({ allowAppGuestJoinsAsAuthenticated: bad }), "allowAppGuestJoinsAsAuthenticated", "allowAppGuestJoinsAsAuthenticated must be true or false");
+        assertValidationError(
+          () => newPartner({ allowAppGuestJoinsAsAuthenticated: bad }),
+          "allowAppGuestJoinsAsAuthenticated",
+          "allowAppGuestJoinsAsAuthenticated must be true or false",
+        );
       }
     });
   });
@@ -198,26 +240,46 @@ describe("parseNewProvider", () => {
     });
 
     it("names the bad entry by index", () => {
-      assertValidationError(() => newPartner({ aadApplicationIds: [GUID_A, "nope"] }), "aadApplicationIds/1", "each aadApplicationIds entry must be a GUID");
-      assertValidationError(() => newPartner({ aadApplicationIds: `${GUID_A};${GUID_B};nope` }), "aadApplicationIds/2", "each aadApplicationIds entry must be a GUID");
+      assertValidationError(
+        () => newPartner({ aadApplicationIds: [GUID_A, "nope"] }),
+        "aadApplicationIds/1",
+        "each aadApplicationIds entry must be a GUID",
+      );
+      assertValidationError(
+        () => newPartner({ aadApplicationIds: `${GUID_A};${GUID_B};nope` }),
+        "aadApplicationIds/2",
+        "each aadApplicationIds entry must be a GUID",
+      );
       assertValidationError(() => newPartner({ aadApplicationIds: ["nope"] }), "aadApplicationIds/0", "must be a GUID");
     });
 
     it("drops duplicates, case-insensitively, keeping first-seen order", () => {
-      assert.deepEqual(newPartner({ aadApplicationIds: [GUID_B, GUID_A, GUID_B.toUpperCase(), GUID_A, GUID_C] }).aadApplicationIds, [GUID_B, GUID_A, GUID_C]);
+      assert.deepEqual(newPartner({ aadApplicationIds: [GUID_B, GUID_A, GUID_B.toUpperCase(), GUID_A, GUID_C] }).aadApplicationIds, [
+        GUID_B,
+        GUID_A,
+        GUID_C,
+      ]);
       assert.deepEqual(newPartner({ aadApplicationIds: `${GUID_A};${GUID_A}` }).aadApplicationIds, [GUID_A]);
     });
 
     it("takes at most 16 ids", () => {
       const sixteen = Array.from({ length: 16 }, (_, i) => guid(i));
       assert.deepEqual(newPartner({ aadApplicationIds: sixteen }).aadApplicationIds, sixteen);
-      assertValidationError(() => newPartner({ aadApplicationIds: [...sixteen, guid(16)] }), "aadApplicationIds", "aadApplicationIds may list at most 16 application ids");
+      assertValidationError(
+        () => newPartner({ aadApplicationIds: [...sixteen, guid(16)] }),
+        "aadApplicationIds",
+        "aadApplicationIds may list at most 16 distinct application ids",
+      );
       assertValidationError(() => newPartner({ aadApplicationIds: [...sixteen, guid(16)].join(";") }), "aadApplicationIds", "at most 16");
     });
 
     it("rejects other types", () => {
       for (const bad of [5, { 0: GUID_A }, null, [1]]) {
-        assertValidationError(() => newPartner({ aadApplicationIds: bad }), "aadApplicationIds", "aadApplicationIds must be an array of GUIDs or a semicolon-separated string of GUIDs");
+        assertValidationError(
+          () => newPartner({ aadApplicationIds: bad }),
+          "aadApplicationIds",
+          "aadApplicationIds must be an array of GUIDs or a semicolon-separated string of GUIDs",
+        );
       }
     });
   });
@@ -262,7 +324,11 @@ describe("parseProviderChanges", () => {
 
   it("checks the tenant key against the provider's identity", () => {
     assert.deepEqual(change({ tenantKey: OUR_KEY }, "OpenCVI"), { tenantKey: OUR_KEY });
-    assertValidationError(() => change({ tenantKey: PEXIP_KEY }, "OpenCVI"), "tenantKey", "tenantKey must be 9 digits (not starting with 0) followed by @t.cvi.example.net");
+    assertValidationError(
+      () => change({ tenantKey: PEXIP_KEY }, "OpenCVI"),
+      "tenantKey",
+      "tenantKey must be 9 digits (not starting with 0) followed by @t.cvi.example.net",
+    );
     assertValidationError(() => change({ tenantKey: "bad" }, "Pexip"), "tenantKey", "tenantKey must look like <key>@<host>");
     assertValidationError(() => change({ tenantKey: 1 }, "Pexip"), "tenantKey", "tenantKey must be a string");
   });
@@ -280,7 +346,13 @@ describe("parseProviderChanges", () => {
 
 describe("createProvider / applyProviderChanges", () => {
   const created = createProvider(
-    { identity: "Pexip", tenantKey: PEXIP_KEY, instructionUri: "https://x.com/{ConfId}", allowAppGuestJoinsAsAuthenticated: false, aadApplicationIds: [GUID_A] },
+    {
+      identity: "Pexip",
+      tenantKey: PEXIP_KEY,
+      instructionUri: "https://x.com/{ConfId}",
+      allowAppGuestJoinsAsAuthenticated: false,
+      aadApplicationIds: [GUID_A],
+    },
     new Date("2025-01-01T00:00:00.000Z"),
   );
 
@@ -298,7 +370,11 @@ describe("createProvider / applyProviderChanges", () => {
 
   it("changes only the given fields and updatedAt", () => {
     const later = new Date("2025-02-01T00:00:00.000Z");
-    const updated: VideoInteropServiceProvider = applyProviderChanges(created, change({ instructionUri: "", allowAppGuestJoinsAsAuthenticated: true }), later);
+    const updated: VideoInteropServiceProvider = applyProviderChanges(
+      created,
+      change({ instructionUri: "", allowAppGuestJoinsAsAuthenticated: true }),
+      later,
+    );
     assert.deepEqual(updated, {
       ...created,
       instructionUri: null,
@@ -357,5 +433,15 @@ describe("compileFilter", () => {
   it("names the field it was given", () => {
     assertValidationError(() => compileFilter("(", "identity"), "identity", "identity is not a valid regular expression");
     assertValidationError(() => compileFilter("x".repeat(201), "identity"), "identity", "identity must be at most 200 characters");
+  });
+});
+
+describe("instructionUri braces", () => {
+  const naming = { serviceProviderName: "OpenCVI", serviceDomain: "cvi.example.net" };
+  it("rejects an unbalanced placeholder", () => {
+    assert.throws(
+      () => parseNewProvider({ identity: "Pexip", tenantKey: "k@pexip.example.com", instructionUri: "https://example.com/?c={ConfId" }, naming),
+      (e: Error) => /unbalanced \{ or \}/.test(e.message),
+    );
   });
 });

@@ -47,7 +47,11 @@ describe("parseNewTenant", () => {
   });
 
   it("rejects unknown fields", () => {
-    assertValidationError(() => parseNewTenant({ tenantId: GUID_A, name: "Contoso", tenantKey: "813878896@t.x.net" }), "", "unknown field(s): tenantKey");
+    assertValidationError(
+      () => parseNewTenant({ tenantId: GUID_A, name: "Contoso", tenantKey: "813878896@t.x.net" }),
+      "",
+      "unknown field(s): tenantKey",
+    );
   });
 
   it("rejects input that is not an object", () => {

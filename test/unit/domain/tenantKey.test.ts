@@ -125,13 +125,28 @@ describe("foreignTenantKeySchema", () => {
   });
 
   it("rejects keys that are not <key>@<host>", () => {
-    for (const bad of ["", "813878896", "@t.plcm.vc", "813878896@", "813878896@localhost", "a b@t.plcm.vc", ".a@t.plcm.vc", "a@-bad.vc", "a@b@c.vc", `${"a".repeat(65)}@t.plcm.vc`]) {
+    for (const bad of [
+      "",
+      "813878896",
+      "@t.plcm.vc",
+      "813878896@",
+      "813878896@localhost",
+      "a b@t.plcm.vc",
+      ".a@t.plcm.vc",
+      "a@-bad.vc",
+      "a@b@c.vc",
+      `${"a".repeat(65)}@t.plcm.vc`,
+    ]) {
       assertValidationError(() => parse(bad), "tenantKey", "tenantKey must look like <key>@<host>");
     }
   });
 
   it("rejects keys longer than 254 characters", () => {
-    assertValidationError(() => parse(`a@${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(10)}.com`), "tenantKey", "at most 254 characters");
+    assertValidationError(
+      () => parse(`a@${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(10)}.com`),
+      "tenantKey",
+      "at most 254 characters",
+    );
   });
 
   it("rejects non-strings", () => {
@@ -155,11 +170,7 @@ describe("tenant keys (property)", () => {
   });
 
   it("digit strings of the wrong length or with a leading zero never parse", () => {
-    const badDigits = fc.oneof(
-      fc.stringMatching(/^[0-9]{0,8}$/),
-      fc.stringMatching(/^[0-9]{10,14}$/),
-      fc.stringMatching(/^0[0-9]{8}$/),
-    );
+    const badDigits = fc.oneof(fc.stringMatching(/^[0-9]{0,8}$/), fc.stringMatching(/^[0-9]{10,14}$/), fc.stringMatching(/^0[0-9]{8}$/));
     fc.assert(
       fc.property(badDigits, (digits) => {
         assert.equal(parseTenantKey(`${digits}@t.${DOMAIN}`, DOMAIN), undefined);

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Everything the local stack and the tests need, on a fresh machine of this kind.
+# Idempotent and quick when nothing changed; `npm start` and `npm test` run it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages, installed only when missing (needs root, as on these machines).
+# Later parts add rtpengine, SIPp, baresip and Chromium to this list.
+missing=()
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+    exit 1
+  fi
+  echo "setup: apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies exactly as locked; Node 22 itself arrives this way (npm package node@22).
+stamp=node_modules/.opencvi-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
+fi
+
+# The local certificate authority every local HTTPS endpoint uses.
+bash scripts/dev-tls.sh .local/tls
+
+# A clean build, so no output of a deleted source file lingers in dist/.
+rm -rf dist
+node_modules/.bin/tsc -p .
