@@ -29,6 +29,7 @@ export function createFunctionsRequestListener(routes: readonly HttpRoute[], opt
   const compiled = routes.map((route) => compile(route, options.routePrefix));
 
   return async (incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> => {
+    const socket = incoming.socket;
     try {
       const url = new URL(incoming.url ?? "/", `http://${incoming.headers.host ?? "localhost"}`);
       const method = (incoming.method ?? "GET").toUpperCase();
@@ -44,7 +45,11 @@ export function createFunctionsRequestListener(routes: readonly HttpRoute[], opt
         params[name] = decodeURIComponent(match.m?.[i + 1] ?? "");
       });
       const body = await readBody(incoming, maxBodyBytes);
-      if (body === undefined) return problem(outgoing, 413, "Request body too large", `the body may be at most ${maxBodyBytes} bytes`);
+      if (body === undefined) {
+        // Stop reading and close: draining an arbitrarily large body would be the unbounded buffer we refuse.
+        outgoing.once("finish", () => socket?.destroy());
+        return problem(outgoing, 413, "Request body too large", `the body may be at most ${maxBodyBytes} bytes`, { connection: "close" });
+      }
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(incoming.headers)) {
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;

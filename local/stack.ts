@@ -7,7 +7,6 @@ import type { LogLevel } from "@azure/functions";
 import { createHttpsServer as createCosmosServer } from "@vercel/cosmosdb-server";
 import { resetControlPlane, controlPlane } from "../functions/controlPlane.js";
 import { loadControlPlaneConfig } from "../functions/config.js";
-import "../functions/handlers/index.js";
 import { httpRoutes } from "../functions/platform/httpRoutes.js";
 import { createFunctionsRequestListener } from "./functionsHttpAdapter.js";
 import { LocalTokenIssuer } from "./localTokenIssuer.js";
@@ -102,6 +101,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     resetControlPlane();
     await controlPlane(); // creates the database and containers
 
+    await loadFunctionModules();
     const minimum = LEVELS.indexOf(options.logLevel ?? "information");
     const hostJson = JSON.parse(readFileSync(new URL("../../host.json", import.meta.url), "utf8")) as { extensions?: { http?: { routePrefix?: string } } };
     const routePrefix = hostJson.extensions?.http?.routePrefix ?? "api";
@@ -117,6 +117,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch (e) {
     await stop();
     throw e;
+  }
+}
+
+/**
+ * Imports every function module. Outside the Functions host, @azure/functions runs in
+ * "test mode" and warns once per registration that it skips it; here that is expected
+ * (the local adapter serves the recorded routes), so those lines are held back.
+ */
+async function loadFunctionModules(): Promise<void> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!/^WARNING: (Skipping call to register function|Failed to detect the Azure Functions runtime)/.test(String(args[0]))) warn(...args);
+  };
+  try {
+    await import("../functions/handlers/index.js");
+  } finally {
+    console.warn = warn;
   }
 }
 
