@@ -17,7 +17,10 @@ export const controlPlaneConfigSchema = z.object({
   COSMOS_ENDPOINT: httpsUrl("COSMOS_ENDPOINT"),
   /** Only where managed identity is unavailable (the local stack's embedded Cosmos). Never logged. */
   COSMOS_KEY: z.string().min(1).optional(),
-  COSMOS_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, "COSMOS_DATABASE must be 1-255 letters, digits, _ or -").default("cvi"),
+  COSMOS_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,255}$/, "COSMOS_DATABASE must be 1-255 letters, digits, _ or -")
+    .default("cvi"),
   SERVICE_DOMAIN: z
     .string({ error: "SERVICE_DOMAIN is required (tenant keys are <digits>@t.<SERVICE_DOMAIN>)" })
     .transform((s) => s.toLowerCase())
@@ -25,11 +28,18 @@ export const controlPlaneConfigSchema = z.object({
   SERVICE_PROVIDER_NAME: z
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9]{1,31}$/, "SERVICE_PROVIDER_NAME must be 2-32 letters and digits, starting with a letter")
-    .refine((n) => !["polycom", "bluejeans", "pexip", "cisco", "defaultprovider"].includes(n.toLowerCase()), "SERVICE_PROVIDER_NAME must not be a partner's name")
+    .refine(
+      (n) => !["polycom", "bluejeans", "pexip", "cisco", "defaultprovider"].includes(n.toLowerCase()),
+      "SERVICE_PROVIDER_NAME must not be a partner's name",
+    )
     .default("OpenCVI"),
-  ADMIN_AUTH_ISSUER: z.string({ error: "ADMIN_AUTH_ISSUER is required (the token issuer, e.g. https://login.microsoftonline.com/<tenant>/v2.0)" }).url("ADMIN_AUTH_ISSUER must be an absolute URL"),
+  ADMIN_AUTH_ISSUER: z
+    .string({ error: "ADMIN_AUTH_ISSUER is required (the token issuer, e.g. https://login.microsoftonline.com/<tenant>/v2.0)" })
+    .url("ADMIN_AUTH_ISSUER must be an absolute URL"),
   ADMIN_AUTH_JWKS_URI: httpsUrl("ADMIN_AUTH_JWKS_URI"),
-  ADMIN_AUTH_AUDIENCE: z.string({ error: "ADMIN_AUTH_AUDIENCE is required (the admin API's app id URI or client id)" }).min(1, "ADMIN_AUTH_AUDIENCE must not be empty"),
+  ADMIN_AUTH_AUDIENCE: z
+    .string({ error: "ADMIN_AUTH_AUDIENCE is required (the admin API's app id URI or client id)" })
+    .min(1, "ADMIN_AUTH_AUDIENCE must not be empty"),
   ADMIN_AUTH_ROLE: z.string().min(1).default("CVI.Admin"),
 });
 

@@ -68,7 +68,13 @@ export function createFunctionsRequestListener(routes: readonly HttpRoute[], opt
     } catch (e) {
       // A handler that throws is a bug; the Functions host would answer 500 too.
       options.logHandler("error", `local adapter: ${(e as Error).message}`);
-      if (!outgoing.headersSent) problem(outgoing, e instanceof URIError ? 400 : 500, "Request failed", e instanceof URIError ? "malformed percent-encoding in the path" : "unexpected error");
+      if (!outgoing.headersSent)
+        problem(
+          outgoing,
+          e instanceof URIError ? 400 : 500,
+          "Request failed",
+          e instanceof URIError ? "malformed percent-encoding in the path" : "unexpected error",
+        );
       else outgoing.destroy();
     }
   };

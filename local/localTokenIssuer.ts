@@ -60,7 +60,12 @@ export class LocalTokenIssuer {
     const keys = this.#requireKeys();
     let body: unknown;
     if (path === `${this.#pathPrefix}/v2.0/.well-known/openid-configuration`) {
-      body = { issuer: this.issuer, jwks_uri: this.jwksUri, id_token_signing_alg_values_supported: ["RS256"], token_endpoint_auth_methods_supported: [] };
+      body = {
+        issuer: this.issuer,
+        jwks_uri: this.jwksUri,
+        id_token_signing_alg_values_supported: ["RS256"],
+        token_endpoint_auth_methods_supported: [],
+      };
     } else if (path === `${this.#pathPrefix}/discovery/v2.0/keys`) {
       body = { keys: [keys.publicJwk] };
     }

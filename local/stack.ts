@@ -65,7 +65,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return (server.address() as AddressInfo).port;
   };
   const stop = async () => {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.closeAllConnections?.(); s.close(() => resolve()); })));
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.closeAllConnections?.();
+            s.close(() => resolve());
+          }),
+      ),
+    );
     resetControlPlane();
   };
 
@@ -103,7 +111,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     await loadFunctionModules();
     const minimum = LEVELS.indexOf(options.logLevel ?? "information");
-    const hostJson = JSON.parse(readFileSync(new URL("../../host.json", import.meta.url), "utf8")) as { extensions?: { http?: { routePrefix?: string } } };
+    const hostJson = JSON.parse(readFileSync(new URL("../../host.json", import.meta.url), "utf8")) as {
+      extensions?: { http?: { routePrefix?: string } };
+    };
     const routePrefix = hostJson.extensions?.http?.routePrefix ?? "api";
     const listener = createFunctionsRequestListener(httpRoutes, {
       routePrefix,
@@ -111,7 +121,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (LEVELS.indexOf(level) >= minimum) process.stderr.write(`[${new Date().toISOString()}] ${level}: ${args.map(String).join(" ")}\n`);
       },
     });
-    const functionsPort = await listen(createHttpServer((req, res) => void listener(req, res)), options.functionsPort ?? 7071, "Functions HTTP");
+    const functionsPort = await listen(
+      createHttpServer((req, res) => void listener(req, res)),
+      options.functionsPort ?? 7071,
+      "Functions HTTP",
+    );
     const functionsUrl = `http://${HOST}:${functionsPort}`;
     return { functionsUrl, adminApiUrl: `${functionsUrl}/${routePrefix}`, cosmosEndpoint, issuer, settings, stop };
   } catch (e) {

@@ -6,7 +6,12 @@ export function buildOpenApiDocument(routes: readonly HttpRoute[], serverUrl: st
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const path = `/${route.route}`;
-    const pathParameters = [...route.route.matchAll(/\{([^}:]+)[^}]*\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+    const pathParameters = [...route.route.matchAll(/\{([^}:]+)[^}]*\}/g)].map((m) => ({
+      name: m[1],
+      in: "path",
+      required: true,
+      schema: { type: "string" },
+    }));
     for (const method of route.methods) {
       const { doc } = route;
       const problem = { content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } };
@@ -14,7 +19,11 @@ export function buildOpenApiDocument(routes: readonly HttpRoute[], serverUrl: st
       for (const [status, response] of Object.entries(doc.responses)) {
         responses[status] = {
           description: response.description,
-          ...(response.schema ? { content: { "application/json": { schema: { $ref: `#/components/schemas/${response.schema}` } } } } : Number(status) >= 400 ? problem : {}),
+          ...(response.schema
+            ? { content: { "application/json": { schema: { $ref: `#/components/schemas/${response.schema}` } } } }
+            : Number(status) >= 400
+              ? problem
+              : {}),
         };
       }
       if (!doc.anonymous) {
@@ -36,9 +45,13 @@ export function buildOpenApiDocument(routes: readonly HttpRoute[], serverUrl: st
             schema: q.repeated ? { type: "array", items: { type: "string" } } : { type: "string" },
             ...(q.repeated ? { explode: true } : {}),
           })),
-          ...(doc.conditional ? [{ name: "If-Match", in: "header", description: "Only if the resource still has this ETag", schema: { type: "string" } }] : []),
+          ...(doc.conditional
+            ? [{ name: "If-Match", in: "header", description: "Only if the resource still has this ETag", schema: { type: "string" } }]
+            : []),
         ],
-        ...(doc.requestBody ? { requestBody: { required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.requestBody}` } } } } } : {}),
+        ...(doc.requestBody
+          ? { requestBody: { required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.requestBody}` } } } } }
+          : {}),
         responses,
         ...(doc.anonymous ? { security: [] } : {}),
       };

@@ -7,14 +7,20 @@ type Schema = Record<string, unknown>;
 
 const guid = { type: "string", format: "uuid" };
 const timestamp = { type: "string", format: "date-time" };
-const policyName = { type: ["string", "null"], description: "A policy name (e.g. PexipServiceProviderEnabled, or Tag:…); null or \"none\" takes the grant away" };
+const policyName = {
+  type: ["string", "null"],
+  description: 'A policy name (e.g. PexipServiceProviderEnabled, or Tag:…); null or "none" takes the grant away',
+};
 
 export const schemas: Record<string, Schema> = {
   NewTenant: {
     type: "object",
     required: ["tenantId", "name"],
     additionalProperties: false,
-    properties: { tenantId: { ...guid, description: "The Entra ID (Microsoft 365) tenant id" }, name: { type: "string", minLength: 1, maxLength: 256 } },
+    properties: {
+      tenantId: { ...guid, description: "The Entra ID (Microsoft 365) tenant id" },
+      name: { type: "string", minLength: 1, maxLength: 256 },
+    },
   },
   Tenant: {
     type: "object",
@@ -53,7 +59,10 @@ export const schemas: Record<string, Schema> = {
       instructionUri: { type: ["string", "null"], format: "uri", description: "Shown in invites; may contain {ConfId}" },
       allowAppGuestJoinsAsAuthenticated: { type: "boolean", default: false },
       aadApplicationIds: {
-        oneOf: [{ type: "array", items: guid }, { type: "string", description: "Semicolon-separated GUIDs, as the cmdlet takes them" }],
+        oneOf: [
+          { type: "array", items: guid },
+          { type: "string", description: "Semicolon-separated GUIDs, as the cmdlet takes them" },
+        ],
       },
     },
   },
@@ -63,7 +72,7 @@ export const schemas: Record<string, Schema> = {
     additionalProperties: false,
     properties: {
       tenantKey: { type: "string" },
-      instructionUri: { type: ["string", "null"], description: "null or \"\" clears it" },
+      instructionUri: { type: ["string", "null"], description: 'null or "" clears it' },
       allowAppGuestJoinsAsAuthenticated: { type: "boolean" },
       aadApplicationIds: { oneOf: [{ type: "array", items: guid }, { type: "string" }] },
     },

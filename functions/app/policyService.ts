@@ -90,7 +90,10 @@ export class PolicyService {
    * groups arrives with the identity work.
    */
   async effectiveFor(tenantId: string, userId: string, groupIds: readonly string[]): Promise<EffectivePolicy> {
-    const parsed = parseOrThrow(z.object({ userId: userIdSchema, groupIds: z.array(guidSchema("groupId")).max(1000, "at most 1000 groupId values") }), { userId, groupIds });
+    const parsed = parseOrThrow(
+      z.object({ userId: userIdSchema, groupIds: z.array(guidSchema("groupId")).max(1000, "at most 1000 groupId values") }),
+      { userId, groupIds },
+    );
     const { value: tenant } = await this.#tenants.require(tenantId);
     const [userGrant, assignments] = await Promise.all([
       this.#repository.getUserGrant(tenant.tenantId, parsed.userId),

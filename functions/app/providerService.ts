@@ -38,7 +38,8 @@ export class ProviderService {
     const { value: tenant } = await this.#tenants.require(tenantId);
     const name = this.#knownName(identity, tenant.tenantId);
     const changes = parseProviderChanges(input, name, this.#naming);
-    if (changes.tenantKey !== undefined) checkProviderBelongsToTenant({ identity: name, tenantKey: changes.tenantKey }, tenant.tenantKey, this.#naming);
+    if (changes.tenantKey !== undefined)
+      checkProviderBelongsToTenant({ identity: name, tenantKey: changes.tenantKey }, tenant.tenantKey, this.#naming);
     return this.#repository.update(tenant.tenantId, name, (current) => applyProviderChanges(current, changes, this.#now()), options);
   }
 

@@ -51,7 +51,8 @@ export class TenantService {
 
   /** Throws NotFoundError unless the tenant exists; for the use cases under a tenant. */
   async require(tenantId: string): Promise<Versioned<Tenant>> {
-    if (!isGuid(tenantId)) throw new ValidationError([{ field: "tenantId", message: "tenantId must be a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47" }]);
+    if (!isGuid(tenantId))
+      throw new ValidationError([{ field: "tenantId", message: "tenantId must be a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47" }]);
     const tenant = await this.#repository.get(tenantId.toLowerCase());
     if (!tenant) throw new NotFoundError(`tenant ${tenantId} does not exist`);
     return tenant;

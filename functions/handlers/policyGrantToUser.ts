@@ -17,9 +17,13 @@ registerHttpRoute({
   route: "v1/tenants/{tenantId}/policy-assignments/users/{userId}",
   handler: policyGrantToUser,
   doc: {
-    summary: "Grant a policy to a user (policyName null or \"none\" removes the user's grant)",
+    summary: 'Grant a policy to a user (policyName null or "none" removes the user\'s grant)',
     tag: "Policies",
     requestBody: "PolicyGrant",
-    responses: { 200: { description: "Granted", schema: "UserGrant" }, 204: { description: "The user's grant was removed" }, 404: { description: "No such tenant" } },
+    responses: {
+      200: { description: "Granted", schema: "UserGrant" },
+      204: { description: "The user's grant was removed" },
+      404: { description: "No such tenant" },
+    },
   },
 });

@@ -21,6 +21,10 @@ registerHttpRoute({
     summary: "New-CsVideoInteropServiceProvider",
     tag: "Providers",
     requestBody: "NewProvider",
-    responses: { 201: { description: "Created", schema: "Provider" }, 404: { description: "No such tenant" }, 409: { description: "The provider exists already" } },
+    responses: {
+      201: { description: "Created", schema: "Provider" },
+      404: { description: "No such tenant" },
+      409: { description: "The provider exists already" },
+    },
   },
 });

@@ -21,6 +21,10 @@ registerHttpRoute({
     summary: "Remove-CsVideoInteropServiceProvider",
     tag: "Providers",
     conditional: true,
-    responses: { 204: { description: "Removed" }, 404: { description: "No such tenant or provider" }, 412: { description: "If-Match did not match" } },
+    responses: {
+      204: { description: "Removed" },
+      404: { description: "No such tenant or provider" },
+      412: { description: "If-Match did not match" },
+    },
   },
 });

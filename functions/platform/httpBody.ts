@@ -8,7 +8,8 @@ export async function readJsonBody(request: HttpRequest): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) throw new HttpProblem(413, "Request body too large", `the body may be at most ${MAX_BODY_BYTES} bytes`);
   const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new HttpProblem(413, "Request body too large", `the body may be at most ${MAX_BODY_BYTES} bytes`);
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES)
+    throw new HttpProblem(413, "Request body too large", `the body may be at most ${MAX_BODY_BYTES} bytes`);
   if (text.trim() === "") return {};
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)) {

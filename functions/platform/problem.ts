@@ -66,7 +66,8 @@ export function errorResponse(error: unknown, context: InvocationContext, instan
   if (error instanceof AuthorizationError) return problemResponse(problem(403, "forbidden", "Not allowed", error.message, instance));
   if (error instanceof NotFoundError) return problemResponse(problem(404, "not-found", "Not found", error.message, instance));
   if (error instanceof ConflictError) return problemResponse(problem(409, "conflict", "Conflict", error.message, instance));
-  if (error instanceof PreconditionFailedError) return problemResponse(problem(412, "precondition-failed", "Precondition failed", error.message, instance));
+  if (error instanceof PreconditionFailedError)
+    return problemResponse(problem(412, "precondition-failed", "Precondition failed", error.message, instance));
   if (error instanceof TokenValidationUnavailableError) {
     context.warn(`token validation unavailable: ${error.message}`);
     return problemResponse(problem(503, "unavailable", "Service unavailable", error.message, instance), { "retry-after": "5" });

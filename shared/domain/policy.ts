@@ -122,20 +122,18 @@ const REVOKE_WORDS = new Set(["none", "$null", "null"]);
 
 /** A policy name, or null when the grant is to be taken away (every grant can be). */
 function policyNameSchema(policies: readonly VideoInteropPolicy[]) {
-  return z
-    .union([z.string(), z.null()], { error: "policyName is required and must be a string" })
-    .transform((value, ctx): string | null => {
-      if (value === null || REVOKE_WORDS.has(value.trim().toLowerCase())) return null;
-      const policy = findPolicy(policies, value);
-      if (!policy) {
-        ctx.addIssue({
-          code: "custom",
-          message: `policyName "${value.slice(0, 64)}" is not a video interop policy; use one of ${policies.map((p) => p.name).join(", ")}`,
-        });
-        return z.NEVER;
-      }
-      return policy.name;
-    });
+  return z.union([z.string(), z.null()], { error: "policyName is required and must be a string" }).transform((value, ctx): string | null => {
+    if (value === null || REVOKE_WORDS.has(value.trim().toLowerCase())) return null;
+    const policy = findPolicy(policies, value);
+    if (!policy) {
+      ctx.addIssue({
+        code: "custom",
+        message: `policyName "${value.slice(0, 64)}" is not a video interop policy; use one of ${policies.map((p) => p.name).join(", ")}`,
+      });
+      return z.NEVER;
+    }
+    return policy.name;
+  });
 }
 
 export interface UserGrant {

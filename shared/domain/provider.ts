@@ -70,7 +70,14 @@ const aadApplicationIdsSchema = z
   .union([z.array(z.string({ error: "each aadApplicationIds entry must be a string" })), z.string()], {
     error: "aadApplicationIds must be an array of GUIDs or a semicolon-separated string of GUIDs",
   })
-  .transform((v) => (typeof v === "string" ? v.split(";").map((s) => s.trim()).filter((s) => s !== "") : v))
+  .transform((v) =>
+    typeof v === "string"
+      ? v
+          .split(";")
+          .map((s) => s.trim())
+          .filter((s) => s !== "")
+      : v,
+  )
   .pipe(z.array(guidSchema("each aadApplicationIds entry")))
   .transform((ids) => [...new Set(ids)])
   .refine((ids) => ids.length <= 16, "aadApplicationIds may list at most 16 distinct application ids");
@@ -83,16 +90,14 @@ const providerFields = {
 };
 
 function identitySchema(naming: ProviderNaming) {
-  return z
-    .string({ error: "identity is required and must be a string" })
-    .transform((v, ctx) => {
-      const name = canonicalProviderName(v, naming);
-      if (name === undefined) {
-        ctx.addIssue({ code: "custom", message: `identity must be one of ${providerNames(naming).join(", ")}; got "${v.slice(0, 64)}"` });
-        return z.NEVER;
-      }
-      return name;
-    });
+  return z.string({ error: "identity is required and must be a string" }).transform((v, ctx) => {
+    const name = canonicalProviderName(v, naming);
+    if (name === undefined) {
+      ctx.addIssue({ code: "custom", message: `identity must be one of ${providerNames(naming).join(", ")}; got "${v.slice(0, 64)}"` });
+      return z.NEVER;
+    }
+    return name;
+  });
 }
 
 /** The tenant key's format depends on whose provider it is: ours must be one of our keys. */
@@ -188,4 +193,3 @@ export function compileFilter(filter: string | undefined, field = "filter"): Reg
     throw new ValidationError([{ field, message: `${field} is not a valid regular expression: ${(e as Error).message}` }]);
   }
 }
-

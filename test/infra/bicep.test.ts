@@ -182,7 +182,9 @@ describe("infra/*.bicep", () => {
         count++;
         const type = resourceType(declaration);
         if (type === undefined || !typeAtVersion.test(type)) {
-          problems.push(`${where(file, declaration)} resource type ${type === undefined ? "is not a plain string" : JSON.stringify(type)} is not 'Namespace/type@yyyy-mm-dd'`);
+          problems.push(
+            `${where(file, declaration)} resource type ${type === undefined ? "is not a plain string" : JSON.stringify(type)} is not 'Namespace/type@yyyy-mm-dd'`,
+          );
         }
       }
     }
@@ -213,7 +215,8 @@ describe("infra/*.bicep", () => {
         const name = parts(declaration)[0]?.text ?? "?";
         const decorators = decoratorNames(declaration);
         if (!decorators.includes("description")) problems.push(`${where(file, declaration)} param ${name} has no @description`);
-        if (secretish.test(name) && !decorators.includes("secure")) problems.push(`${where(file, declaration)} param ${name} looks secret but is not @secure()`);
+        if (secretish.test(name) && !decorators.includes("secure"))
+          problems.push(`${where(file, declaration)} param ${name} looks secret but is not @secure()`);
       }
     }
     assert.deepEqual(problems, [], problems.join("\n"));
@@ -304,7 +307,10 @@ describe("infra Cosmos DB containers", () => {
         const paths = at(resource, "partitionKey", "paths");
         const pathValues = paths?.type === "array" ? parts(paths).map(literal) : [];
         const [path] = pathValues;
-        assert.ok(id !== undefined && path !== undefined && pathValues.length === 1, `${where(file, declaration)}: container id and its single partition key path must be string literals`);
+        assert.ok(
+          id !== undefined && path !== undefined && pathValues.length === 1,
+          `${where(file, declaration)}: container id and its single partition key path must be string literals`,
+        );
         declared.push({ id, partitionKeyPath: path });
       }
     }

@@ -94,8 +94,19 @@ describe("tenants", () => {
   });
 
   it("400 for malformed JSON, 415 for a non-JSON body, 413 for an oversized one", async () => {
-    assertProblem(await callHandler(tenantsCreate, { method: "POST", token, rawBody: "{not json", headers: { "content-type": "application/json" } }), 400);
-    assertProblem(await callHandler(tenantsCreate, { method: "POST", token, rawBody: "tenantId=x", headers: { "content-type": "application/x-www-form-urlencoded" } }), 415);
+    assertProblem(
+      await callHandler(tenantsCreate, { method: "POST", token, rawBody: "{not json", headers: { "content-type": "application/json" } }),
+      400,
+    );
+    assertProblem(
+      await callHandler(tenantsCreate, {
+        method: "POST",
+        token,
+        rawBody: "tenantId=x",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+      415,
+    );
     const huge = JSON.stringify({ tenantId: randomUUID(), name: "x".repeat(70_000) });
     assertProblem(await callHandler(tenantsCreate, { method: "POST", token, rawBody: huge, headers: { "content-type": "application/json" } }), 413);
   });
@@ -116,7 +127,9 @@ describe("tenants", () => {
 
   it("100 parallel creations get 100 distinct, well-formed keys", async () => {
     const ids = Array.from({ length: 100 }, () => randomUUID());
-    const results = await Promise.all(ids.map((tenantId, i) => callHandler(tenantsCreate, { method: "POST", token, body: { tenantId, name: `T${i}` } })));
+    const results = await Promise.all(
+      ids.map((tenantId, i) => callHandler(tenantsCreate, { method: "POST", token, body: { tenantId, name: `T${i}` } })),
+    );
     assert.deepEqual(
       results.map((r) => r.status),
       ids.map(() => 201),
@@ -126,7 +139,7 @@ describe("tenants", () => {
     for (const key of keys) assert.match(key, /^[1-9][0-9]{8}@t\.cvi\.localhost$/);
     // Each key leads back to its own tenant.
     const lookups = await Promise.all(keys.slice(0, 20).map((k) => callHandler(tenantsGet, { params: { tenant: k }, token })));
-    lookups.forEach((l, i) => assert.equal(l.json.tenantId, ids[i]));
+    for (const [i, l] of lookups.entries()) assert.equal(l.json.tenantId, ids[i]);
   });
 
   it("lists tenants page by page with continuation tokens", async () => {
@@ -135,7 +148,10 @@ describe("tenants", () => {
     let continuationToken: string | undefined;
     let pages = 0;
     do {
-      const res = await callHandler(tenantsList, { token, query: `top=2${continuationToken ? `&continuationToken=${encodeURIComponent(continuationToken)}` : ""}` });
+      const res = await callHandler(tenantsList, {
+        token,
+        query: `top=2${continuationToken ? `&continuationToken=${encodeURIComponent(continuationToken)}` : ""}`,
+      });
       assert.equal(res.status, 200);
       assert.ok(res.json.value.length <= 2);
       for (const t of res.json.value) seen.add(t.tenantId);
@@ -150,8 +166,22 @@ describe("tenants", () => {
   it("removing a tenant removes its providers and grants and retires its key", async () => {
     const tenant = await addTenant();
     const params = { tenantId: tenant.tenantId };
-    assert.equal((await callHandler(providersCreate, { method: "POST", params, token, body: { identity: "Pexip", tenantKey: "1234@t.pexip.example.com" } })).status, 201);
-    assert.equal((await callHandler(policyGrantToUser, { method: "PUT", params: { ...params, userId: "alice@contoso.com" }, token, body: { policyName: "PexipServiceProviderEnabled" } })).status, 200);
+    assert.equal(
+      (await callHandler(providersCreate, { method: "POST", params, token, body: { identity: "Pexip", tenantKey: "1234@t.pexip.example.com" } }))
+        .status,
+      201,
+    );
+    assert.equal(
+      (
+        await callHandler(policyGrantToUser, {
+          method: "PUT",
+          params: { ...params, userId: "alice@contoso.com" },
+          token,
+          body: { policyName: "PexipServiceProviderEnabled" },
+        })
+      ).status,
+      200,
+    );
     assert.equal((await callHandler(tenantsRemove, { method: "DELETE", params: { tenant: tenant.tenantKey }, token })).status, 204);
     assertProblem(await callHandler(tenantsGet, { params: { tenant: tenant.tenantId }, token }), 404);
     assertProblem(await callHandler(tenantsGet, { params: { tenant: tenant.tenantKey }, token }), 404);
@@ -174,7 +204,12 @@ describe("providers", () => {
       method: "POST",
       params,
       token,
-      body: { identity: "opencvi", tenantKey: tenant.tenantKey, instructionUri: "https://cvi.example.net/join?conf={ConfId}", aadApplicationIds: `${appId};${appId}` },
+      body: {
+        identity: "opencvi",
+        tenantKey: tenant.tenantKey,
+        instructionUri: "https://cvi.example.net/join?conf={ConfId}",
+        aadApplicationIds: `${appId};${appId}`,
+      },
     });
     assert.equal(created.status, 201, created.text);
     assert.equal(created.json.identity, "OpenCVI");
@@ -182,7 +217,12 @@ describe("providers", () => {
     assert.equal(created.json.allowAppGuestJoinsAsAuthenticated, false);
     assert.equal(created.headers.get("location"), `/api/v1/tenants/${tenant.tenantId}/providers/OpenCVI`);
 
-    const set = await callHandler(providersSet, { method: "PATCH", params: { ...params, identity: "OPENCVI" }, token, body: { allowAppGuestJoinsAsAuthenticated: true, instructionUri: null } });
+    const set = await callHandler(providersSet, {
+      method: "PATCH",
+      params: { ...params, identity: "OPENCVI" },
+      token,
+      body: { allowAppGuestJoinsAsAuthenticated: true, instructionUri: null },
+    });
     assert.equal(set.status, 200, set.text);
     assert.equal(set.json.allowAppGuestJoinsAsAuthenticated, true);
     assert.equal(set.json.instructionUri, null);
@@ -208,25 +248,64 @@ describe("providers", () => {
     const res = await callHandler(providersCreate, { method: "POST", params, token, body: { identity: "OpenCVI", tenantKey: other.tenantKey } });
     assertProblem(res, 400);
     assert.equal(res.json.errors[0].field, "tenantKey");
-    assert.equal((await callHandler(providersCreate, { method: "POST", params, token, body: { identity: "Cisco", tenantKey: "abc@cisco.example.com" } })).status, 201);
-    assertProblem(await callHandler(providersCreate, { method: "POST", params, token, body: { identity: "cisco", tenantKey: "abc@cisco.example.com" } }), 409);
+    assert.equal(
+      (await callHandler(providersCreate, { method: "POST", params, token, body: { identity: "Cisco", tenantKey: "abc@cisco.example.com" } })).status,
+      201,
+    );
+    assertProblem(
+      await callHandler(providersCreate, { method: "POST", params, token, body: { identity: "cisco", tenantKey: "abc@cisco.example.com" } }),
+      409,
+    );
   });
 
   it("404 for an unknown tenant or identity", async () => {
-    assertProblem(await callHandler(providersCreate, { method: "POST", params: { tenantId: randomUUID() }, token, body: { identity: "Pexip", tenantKey: "a@b.example.com" } }), 404);
+    assertProblem(
+      await callHandler(providersCreate, {
+        method: "POST",
+        params: { tenantId: randomUUID() },
+        token,
+        body: { identity: "Pexip", tenantKey: "a@b.example.com" },
+      }),
+      404,
+    );
     const tenant = await addTenant();
     assertProblem(await callHandler(providersGet, { params: { tenantId: tenant.tenantId, identity: "Zoom" }, token }), 404);
-    assertProblem(await callHandler(providersSet, { method: "PATCH", params: { tenantId: tenant.tenantId, identity: "Pexip" }, token, body: { allowAppGuestJoinsAsAuthenticated: true } }), 404);
+    assertProblem(
+      await callHandler(providersSet, {
+        method: "PATCH",
+        params: { tenantId: tenant.tenantId, identity: "Pexip" },
+        token,
+        body: { allowAppGuestJoinsAsAuthenticated: true },
+      }),
+      404,
+    );
   });
 
   it("412 when If-Match names a version that is no longer current", async () => {
     const tenant = await addTenant();
     const params = { tenantId: tenant.tenantId, identity: "Pexip" };
-    const created = await callHandler(providersCreate, { method: "POST", params, token, body: { identity: "Pexip", tenantKey: "k@pexip.example.com" } });
+    const created = await callHandler(providersCreate, {
+      method: "POST",
+      params,
+      token,
+      body: { identity: "Pexip", tenantKey: "k@pexip.example.com" },
+    });
     const etag = created.headers.get("etag") ?? "";
-    const first = await callHandler(providersSet, { method: "PATCH", params, token, headers: { "if-match": etag }, body: { instructionUri: "https://a.example.com" } });
+    const first = await callHandler(providersSet, {
+      method: "PATCH",
+      params,
+      token,
+      headers: { "if-match": etag },
+      body: { instructionUri: "https://a.example.com" },
+    });
     assert.equal(first.status, 200);
-    const stale = await callHandler(providersSet, { method: "PATCH", params, token, headers: { "if-match": etag }, body: { instructionUri: "https://b.example.com" } });
+    const stale = await callHandler(providersSet, {
+      method: "PATCH",
+      params,
+      token,
+      headers: { "if-match": etag },
+      body: { instructionUri: "https://b.example.com" },
+    });
     assertProblem(stale, 412);
     assertProblem(await callHandler(providersRemove, { method: "DELETE", params, token, headers: { "if-match": etag } }), 412);
     const now = await callHandler(providersGet, { params, token });
@@ -288,12 +367,25 @@ describe("policies", () => {
       (await callHandler(effectivePolicyGet, { params: { ...params, userId }, token, query: groups.map((g) => `groupId=${g}`).join("&") })).json;
 
     assert.equal((await effective("bob@contoso.com", [])).policy.name, "Global");
-    assert.equal((await callHandler(policyGrantGlobally, { method: "PUT", params, token, body: { policyName: "Tag:OpenCVIServiceProviderEnabled" } })).status, 200);
+    assert.equal(
+      (await callHandler(policyGrantGlobally, { method: "PUT", params, token, body: { policyName: "Tag:OpenCVIServiceProviderEnabled" } })).status,
+      200,
+    );
     assert.deepEqual((await effective("bob@contoso.com", [])).source, { kind: "global" });
     assert.equal((await effective("bob@contoso.com", [])).policy.name, "OpenCVIServiceProviderEnabled");
 
-    await callHandler(policyGrantToGroup, { method: "PUT", params: { ...params, groupId: sales }, token, body: { policyName: "PolycomServiceProviderEnabled", rank: 1 } });
-    const grouped = await callHandler(policyGrantToGroup, { method: "PUT", params: { ...params, groupId: engineering }, token, body: { policyName: "PexipServiceProviderEnabled", rank: 1 } });
+    await callHandler(policyGrantToGroup, {
+      method: "PUT",
+      params: { ...params, groupId: sales },
+      token,
+      body: { policyName: "PolycomServiceProviderEnabled", rank: 1 },
+    });
+    const grouped = await callHandler(policyGrantToGroup, {
+      method: "PUT",
+      params: { ...params, groupId: engineering },
+      token,
+      body: { policyName: "PexipServiceProviderEnabled", rank: 1 },
+    });
     assert.deepEqual(
       grouped.json.groups.map((g: { groupId: string; rank: number }) => [g.groupId, g.rank]),
       [
@@ -307,9 +399,19 @@ describe("policies", () => {
     assert.deepEqual(inBoth.source, { kind: "group", groupId: engineering, rank: 1 });
     assert.equal((await effective("dave@contoso.com", [sales])).policy.name, "PolycomServiceProviderEnabled");
 
-    await callHandler(policyGrantToUser, { method: "PUT", params: { ...params, userId: "carol@contoso.com" }, token, body: { policyName: "ServiceProviderDisabled" } });
+    await callHandler(policyGrantToUser, {
+      method: "PUT",
+      params: { ...params, userId: "carol@contoso.com" },
+      token,
+      body: { policyName: "ServiceProviderDisabled" },
+    });
     assert.deepEqual((await effective("Carol@Contoso.com", [sales, engineering])).source, { kind: "user" });
-    const none = await callHandler(policyGrantToUser, { method: "PUT", params: { ...params, userId: "carol@contoso.com" }, token, body: { policyName: "none" } });
+    const none = await callHandler(policyGrantToUser, {
+      method: "PUT",
+      params: { ...params, userId: "carol@contoso.com" },
+      token,
+      body: { policyName: "none" },
+    });
     assert.equal(none.status, 204);
     assert.equal((await effective("carol@contoso.com", [sales, engineering])).source.kind, "group");
     assert.equal((await effective("carol@contoso.com", [])).source.kind, "global");
@@ -324,7 +426,14 @@ describe("policies", () => {
     const params = { tenantId: tenant.tenantId };
     const groups = Array.from({ length: 20 }, () => randomUUID());
     const results = await Promise.all(
-      groups.map((groupId) => callHandler(policyGrantToGroup, { method: "PUT", params: { ...params, groupId }, token, body: { policyName: "PexipServiceProviderEnabled", rank: 1 } })),
+      groups.map((groupId) =>
+        callHandler(policyGrantToGroup, {
+          method: "PUT",
+          params: { ...params, groupId },
+          token,
+          body: { policyName: "PexipServiceProviderEnabled", rank: 1 },
+        }),
+      ),
     );
     assert.ok(results.every((r) => r.status === 200));
     const final = (await callHandler(policyAssignmentsGet, { params, token })).json;
@@ -341,12 +450,42 @@ describe("policies", () => {
     const unknown = await callHandler(policyGrantGlobally, { method: "PUT", params, token, body: { policyName: "ZoomServiceProviderEnabled" } });
     assertProblem(unknown, 400);
     assert.match(unknown.json.errors[0].detail, /PexipServiceProviderEnabled/);
-    assertProblem(await callHandler(policyGrantToGroup, { method: "PUT", params: { ...params, groupId: randomUUID() }, token, body: { policyName: "PexipServiceProviderEnabled" } }), 400);
-    assertProblem(await callHandler(policyGrantToGroup, { method: "PUT", params: { ...params, groupId: randomUUID() }, token, body: { policyName: "PexipServiceProviderEnabled", rank: 0 } }), 400);
-    assertProblem(await callHandler(policyGrantToGroup, { method: "PUT", params: { ...params, groupId: "sales" }, token, body: { policyName: "PexipServiceProviderEnabled", rank: 1 } }), 400);
-    assertProblem(await callHandler(policyGrantToUser, { method: "PUT", params: { ...params, userId: "not a user" }, token, body: { policyName: "Global" } }), 400);
+    assertProblem(
+      await callHandler(policyGrantToGroup, {
+        method: "PUT",
+        params: { ...params, groupId: randomUUID() },
+        token,
+        body: { policyName: "PexipServiceProviderEnabled" },
+      }),
+      400,
+    );
+    assertProblem(
+      await callHandler(policyGrantToGroup, {
+        method: "PUT",
+        params: { ...params, groupId: randomUUID() },
+        token,
+        body: { policyName: "PexipServiceProviderEnabled", rank: 0 },
+      }),
+      400,
+    );
+    assertProblem(
+      await callHandler(policyGrantToGroup, {
+        method: "PUT",
+        params: { ...params, groupId: "sales" },
+        token,
+        body: { policyName: "PexipServiceProviderEnabled", rank: 1 },
+      }),
+      400,
+    );
+    assertProblem(
+      await callHandler(policyGrantToUser, { method: "PUT", params: { ...params, userId: "not a user" }, token, body: { policyName: "Global" } }),
+      400,
+    );
     assertProblem(await callHandler(effectivePolicyGet, { params: { ...params, userId: "bob@contoso.com" }, token, query: "groupId=nope" }), 400);
-    assertProblem(await callHandler(policyGrantGlobally, { method: "PUT", params: { tenantId: randomUUID() }, token, body: { policyName: "Global" } }), 404);
+    assertProblem(
+      await callHandler(policyGrantGlobally, { method: "PUT", params: { tenantId: randomUUID() }, token, body: { policyName: "Global" } }),
+      404,
+    );
   });
 });
 
@@ -357,11 +496,32 @@ describe("hostile input never yields a 5xx", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...targets),
-        fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom("tenantId", "name", "identity", "tenantKey", "instructionUri", "aadApplicationIds", "policyName", "rank", "allowAppGuestJoinsAsAuthenticated"), fc.jsonValue())),
+        fc.oneof(
+          fc.jsonValue(),
+          fc.dictionary(
+            fc.constantFrom(
+              "tenantId",
+              "name",
+              "identity",
+              "tenantKey",
+              "instructionUri",
+              "aadApplicationIds",
+              "policyName",
+              "rank",
+              "allowAppGuestJoinsAsAuthenticated",
+            ),
+            fc.jsonValue(),
+          ),
+        ),
         fc.constantFrom(tenant.tenantId, "x", "", "%", randomUUID(), "../../etc"),
         fc.constantFrom("Pexip", "opencvi", "", "Zoom", "\u0000"),
         async (handler, body, tenantId, identity) => {
-          const res = await callHandler(handler, { method: "POST", params: { tenantId, identity, userId: "u@contoso.com", groupId: randomUUID() }, token, body });
+          const res = await callHandler(handler, {
+            method: "POST",
+            params: { tenantId, identity, userId: "u@contoso.com", groupId: randomUUID() },
+            token,
+            body,
+          });
           assert.ok(res.status < 500, `${handler.name} answered ${res.status}: ${res.text}`);
         },
       ),

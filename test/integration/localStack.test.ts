@@ -20,7 +20,11 @@ const api = (path: string, init: RequestInit = {}) =>
 describe("the local stack serves the registered Functions over HTTP", () => {
   it("routes to the same handlers, with route parameters, query and headers", async () => {
     const tenantId = randomUUID();
-    const created = await api("/v1/tenants", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ tenantId, name: "Woodgrove" }) });
+    const created = await api("/v1/tenants", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tenantId, name: "Woodgrove" }),
+    });
     assert.equal(created.status, 201);
     const { tenantKey } = (await created.json()) as { tenantKey: string };
     const byKey = await api(`/v1/tenants/${encodeURIComponent(tenantKey)}`);
@@ -39,17 +43,22 @@ describe("the local stack serves the registered Functions over HTTP", () => {
   });
 
   it("refuses oversized bodies with 413 and malformed path escapes with 400", async () => {
-    const big = await api("/v1/tenants", { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(2 * 1024 * 1024) }).catch(
-      (e: Error) => e,
-    );
+    const big = await api("/v1/tenants", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "x".repeat(2 * 1024 * 1024),
+    }).catch((e: Error) => e);
     // The server may close the connection while the client still sends; either way nothing is stored and nothing crashes.
     if (!(big instanceof Error)) assert.equal(big.status, 413);
     const status = await new Promise<number>((resolve, reject) => {
       const url = new URL(stack.adminApiUrl);
-      const req = httpRequest({ host: url.hostname, port: url.port, path: "/api/v1/tenants/%E0%A4%A", headers: { authorization: `Bearer ${token}` } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = httpRequest(
+        { host: url.hostname, port: url.port, path: "/api/v1/tenants/%E0%A4%A", headers: { authorization: `Bearer ${token}` } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on("error", reject);
       req.end();
     });
@@ -60,7 +69,11 @@ describe("the local stack serves the registered Functions over HTTP", () => {
   it("serves an OpenAPI document that lists every registered operation", async () => {
     const res = await fetch(`${stack.adminApiUrl}/openapi.json`);
     assert.equal(res.status, 200);
-    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>;
+      components: { schemas: Record<string, unknown> };
+    };
     assert.equal(doc.openapi, "3.1.0");
     const operations = Object.values(doc.paths).flatMap((p) => Object.values(p).map((o) => o.operationId));
     assert.deepEqual(new Set(operations), new Set(httpRoutes.map((r) => r.name)));

@@ -45,7 +45,11 @@ export async function callHandler(handler: HttpHandler, options: CallOptions = {
     ...(body !== undefined ? { body: { string: body } } : {}),
   });
   const logs: string[] = [];
-  const context = new InvocationContext({ invocationId: "test-invocation", functionName: "test", logHandler: (level, ...args) => logs.push(`${level}: ${args.join(" ")}`) });
+  const context = new InvocationContext({
+    invocationId: "test-invocation",
+    functionName: "test",
+    logHandler: (level, ...args) => logs.push(`${level}: ${args.join(" ")}`),
+  });
   const result = await handler(request, context);
   const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
   const text = await response.text();

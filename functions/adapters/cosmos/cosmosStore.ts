@@ -34,10 +34,7 @@ export async function openCosmosStore(options: OpenCosmosStoreOptions): Promise<
     ? new CosmosClient({ endpoint: options.endpoint, key: options.key })
     : new CosmosClient({ endpoint: options.endpoint, aadCredentials: new DefaultAzureCredential() });
   const database = await ensureDatabase(client, options.databaseId);
-  const [tenants, tenantKeys] = await Promise.all([
-    ensureContainer(database, CONTAINERS.tenants),
-    ensureContainer(database, CONTAINERS.tenantKeys),
-  ]);
+  const [tenants, tenantKeys] = await Promise.all([ensureContainer(database, CONTAINERS.tenants), ensureContainer(database, CONTAINERS.tenantKeys)]);
   return { client, tenants, tenantKeys };
 }
 

@@ -101,9 +101,7 @@ export class CosmosTenantRepository implements TenantRepository {
   }
 
   async remove(tenantId: string): Promise<void> {
-    const { resources } = await this.#store.tenants.items
-      .query<{ id: string }>("SELECT c.id FROM c", { partitionKey: tenantId })
-      .fetchAll();
+    const { resources } = await this.#store.tenants.items.query<{ id: string }>("SELECT c.id FROM c", { partitionKey: tenantId }).fetchAll();
     // Children first, the tenant document last: if this stops half-way the tenant
     // still exists and a repeated remove finishes the job.
     const children = resources.filter((r) => r.id !== TENANT_DOCUMENT_ID);

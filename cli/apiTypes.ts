@@ -1,0 +1,52 @@
+/**
+ * The admin API's JSON bodies as the CLI sees them. They are the domain types the
+ * server serializes (functions/api/schemas.ts documents the same shapes), imported as
+ * types only: the CLI loads none of the server's code at run time.
+ */
+import type { ProblemDetails as ServerProblemDetails } from "../functions/platform/problem.js";
+import type { UserPolicyGrant } from "../functions/ports.js";
+import type { EffectivePolicy as DomainEffectivePolicy, PolicyAssignments as DomainPolicyAssignments, VideoInteropPolicy } from "../shared/domain/policy.js";
+import type { VideoInteropServiceProvider } from "../shared/domain/provider.js";
+import type { Tenant as DomainTenant } from "../shared/domain/tenant.js";
+
+export type Tenant = DomainTenant;
+export type Provider = VideoInteropServiceProvider;
+export type Policy = VideoInteropPolicy;
+export type PolicyAssignments = DomainPolicyAssignments;
+export type UserGrant = UserPolicyGrant;
+export type EffectivePolicy = DomainEffectivePolicy;
+export type ProblemDetails = ServerProblemDetails;
+
+export interface NewTenant {
+  readonly tenantId: string;
+  readonly name: string;
+}
+
+export interface NewProvider {
+  readonly identity: string;
+  readonly tenantKey: string;
+  readonly instructionUri?: string | null;
+  readonly allowAppGuestJoinsAsAuthenticated?: boolean;
+  /** An array of GUIDs, or the cmdlet's "id1;id2" string. */
+  readonly aadApplicationIds?: readonly string[] | string;
+}
+
+/** `Set-CsVideoInteropServiceProvider`: any subset; `instructionUri: null` clears it. */
+export interface ProviderChanges {
+  readonly tenantKey?: string;
+  readonly instructionUri?: string | null;
+  readonly allowAppGuestJoinsAsAuthenticated?: boolean;
+  readonly aadApplicationIds?: readonly string[] | string;
+}
+
+/** A list answer; `continuationToken` is present while more pages follow. */
+export interface Page<T> {
+  readonly value: readonly T[];
+  readonly continuationToken?: string;
+}
+
+/** A single resource with the ETag its answer carried (for `--if-match`). */
+export interface Tagged<T> {
+  readonly value: T;
+  readonly etag: string | undefined;
+}
