@@ -41,6 +41,32 @@ export const controlPlaneConfigSchema = z.object({
     .string({ error: "ADMIN_AUTH_AUDIENCE is required (the admin API's app id URI or client id)" })
     .min(1, "ADMIN_AUTH_AUDIENCE must not be empty"),
   ADMIN_AUTH_ROLE: z.string().min(1).default("CVI.Admin"),
+  /** The app role media hosts' identities hold to use the resolution and join API (same issuer and audience as the admin API). */
+  MEDIA_HOST_ROLE: z.string().min(1).default("CVI.MediaHost"),
+
+  /** Where Graph and the admin's browser reach these Functions (callbacks, notification URLs, consent redirect). */
+  PUBLIC_BASE_URL: httpsUrl("PUBLIC_BASE_URL").transform((u) => u.replace(/\/+$/, "")),
+  /** Entra ID's authority host; the SDK asks it for app-only tokens per tenant. */
+  ENTRA_AUTHORITY_HOST: httpsUrl("ENTRA_AUTHORITY_HOST").default("https://login.microsoftonline.com").transform((u) => u.replace(/\/+$/, "")),
+  GRAPH_BASE_URL: httpsUrl("GRAPH_BASE_URL").default("https://graph.microsoft.com").transform((u) => u.replace(/\/+$/, "")),
+  /** Our multi-tenant Entra app (the bot): tenants consent to it, Graph calls back with it as audience. */
+  BOT_APP_ID: z
+    .string({ error: "BOT_APP_ID is required (the gateway's Entra application id)" })
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "BOT_APP_ID must be a GUID"),
+  /** The bot app's client secret: a Key Vault reference in Azure. Never logged, never stored. */
+  BOT_APP_CLIENT_SECRET: z.string({ error: "BOT_APP_CLIENT_SECRET is required (a Key Vault reference in Azure)" }).min(1, "BOT_APP_CLIENT_SECRET must not be empty"),
+  /** Signs consent `state` and derives subscription clientState values (Key Vault in Azure). */
+  STATE_SIGNING_KEY: z
+    .string({ error: "STATE_SIGNING_KEY is required (32+ random characters, a Key Vault reference in Azure)" })
+    .min(32, "STATE_SIGNING_KEY must be at least 32 characters"),
+  /** The Teams calling platform's OpenID configuration, whose keys sign call notifications. */
+  CALL_NOTIFICATION_OPENID_CONFIG_URL: httpsUrl("CALL_NOTIFICATION_OPENID_CONFIG_URL").default(
+    "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration",
+  ),
+  CALL_NOTIFICATION_ISSUERS: z
+    .string()
+    .default("https://api.botframework.com,https://graph.microsoft.com")
+    .transform((s) => s.split(",").map((i) => i.trim()).filter((i) => i !== "")),
 });
 
 export type ControlPlaneConfig = z.output<typeof controlPlaneConfigSchema>;
@@ -48,6 +74,9 @@ export type ControlPlaneConfig = z.output<typeof controlPlaneConfigSchema>;
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
+
+/** Settings whose values are secrets: they never appear in messages, logs or Cosmos DB. */
+export const SECRET_SETTINGS = ["COSMOS_KEY", "BOT_APP_CLIENT_SECRET", "STATE_SIGNING_KEY"] as const;
 
 /** Reads the settings from `env`; throws a ConfigError listing every missing or invalid one. */
 export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {

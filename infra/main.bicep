@@ -37,6 +37,15 @@ param adminAuthAudience string
 @description('App role an admin API token must carry (app setting ADMIN_AUTH_ROLE).')
 param adminAuthRole string = 'CVI.Admin'
 
+@description('App role media hosts\' managed identities hold to call the resolution and join API (app setting MEDIA_HOST_ROLE).')
+param mediaHostRole string = 'CVI.MediaHost'
+
+@description('The gateway\'s multi-tenant Entra application (bot) id that tenants consent to (app setting BOT_APP_ID).')
+param botAppId string
+
+@description('Public https base URL of the Function App as Graph and browsers reach it, e.g. a custom domain (app setting PUBLIC_BASE_URL). Empty: the default host name.')
+param publicBaseUrl string = ''
+
 @description('Most instances the Flex Consumption plan may scale out to.')
 @minValue(1)
 @maxValue(1000)
@@ -208,6 +217,43 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'ADMIN_AUTH_ROLE'
           value: adminAuthRole
+        }
+        {
+          name: 'MEDIA_HOST_ROLE'
+          value: mediaHostRole
+        }
+        {
+          name: 'PUBLIC_BASE_URL'
+          value: empty(publicBaseUrl) ? 'https://${names.functionApp}.azurewebsites.net' : publicBaseUrl
+        }
+        {
+          name: 'ENTRA_AUTHORITY_HOST'
+          value: environment().authentication.loginEndpoint
+        }
+        {
+          name: 'GRAPH_BASE_URL'
+          value: environment().graph
+        }
+        {
+          name: 'BOT_APP_ID'
+          value: botAppId
+        }
+        {
+          // Secrets stay in Key Vault; the app reads them through references with its managed identity.
+          name: 'BOT_APP_CLIENT_SECRET'
+          value: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=bot-app-client-secret)'
+        }
+        {
+          name: 'STATE_SIGNING_KEY'
+          value: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=state-signing-key)'
+        }
+        {
+          name: 'CALL_NOTIFICATION_OPENID_CONFIG_URL'
+          value: 'https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration'
+        }
+        {
+          name: 'CALL_NOTIFICATION_ISSUERS'
+          value: 'https://api.botframework.com,https://graph.microsoft.com'
         }
       ]
     }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -43,6 +44,8 @@ export interface LocalStack {
 /** The Cosmos DB emulator's published well-known key: not a secret, it only opens the local emulator. */
 const EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
 const HOST = "127.0.0.1";
+/** The local stack's bot application id (the Entra ID emulator registers the app under it). */
+export const LOCAL_BOT_APP_ID = "6c1f2a3b-0d4e-4f5a-8b6c-7d8e9f0a1b2c";
 const LEVELS: LogLevel[] = ["trace", "debug", "information", "warning", "error", "critical", "none"];
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -103,6 +106,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ADMIN_AUTH_JWKS_URI: issuer.jwksUri,
       ADMIN_AUTH_AUDIENCE: issuer.defaultAudience,
       ADMIN_AUTH_ROLE: "CVI.Admin",
+      PUBLIC_BASE_URL: `https://${HOST}:${issuerPort}`,
+      ENTRA_AUTHORITY_HOST: `https://${HOST}:${issuerPort}`,
+      GRAPH_BASE_URL: `https://localhost:${issuerPort}`,
+      CALL_NOTIFICATION_OPENID_CONFIG_URL: `https://${HOST}:${issuerPort}/local-issuer/v2.0/.well-known/openid-configuration`,
+      BOT_APP_ID: LOCAL_BOT_APP_ID,
+      // Fresh per run: the local stack's own secrets, never written anywhere.
+      BOT_APP_CLIENT_SECRET: randomBytes(24).toString("base64url"),
+      STATE_SIGNING_KEY: randomBytes(32).toString("base64url"),
     };
     Object.assign(process.env, settings);
     loadControlPlaneConfig(); // fail now, with the list of bad settings, not at the first request

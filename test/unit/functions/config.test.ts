@@ -8,6 +8,10 @@ const valid = {
   ADMIN_AUTH_ISSUER: "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
   ADMIN_AUTH_JWKS_URI: "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/discovery/v2.0/keys",
   ADMIN_AUTH_AUDIENCE: "api://opencvi-admin",
+  PUBLIC_BASE_URL: "https://cvi-functions.example.net/",
+  BOT_APP_ID: "6c1f2a3b-0d4e-4f5a-8b6c-7d8e9f0a1b2c",
+  BOT_APP_CLIENT_SECRET: "not-a-real-secret",
+  STATE_SIGNING_KEY: "0123456789abcdef0123456789abcdef",
 };
 
 describe("control plane configuration", () => {
@@ -18,6 +22,10 @@ describe("control plane configuration", () => {
     assert.equal(config.SERVICE_PROVIDER_NAME, "OpenCVI");
     assert.equal(config.ADMIN_AUTH_ROLE, "CVI.Admin");
     assert.equal(config.COSMOS_KEY, undefined, "no key: managed identity");
+    assert.equal(config.PUBLIC_BASE_URL, "https://cvi-functions.example.net");
+    assert.equal(config.GRAPH_BASE_URL, "https://graph.microsoft.com");
+    assert.equal(config.ENTRA_AUTHORITY_HOST, "https://login.microsoftonline.com");
+    assert.deepEqual(config.CALL_NOTIFICATION_ISSUERS, ["https://api.botframework.com", "https://graph.microsoft.com"]);
   });
 
   it("lists every missing setting by its app-setting name, in one error", () => {
@@ -25,7 +33,17 @@ describe("control plane configuration", () => {
       () => loadControlPlaneConfig({}),
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
-        for (const name of ["COSMOS_ENDPOINT", "SERVICE_DOMAIN", "ADMIN_AUTH_ISSUER", "ADMIN_AUTH_JWKS_URI", "ADMIN_AUTH_AUDIENCE"]) {
+        for (const name of [
+          "COSMOS_ENDPOINT",
+          "SERVICE_DOMAIN",
+          "ADMIN_AUTH_ISSUER",
+          "ADMIN_AUTH_JWKS_URI",
+          "ADMIN_AUTH_AUDIENCE",
+          "PUBLIC_BASE_URL",
+          "BOT_APP_ID",
+          "BOT_APP_CLIENT_SECRET",
+          "STATE_SIGNING_KEY",
+        ]) {
           assert.match(e.message, new RegExp(`- ${name}: `));
         }
         return true;
@@ -42,6 +60,8 @@ describe("control plane configuration", () => {
       [{ SERVICE_PROVIDER_NAME: "9lives" }, /SERVICE_PROVIDER_NAME must be 2-32 letters and digits/],
       [{ COSMOS_DATABASE: "a/b" }, /COSMOS_DATABASE must be 1-255 letters/],
       [{ ADMIN_AUTH_JWKS_URI: "http://insecure.example.com/keys" }, /ADMIN_AUTH_JWKS_URI must be an https:\/\/ URL/],
+      [{ BOT_APP_ID: "bot" }, /BOT_APP_ID must be a GUID/],
+      [{ STATE_SIGNING_KEY: "short" }, /STATE_SIGNING_KEY must be at least 32 characters/],
     ];
     for (const [override, message] of cases) {
       assert.throws(() => loadControlPlaneConfig({ ...valid, ...override }), message);
@@ -56,7 +76,7 @@ describe("control plane configuration", () => {
     );
     const secret = "c3VwZXItc2VjcmV0LWtleQ==";
     assert.throws(
-      () => loadControlPlaneConfig({ ...valid, COSMOS_KEY: secret, COSMOS_ENDPOINT: "nope" }),
+      () => loadControlPlaneConfig({ ...valid, COSMOS_KEY: secret, BOT_APP_CLIENT_SECRET: secret, STATE_SIGNING_KEY: "x", COSMOS_ENDPOINT: "nope" }),
       (e: Error) => !e.message.includes(secret),
     );
   });

@@ -1,0 +1,76 @@
+/**
+ * A bot call's state as the control plane knows it from Graph call notifications.
+ * Notifications arrive at least once and out of order (establishing after
+ * established), so every field merges monotonically: applying the same
+ * notification twice, or a set of them in any order, converges to one state.
+ */
+
+/** Graph call states in the order a call moves through them; ours only ever moves forward. */
+const STATE_ORDER = ["incoming", "establishing", "ringing", "established", "terminating", "terminated"] as const;
+export type CallState = (typeof STATE_ORDER)[number];
+
+export function isCallState(value: unknown): value is CallState {
+  return typeof value === "string" && (STATE_ORDER as readonly string[]).includes(value);
+}
+
+export interface ResultInfo {
+  readonly code: number;
+  readonly subcode: number;
+  readonly message: string;
+}
+
+export interface Participant {
+  readonly id: string;
+  readonly displayName: string;
+  readonly isInLobby: boolean;
+  readonly isMuted: boolean;
+  /** Graph's rosterSequenceNumber: the newer roster entry wins, whatever the arrival order. */
+  readonly sequence: number;
+  /** Kept (as a tombstone) after leaving, so a late "still here" update cannot bring it back. */
+  readonly left: boolean;
+}
+
+export interface CallSessionState {
+  readonly state: CallState;
+  /** Our own participant in the meeting, once Graph has named it. */
+  readonly myParticipantId: string | null;
+  readonly participants: readonly Participant[];
+  readonly resultInfo: ResultInfo | null;
+}
+
+/** What one notification says, reduced to what changes the session. */
+export type CallObservation =
+  | { readonly kind: "state"; readonly state: CallState; readonly resultInfo: ResultInfo | null; readonly myParticipantId: string | null }
+  | { readonly kind: "participants"; readonly updated: readonly Participant[] };
+
+export const INITIAL_CALL_SESSION: CallSessionState = { state: "establishing", myParticipantId: null, participants: [], resultInfo: null };
+
+const rank = (state: CallState) => STATE_ORDER.indexOf(state);
+
+export function applyCallObservation(session: CallSessionState, observation: CallObservation): CallSessionState {
+  if (observation.kind === "state") {
+    const myParticipantId = session.myParticipantId ?? observation.myParticipantId;
+    if (rank(observation.state) < rank(session.state)) return { ...session, myParticipantId };
+    // A terminal resultInfo is final; earlier states do not carry a meaningful one.
+    const resultInfo = session.state === "terminated" ? session.resultInfo : (observation.resultInfo ?? session.resultInfo);
+    return { ...session, state: observation.state, resultInfo, myParticipantId };
+  }
+  const byId = new Map(session.participants.map((p) => [p.id, p]));
+  for (const p of observation.updated) {
+    const known = byId.get(p.id);
+    // Newer sequence wins; at equal sequence "left" wins, so the merge does not depend on order.
+    if (!known || p.sequence > known.sequence || (p.sequence === known.sequence && p.left && !known.left)) byId.set(p.id, p);
+  }
+  return { ...session, participants: [...byId.values()].sort((a, b) => a.id.localeCompare(b.id)) };
+}
+
+/** Whether our participant waits in the meeting lobby: only before the call is established. */
+export function isInLobby(session: CallSessionState): boolean {
+  if (rank(session.state) >= rank("established")) return false;
+  return session.participants.some((p) => p.id === session.myParticipantId && p.isInLobby && !p.left);
+}
+
+/** Who is in the meeting now (left participants are kept only as tombstones). */
+export function presentParticipants(session: CallSessionState): Participant[] {
+  return session.participants.filter((p) => !p.left);
+}
