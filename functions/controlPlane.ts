@@ -3,6 +3,10 @@ import { CosmosPolicyAssignmentRepository } from "./adapters/cosmos/cosmosPolicy
 import { CosmosProviderRepository } from "./adapters/cosmos/cosmosProviderRepository.js";
 import { openCosmosStore } from "./adapters/cosmos/cosmosStore.js";
 import { CosmosTenantRepository } from "./adapters/cosmos/cosmosTenantRepository.js";
+import { CosmosConsentRequestRepository } from "./adapters/cosmos/cosmosConsentRequestRepository.js";
+import { GraphConsentProbe } from "./adapters/graph/graphConsentProbe.js";
+import { TenantGraphClients } from "./adapters/graph/tenantGraphClients.js";
+import { ConsentService } from "./app/consentService.js";
 import { PolicyService } from "./app/policyService.js";
 import { ProviderService } from "./app/providerService.js";
 import { TenantService } from "./app/tenantService.js";
@@ -16,13 +20,21 @@ export interface ControlPlane {
   readonly tenants: TenantService;
   readonly providers: ProviderService;
   readonly policies: PolicyService;
+  readonly consent: ConsentService;
 }
 
 async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
   const store = await openCosmosStore({ endpoint: config.COSMOS_ENDPOINT, key: config.COSMOS_KEY, databaseId: config.COSMOS_DATABASE });
   const now = () => new Date();
   const naming = { serviceDomain: config.SERVICE_DOMAIN, serviceProviderName: config.SERVICE_PROVIDER_NAME };
-  const tenants = new TenantService(new CosmosTenantRepository(store), { serviceDomain: config.SERVICE_DOMAIN, randomInt, now });
+  const tenantRepository = new CosmosTenantRepository(store);
+  const tenants = new TenantService(tenantRepository, { serviceDomain: config.SERVICE_DOMAIN, randomInt, now });
+  const graph = new TenantGraphClients({
+    authorityHost: config.ENTRA_AUTHORITY_HOST,
+    graphBaseUrl: config.GRAPH_BASE_URL,
+    clientId: config.BOT_APP_ID,
+    clientSecret: config.BOT_APP_CLIENT_SECRET,
+  });
   return {
     config,
     authenticator: new BearerTokenAuthenticator({
@@ -34,6 +46,13 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
     tenants,
     providers: new ProviderService(new CosmosProviderRepository(store), tenants, naming, now),
     policies: new PolicyService(new CosmosPolicyAssignmentRepository(store), tenants, config.SERVICE_PROVIDER_NAME, now),
+    consent: new ConsentService(tenants, tenantRepository, new CosmosConsentRequestRepository(store), new GraphConsentProbe(graph), {
+      authorityHost: config.ENTRA_AUTHORITY_HOST,
+      botAppId: config.BOT_APP_ID,
+      redirectUri: `${config.PUBLIC_BASE_URL}/api/consent/callback`,
+      stateSigningKey: config.STATE_SIGNING_KEY,
+      now,
+    }),
   };
 }
 

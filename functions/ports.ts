@@ -85,3 +85,97 @@ export interface PolicyAssignmentRepository {
   removeUserGrant(tenantId: string, userId: string): Promise<void>;
   listUserGrants(tenantId: string, options?: ListOptions): Promise<Page<UserPolicyGrant>>;
 }
+
+// ---- Microsoft Graph, per tenant with app-only tokens (adapters/graph) ----
+
+export interface OnlineMeetingInfo {
+  readonly id: string;
+  readonly joinWebUrl: string;
+  readonly videoTeleconferenceId: string | null;
+  /** The organizer's Entra object id. */
+  readonly organizerId: string;
+  readonly subject: string | null;
+  readonly chatInfo: { readonly threadId: string; readonly messageId: string; readonly replyChainMessageId: string | null };
+}
+
+export interface MeetingDirectory {
+  /** Teams' own look-up: `GET /communications/onlineMeetings?$filter=VideoTeleconferenceId eq '…'`. */
+  findByVideoTeleconferenceId(tenantId: string, vtcId: string): Promise<OnlineMeetingInfo | undefined>;
+  /** The meeting behind an invite's join link: `GET /users/{id}/onlineMeetings?$filter=JoinWebUrl eq '…'`. */
+  findByJoinWebUrl(tenantId: string, organizerId: string, joinWebUrl: string): Promise<OnlineMeetingInfo | undefined>;
+}
+
+export interface CalendarEventInfo {
+  readonly id: string;
+  readonly organizerId: string;
+  readonly subject: string;
+  readonly bodyHtml: string;
+  /** Graph's @odata.etag: the body is replaced only over this version. */
+  readonly etag: string;
+  readonly isCancelled: boolean;
+  readonly joinWebUrl: string | null;
+}
+
+export interface Calendar {
+  getEvent(tenantId: string, userId: string, eventId: string): Promise<CalendarEventInfo | undefined>;
+  listEventIds(tenantId: string, userId: string): Promise<string[]>;
+  /** Throws PreconditionFailedError when the event changed since `etag`. */
+  replaceEventBody(tenantId: string, userId: string, eventId: string, bodyHtml: string, etag: string): Promise<void>;
+}
+
+export interface JoinMeetingRequest {
+  readonly tenantId: string;
+  readonly meeting: OnlineMeetingInfo;
+  readonly callbackUri: string;
+  /** The room system's name as the roster shows it. */
+  readonly displayName: string;
+  /** Guest join (lobby rules for guests apply) or as the app (AllowAppGuestJoinsAsAuthenticated). */
+  readonly joinAsGuest: boolean;
+  /** appHostedMediaConfig.blob: what the meeting's media server needs to reach the media host. */
+  readonly mediaBlob: string;
+}
+
+export interface CallControl {
+  join(request: JoinMeetingRequest): Promise<{ readonly callId: string; readonly myParticipantId: string | null }>;
+  /** Leaves the call (our leg only); a call that is gone already is not an error. */
+  leave(tenantId: string, callId: string): Promise<void>;
+  keepAlive(tenantId: string, callId: string): Promise<void>;
+}
+
+export interface SubscriptionRequest {
+  readonly resource: string;
+  readonly changeType: string;
+  readonly notificationUrl: string;
+  readonly lifecycleNotificationUrl: string;
+  readonly clientState: string;
+  readonly expirationDateTime: Date;
+}
+
+export interface ChangeSubscriptions {
+  create(tenantId: string, request: SubscriptionRequest): Promise<{ readonly id: string; readonly expirationDateTime: string }>;
+  renew(tenantId: string, subscriptionId: string, expirationDateTime: Date): Promise<void>;
+  reauthorize(tenantId: string, subscriptionId: string): Promise<void>;
+  /** Idempotent: a subscription that is gone already is not an error. */
+  remove(tenantId: string, subscriptionId: string): Promise<void>;
+}
+
+export interface ConsentProbe {
+  /**
+   * The application permissions the tenant has granted us, read from the `roles` of a
+   * fresh app-only token. Throws ConsentMissingError when no token can be had at all.
+   */
+  grantedRoles(tenantId: string): Promise<readonly string[]>;
+}
+
+export interface ConsentRequest {
+  /** SHA-256 of the state's nonce; the nonce itself lives only in the link. */
+  readonly nonceHash: string;
+  readonly expiresAt: string;
+}
+
+export interface ConsentRequestRepository {
+  /** Records the tenant's one open consent request, replacing any earlier one. */
+  open(tenantId: string, request: ConsentRequest): Promise<void>;
+  /** Consumes the open request if it has this nonce hash: true exactly once, for one caller. */
+  consume(tenantId: string, nonceHash: string): Promise<boolean>;
+}

@@ -43,3 +43,8 @@ export class AuthenticationError extends Error {
 export class AuthorizationError extends Error {
   override readonly name = "AuthorizationError";
 }
+
+/** The tenant has not (or no longer) consented to the gateway's app: nothing can be done in it. */
+export class ConsentMissingError extends Error {
+  override readonly name = "ConsentMissingError";
+}

@@ -33,9 +33,12 @@ export const schemas: Record<string, Schema> = {
         type: "object",
         required: ["status"],
         properties: {
-          status: { enum: ["none", "granted", "revoked"] },
+          status: { enum: ["none", "granted", "incomplete", "declined", "revoked"] },
           roles: { type: "array", items: { type: "string" } },
+          missing: { type: "array", items: { type: "string" } },
           grantedAt: timestamp,
+          checkedAt: timestamp,
+          declinedAt: timestamp,
           revokedAt: timestamp,
           reason: { type: "string" },
         },
@@ -146,6 +149,11 @@ export const schemas: Record<string, Schema> = {
         properties: { kind: { enum: ["user", "group", "global"] }, groupId: guid, rank: { type: "integer" } },
       },
     },
+  },
+  ConsentLink: {
+    type: "object",
+    required: ["url", "expiresAt"],
+    properties: { url: { type: "string", format: "uri" }, expiresAt: timestamp },
   },
   Problem: {
     type: "object",

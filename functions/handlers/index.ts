@@ -16,4 +16,6 @@ import "./policyGrantToUser.js";
 import "./policyGrantToGroup.js";
 import "./policyGrantGlobally.js";
 import "./effectivePolicyGet.js";
+import "./tenantsConsentLink.js";
+import "./consentCallback.js";
 import "./openApi.js";

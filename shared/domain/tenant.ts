@@ -8,7 +8,11 @@ import { parseOrThrow } from "./validation.js";
  */
 export type ConsentState =
   | { readonly status: "none" }
-  | { readonly status: "granted"; readonly roles: readonly string[]; readonly grantedAt: string }
+  /** Every permission dial-in needs was granted; `missing` lists optional ones that were not (invite coordinates). */
+  | { readonly status: "granted"; readonly roles: readonly string[]; readonly missing: readonly string[]; readonly grantedAt: string }
+  /** Consent was given but without some permission dial-in needs. */
+  | { readonly status: "incomplete"; readonly roles: readonly string[]; readonly missing: readonly string[]; readonly checkedAt: string }
+  | { readonly status: "declined"; readonly declinedAt: string; readonly reason: string }
   | { readonly status: "revoked"; readonly revokedAt: string; readonly reason: string };
 
 export interface Tenant {
