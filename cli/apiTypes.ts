@@ -5,7 +5,11 @@
  */
 import type { ProblemDetails as ServerProblemDetails } from "../functions/platform/problem.js";
 import type { UserPolicyGrant } from "../functions/ports.js";
-import type { EffectivePolicy as DomainEffectivePolicy, PolicyAssignments as DomainPolicyAssignments, VideoInteropPolicy } from "../shared/domain/policy.js";
+import type {
+  EffectivePolicy as DomainEffectivePolicy,
+  PolicyAssignments as DomainPolicyAssignments,
+  VideoInteropPolicy,
+} from "../shared/domain/policy.js";
 import type { VideoInteropServiceProvider } from "../shared/domain/provider.js";
 import type { Tenant as DomainTenant } from "../shared/domain/tenant.js";
 
