@@ -6,7 +6,15 @@ import { CosmosTenantRepository } from "./adapters/cosmos/cosmosTenantRepository
 import { CosmosConsentRequestRepository } from "./adapters/cosmos/cosmosConsentRequestRepository.js";
 import { GraphConsentProbe } from "./adapters/graph/graphConsentProbe.js";
 import { TenantGraphClients } from "./adapters/graph/tenantGraphClients.js";
+import { processBus } from "./adapters/bus/processBus.js";
+import { CosmosCallSessionRepository } from "./adapters/cosmos/cosmosCallSessionRepository.js";
+import { CosmosMeetingMappingRepository } from "./adapters/cosmos/cosmosMeetingMappingRepository.js";
+import { GraphCallControl } from "./adapters/graph/graphCallControl.js";
+import { GraphMeetingDirectory } from "./adapters/graph/graphMeetingDirectory.js";
+import { CallService } from "./app/callService.js";
 import { ConsentService } from "./app/consentService.js";
+import { ResolutionService } from "./app/resolutionService.js";
+import { CallNotificationAuthenticator } from "./platform/callNotificationAuthenticator.js";
 import { PolicyService } from "./app/policyService.js";
 import { ProviderService } from "./app/providerService.js";
 import { TenantService } from "./app/tenantService.js";
@@ -21,6 +29,9 @@ export interface ControlPlane {
   readonly providers: ProviderService;
   readonly policies: PolicyService;
   readonly consent: ConsentService;
+  readonly resolution: ResolutionService;
+  readonly calls: CallService;
+  readonly callNotificationAuthenticator: CallNotificationAuthenticator;
 }
 
 async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
@@ -35,6 +46,24 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
     clientId: config.BOT_APP_ID,
     clientSecret: config.BOT_APP_CLIENT_SECRET,
   });
+  const providerRepository = new CosmosProviderRepository(store);
+  const policies = new PolicyService(new CosmosPolicyAssignmentRepository(store), tenants, config.SERVICE_PROVIDER_NAME, now);
+  const consent = new ConsentService(tenants, tenantRepository, new CosmosConsentRequestRepository(store), new GraphConsentProbe(graph), {
+    authorityHost: config.ENTRA_AUTHORITY_HOST,
+    botAppId: config.BOT_APP_ID,
+    redirectUri: `${config.PUBLIC_BASE_URL}/api/consent/callback`,
+    stateSigningKey: config.STATE_SIGNING_KEY,
+    now,
+  });
+  const resolution = new ResolutionService(
+    tenantRepository,
+    new CosmosMeetingMappingRepository(store),
+    new GraphMeetingDirectory(graph),
+    providerRepository,
+    policies,
+    consent,
+    naming,
+  );
   return {
     config,
     authenticator: new BearerTokenAuthenticator({
@@ -44,14 +73,19 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
       requiredRole: config.ADMIN_AUTH_ROLE,
     }),
     tenants,
-    providers: new ProviderService(new CosmosProviderRepository(store), tenants, naming, now),
-    policies: new PolicyService(new CosmosPolicyAssignmentRepository(store), tenants, config.SERVICE_PROVIDER_NAME, now),
-    consent: new ConsentService(tenants, tenantRepository, new CosmosConsentRequestRepository(store), new GraphConsentProbe(graph), {
-      authorityHost: config.ENTRA_AUTHORITY_HOST,
-      botAppId: config.BOT_APP_ID,
-      redirectUri: `${config.PUBLIC_BASE_URL}/api/consent/callback`,
-      stateSigningKey: config.STATE_SIGNING_KEY,
+    providers: new ProviderService(providerRepository, tenants, naming, now),
+    policies,
+    consent,
+    resolution,
+    calls: new CallService(resolution, new GraphCallControl(graph, config.BOT_APP_ID), new CosmosCallSessionRepository(store), processBus, consent, {
+      callbackUri: `${config.PUBLIC_BASE_URL}/api/graph/calls`,
       now,
+      log: (line) => console.info(line),
+    }),
+    callNotificationAuthenticator: new CallNotificationAuthenticator({
+      openIdConfigurationUrl: config.CALL_NOTIFICATION_OPENID_CONFIG_URL,
+      issuers: config.CALL_NOTIFICATION_ISSUERS,
+      audience: config.BOT_APP_ID,
     }),
   };
 }

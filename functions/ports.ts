@@ -1,3 +1,5 @@
+import type { CallSessionRecord } from "../shared/domain/callSession.js";
+import type { MeetingMapping, OnlineMeetingInfo } from "../shared/domain/meeting.js";
 import type { PolicyAssignments } from "../shared/domain/policy.js";
 import type { VideoInteropServiceProvider } from "../shared/domain/provider.js";
 import type { Tenant } from "../shared/domain/tenant.js";
@@ -88,16 +90,6 @@ export interface PolicyAssignmentRepository {
 
 // ---- Microsoft Graph, per tenant with app-only tokens (adapters/graph) ----
 
-export interface OnlineMeetingInfo {
-  readonly id: string;
-  readonly joinWebUrl: string;
-  readonly videoTeleconferenceId: string | null;
-  /** The organizer's Entra object id. */
-  readonly organizerId: string;
-  readonly subject: string | null;
-  readonly chatInfo: { readonly threadId: string; readonly messageId: string; readonly replyChainMessageId: string | null };
-}
-
 export interface MeetingDirectory {
   /** Teams' own look-up: `GET /communications/onlineMeetings?$filter=VideoTeleconferenceId eq '…'`. */
   findByVideoTeleconferenceId(tenantId: string, vtcId: string): Promise<OnlineMeetingInfo | undefined>;
@@ -140,6 +132,8 @@ export interface CallControl {
   /** Leaves the call (our leg only); a call that is gone already is not an error. */
   leave(tenantId: string, callId: string): Promise<void>;
   keepAlive(tenantId: string, callId: string): Promise<void>;
+  /** The call as Graph has it now (state and roster), to catch up on notifications that came before we knew the call. */
+  getCall(tenantId: string, callId: string): Promise<{ readonly call: unknown; readonly participants: readonly unknown[] } | undefined>;
 }
 
 export interface SubscriptionRequest {
@@ -179,3 +173,22 @@ export interface ConsentRequestRepository {
   /** Consumes the open request if it has this nonce hash: true exactly once, for one caller. */
   consume(tenantId: string, nonceHash: string): Promise<boolean>;
 }
+
+export interface MeetingMappingRepository {
+  /** Claims the VTC ID for the meeting; false when the ID is taken (active or retired). */
+  claim(mapping: MeetingMapping): Promise<boolean>;
+  get(vtcId: string): Promise<MeetingMapping | undefined>;
+  retire(vtcId: string, at: Date): Promise<void>;
+  /** The VTC ID given to an organizer's calendar event, if any. */
+  findVtcIdForEvent(tenantId: string, organizerId: string, eventId: string): Promise<string | undefined>;
+  linkEvent(tenantId: string, organizerId: string, eventId: string, vtcId: string): Promise<void>;
+}
+
+export interface CallSessionRepository {
+  /** Throws ConflictError when a session with this call id exists. */
+  create(session: CallSessionRecord): Promise<void>;
+  get(callId: string): Promise<Versioned<CallSessionRecord> | undefined>;
+  update(callId: string, mutation: Mutation<CallSessionRecord>): Promise<Versioned<CallSessionRecord>>;
+}
+
+export type { OnlineMeetingInfo };

@@ -9,13 +9,18 @@ export type AdminOperation = (plane: ControlPlane, principal: Principal) => Prom
  * The frame of every admin API call: authenticate and authorize the caller, run the
  * operation, turn errors into problem+json, and leave an audit line of who did what.
  */
-export async function handleAdminRequest(request: HttpRequest, context: InvocationContext, operation: AdminOperation): Promise<HttpResponseInit> {
+export async function handleAdminRequest(
+  request: HttpRequest,
+  context: InvocationContext,
+  operation: AdminOperation,
+  role: (plane: ControlPlane) => string = (plane) => plane.config.ADMIN_AUTH_ROLE,
+): Promise<HttpResponseInit> {
   const path = new URL(request.url).pathname;
   let response: HttpResponseInit;
   let caller = "anonymous";
   try {
     const plane = await controlPlane();
-    const principal = await plane.authenticator.authenticate(request.headers.get("authorization"));
+    const principal = await plane.authenticator.authenticate(request.headers.get("authorization"), role(plane));
     caller = principal.id;
     response = await operation(plane, principal);
   } catch (e) {
@@ -23,6 +28,11 @@ export async function handleAdminRequest(request: HttpRequest, context: Invocati
   }
   if (request.method !== "GET") context.log(`admin ${request.method} ${path} by ${caller} -> ${response.status ?? 200}`);
   return response;
+}
+
+/** The same frame for the media hosts' API: their identities hold the media-host role. */
+export function handleMediaHostRequest(request: HttpRequest, context: InvocationContext, operation: AdminOperation): Promise<HttpResponseInit> {
+  return handleAdminRequest(request, context, operation, (plane) => plane.config.MEDIA_HOST_ROLE);
 }
 
 export function json(status: number, body: unknown, etag?: string, location?: string): HttpResponseInit {

@@ -5,7 +5,7 @@ export interface BearerTokenAuthenticatorOptions {
   readonly issuer: string;
   readonly jwksUri: string;
   readonly audience: string;
-  /** The app role (Entra `roles` claim) every caller must hold. */
+  /** The app role (Entra `roles` claim) a caller must hold unless an operation names another. */
   readonly requiredRole: string;
 }
 
@@ -35,7 +35,7 @@ export class BearerTokenAuthenticator {
     this.#keys = createRemoteJWKSet(new URL(options.jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
   }
 
-  async authenticate(authorization: string | null): Promise<Principal> {
+  async authenticate(authorization: string | null, requiredRole = this.#options.requiredRole): Promise<Principal> {
     const match = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/i.exec(authorization?.trim() ?? "");
     if (!match?.[1]) throw new AuthenticationError("an Authorization: Bearer <token> header is required");
     let claims: JWTPayload;
@@ -51,9 +51,7 @@ export class BearerTokenAuthenticator {
       throw tokenError(e);
     }
     const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === "string") : [];
-    if (!roles.includes(this.#options.requiredRole)) {
-      throw new AuthorizationError(`the token lacks the app role ${this.#options.requiredRole}`);
-    }
+    if (!roles.includes(requiredRole)) throw new AuthorizationError(`the token lacks the app role ${requiredRole}`);
     const id = [claims.oid, claims.sub, claims.azp, claims.appid].find((v): v is string => typeof v === "string") ?? "unknown";
     return { id, roles, claims };
   }

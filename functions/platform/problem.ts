@@ -7,6 +7,7 @@ import {
   PreconditionFailedError,
   ValidationError,
 } from "../../shared/errors.js";
+import type { ResolutionRefusal } from "../../shared/domain/resolution.js";
 import { TokenValidationUnavailableError } from "./bearerTokenAuthenticator.js";
 
 /** An RFC 9457 problem detail; `errors` lists field-level problems of a 400. */
@@ -39,6 +40,11 @@ export function problemResponse(problem: ProblemDetails, headers: Record<string,
     headers: { "content-type": "application/problem+json", ...headers },
     body: JSON.stringify(problem),
   };
+}
+
+/** A dialed meeting that cannot be joined: the media host answers the device with `sipStatus` and can speak `detail`. */
+export function refusalResponse(refusal: ResolutionRefusal, instance?: string): HttpResponseInit {
+  return problemResponse({ ...problem(refusal.sipStatus, `refused:${refusal.code}`, "Refused", refusal.reason, instance), code: refusal.code, sipStatus: refusal.sipStatus } as ProblemDetails);
 }
 
 function problem(status: number, slug: string, title: string, detail: string, instance: string | undefined): ProblemDetails {

@@ -91,6 +91,42 @@ resource tenantKeys 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containe
   }
 }
 
+// id = the VTC conference ID: a dialed ID resolves with one point read, and IDs are unique among active meetings.
+resource meetings 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+  parent: database
+  name: 'meetings'
+  properties: {
+    resource: {
+      id: 'meetings'
+      partitionKey: {
+        paths: [
+          '/id'
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+    }
+  }
+}
+
+// id = the Graph call id: every call notification is a point read and a conditional write on one record.
+resource callSessions 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+  parent: database
+  name: 'callSessions'
+  properties: {
+    resource: {
+      id: 'callSessions'
+      partitionKey: {
+        paths: [
+          '/id'
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+    }
+  }
+}
+
 output accountName string = account.name
 output endpoint string = account.properties.documentEndpoint
 output databaseName string = database.name

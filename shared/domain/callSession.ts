@@ -74,3 +74,51 @@ export function isInLobby(session: CallSessionState): boolean {
 export function presentParticipants(session: CallSessionState): Participant[] {
   return session.participants.filter((p) => !p.left);
 }
+
+/** Who ended a call, for the call detail record. */
+export type EndedBy = "device" | "meeting" | "gateway";
+
+/** The call detail record: one per room-system call, kept after the call ends. */
+export interface CallSessionRecord extends CallSessionState {
+  readonly callId: string;
+  readonly tenantId: string;
+  /** The media host that carries the call's media; call events go to it. */
+  readonly mediaHostId: string;
+  /** The media host's own id for the device leg (its SIP Call-ID). */
+  readonly deviceCallId: string;
+  readonly displayName: string;
+  readonly vtcId: string;
+  readonly meetingId: string;
+  readonly organizerId: string;
+  readonly joinAsGuest: boolean;
+  readonly createdAt: string;
+  readonly establishedAt: string | null;
+  readonly endedAt: string | null;
+  readonly endedBy: EndedBy | null;
+  readonly endReason: string | null;
+  /** Digest of the last state handed to the media host, so a lost hand-off is redone on the next notification. */
+  readonly deliveredDigest: string | null;
+}
+
+/** Applies an observation and stamps the phase timestamps it implies. */
+export function observeCall(record: CallSessionRecord, observation: CallObservation, now: Date): CallSessionRecord {
+  const next = applyCallObservation(record, observation);
+  const at = now.toISOString();
+  // Stamped whenever an "established" is seen, even late (after "terminated"), so arrival order does not matter.
+  const sawEstablished = next.state === "established" || (observation.kind === "state" && observation.state === "established");
+  const establishedAt = record.establishedAt ?? (sawEstablished ? at : null);
+  const ended = next.state === "terminated" && record.endedAt === null;
+  return {
+    ...record,
+    ...next,
+    establishedAt,
+    endedAt: ended ? at : record.endedAt,
+    endedBy: ended ? (record.endedBy ?? "meeting") : record.endedBy,
+    endReason: ended ? (record.endReason ?? next.resultInfo?.message ?? "the meeting ended the call") : record.endReason,
+  };
+}
+
+/** What the media host is told about the call: the part of the record it acts on. */
+export function mediaHostView(record: CallSessionRecord): { state: CallState; inLobby: boolean; resultInfo: ResultInfo | null; participants: Participant[] } {
+  return { state: record.state, inLobby: isInLobby(record), resultInfo: record.resultInfo, participants: presentParticipants(record) };
+}

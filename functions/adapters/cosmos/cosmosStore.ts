@@ -9,11 +9,17 @@ import { isStatus } from "./documents.js";
  *   single-partition query.
  * - `tenantKeys` (/id = the key's digits) maps a dialed tenant key to its tenant with
  *   one point read, and makes the digits unique service-wide (an id exists once).
- * infra/main.bicep declares the same containers; keep them in step.
+ * - `meetings` (/id = the VTC conference ID) maps a dialed ID to its meeting with one
+ *   point read, and makes IDs unique among the service's meetings.
+ * - `callSessions` (/id = the Graph call id): each call notification is one point read
+ *   and one conditional write.
+ * infra/modules/cosmos.bicep declares the same containers (a test keeps them in step).
  */
 export const CONTAINERS = {
   tenants: { id: "tenants", partitionKeyPath: "/tenantId" },
   tenantKeys: { id: "tenantKeys", partitionKeyPath: "/id" },
+  meetings: { id: "meetings", partitionKeyPath: "/id" },
+  callSessions: { id: "callSessions", partitionKeyPath: "/id" },
 } as const;
 
 export interface OpenCosmosStoreOptions {
@@ -27,6 +33,8 @@ export interface CosmosStore {
   readonly client: CosmosClient;
   readonly tenants: Container;
   readonly tenantKeys: Container;
+  readonly meetings: Container;
+  readonly callSessions: Container;
 }
 
 export async function openCosmosStore(options: OpenCosmosStoreOptions): Promise<CosmosStore> {
@@ -34,8 +42,10 @@ export async function openCosmosStore(options: OpenCosmosStoreOptions): Promise<
     ? new CosmosClient({ endpoint: options.endpoint, key: options.key })
     : new CosmosClient({ endpoint: options.endpoint, aadCredentials: new DefaultAzureCredential() });
   const database = await ensureDatabase(client, options.databaseId);
-  const [tenants, tenantKeys] = await Promise.all([ensureContainer(database, CONTAINERS.tenants), ensureContainer(database, CONTAINERS.tenantKeys)]);
-  return { client, tenants, tenantKeys };
+  const [tenants, tenantKeys, meetings, callSessions] = await Promise.all(
+    [CONTAINERS.tenants, CONTAINERS.tenantKeys, CONTAINERS.meetings, CONTAINERS.callSessions].map((spec) => ensureContainer(database, spec)),
+  );
+  return { client, tenants: tenants!, tenantKeys: tenantKeys!, meetings: meetings!, callSessions: callSessions! };
 }
 
 // Read first, create only when missing: with Entra auth the data-plane role may read

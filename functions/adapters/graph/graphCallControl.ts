@@ -56,6 +56,20 @@ export class GraphCallControl implements CallControl {
     }
   }
 
+  async getCall(tenantId: string, callId: string): Promise<{ call: unknown; participants: unknown[] } | undefined> {
+    const client = this.#clients.client(tenantId);
+    try {
+      const [call, participants] = await Promise.all([
+        client.api(`/communications/calls/${encodeURIComponent(callId)}`).get(),
+        client.api(`/communications/calls/${encodeURIComponent(callId)}/participants`).get() as Promise<{ value?: unknown[] }>,
+      ]);
+      return { call, participants: participants.value ?? [] };
+    } catch (e) {
+      if (isGraphNotFound(e)) return undefined;
+      throw graphFailure(e, `call ${callId}`);
+    }
+  }
+
   async keepAlive(tenantId: string, callId: string): Promise<void> {
     try {
       await this.#clients.client(tenantId).api(`/communications/calls/${encodeURIComponent(callId)}/keepAlive`).post({});

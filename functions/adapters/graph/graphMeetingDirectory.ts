@@ -1,5 +1,6 @@
 import type { OnlineMeeting } from "@microsoft/microsoft-graph-types";
-import type { MeetingDirectory, OnlineMeetingInfo } from "../../ports.js";
+import type { OnlineMeetingInfo } from "../../../shared/domain/meeting.js";
+import type { MeetingDirectory } from "../../ports.js";
 import { graphFailure, type TenantGraphClients } from "./tenantGraphClients.js";
 
 // OData string literals double their single quotes.

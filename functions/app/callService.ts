@@ -1,0 +1,168 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import type { BusMessage, MessagePublisher } from "../../shared/bus/messageBus.js";
+import { type CallSessionRecord, INITIAL_CALL_SESSION, mediaHostView, observeCall } from "../../shared/domain/callSession.js";
+import { parseOrThrow } from "../../shared/domain/validation.js";
+import { refuse, type ResolutionRefusal } from "../../shared/domain/resolution.js";
+import { ConsentMissingError, NotFoundError } from "../../shared/errors.js";
+import type { CallControl, CallSessionRepository } from "../ports.js";
+import { type CallEvent, readCallEvents, commsNotificationsSchema, toParticipant, toStateObservation } from "./callNotifications.js";
+import type { ConsentService } from "./consentService.js";
+import type { ResolutionService } from "./resolutionService.js";
+
+export interface CallServiceOptions {
+  /** Where Graph sends this service's call notifications. */
+  readonly callbackUri: string;
+  readonly now: () => Date;
+  readonly log: (line: string) => void;
+}
+
+const joinRequestSchema = z.strictObject({
+  tenantKey: z.string({ error: "tenantKey is required" }).min(1, "tenantKey is required").max(254),
+  vtcId: z.string({ error: "vtcId is required" }).min(1, "vtcId is required").max(40),
+  displayName: z.string({ error: "displayName is required" }).trim().min(1, "displayName must not be empty").max(256, "displayName must be at most 256 characters"),
+  mediaHostId: z.string({ error: "mediaHostId is required" }).regex(/^[A-Za-z0-9._-]{1,128}$/, "mediaHostId must be 1-128 letters, digits, . _ or -"),
+  deviceCallId: z.string({ error: "deviceCallId is required" }).min(1).max(256),
+  mediaBlob: z.string({ error: "mediaBlob is required" }).max(64 * 1024, "mediaBlob must be at most 64 KiB"),
+});
+
+export type JoinOutcome =
+  | { readonly kind: "joined"; readonly callId: string; readonly joinAsGuest: boolean; readonly meetingSubject: string | null }
+  | ResolutionRefusal;
+
+export const CALL_UPDATED = "call.updated";
+
+/**
+ * Bot calls into meetings for room systems: joining on a media host's request,
+ * leaving, and following each call through Graph's notifications, handing every
+ * change to the media host that carries the call.
+ */
+export class CallService {
+  constructor(
+    private readonly resolution: ResolutionService,
+    private readonly calls: CallControl,
+    private readonly sessions: CallSessionRepository,
+    private readonly bus: MessagePublisher,
+    private readonly consent: ConsentService,
+    private readonly options: CallServiceOptions,
+  ) {}
+
+  async join(input: unknown): Promise<JoinOutcome> {
+    const request = parseOrThrow(joinRequestSchema, input);
+    const resolved = await this.resolution.resolve(request.tenantKey, request.vtcId);
+    if (resolved.kind === "refused") return resolved;
+    let joined: { callId: string; myParticipantId: string | null };
+    try {
+      joined = await this.calls.join({
+        tenantId: resolved.tenantId,
+        meeting: resolved.meeting,
+        callbackUri: this.options.callbackUri,
+        displayName: request.displayName,
+        joinAsGuest: resolved.joinAsGuest,
+        mediaBlob: request.mediaBlob,
+      });
+    } catch (e) {
+      if (!(e instanceof ConsentMissingError)) throw e;
+      await this.consent.refresh(resolved.tenantId);
+      return refuse("tenant-not-consented", "the organization no longer allows video conferencing devices to join");
+    }
+    const now = this.options.now().toISOString();
+    const record: CallSessionRecord = {
+      ...INITIAL_CALL_SESSION,
+      myParticipantId: joined.myParticipantId,
+      callId: joined.callId,
+      tenantId: resolved.tenantId,
+      mediaHostId: request.mediaHostId,
+      deviceCallId: request.deviceCallId,
+      displayName: request.displayName,
+      vtcId: resolved.vtcId,
+      meetingId: resolved.meeting.id,
+      organizerId: resolved.meeting.organizerId,
+      joinAsGuest: resolved.joinAsGuest,
+      createdAt: now,
+      establishedAt: null,
+      endedAt: null,
+      endedBy: null,
+      endReason: null,
+      deliveredDigest: null,
+    };
+    await this.sessions.create(record);
+    await this.#catchUp(record);
+    return { kind: "joined", callId: joined.callId, joinAsGuest: resolved.joinAsGuest, meetingSubject: resolved.meeting.subject };
+  }
+
+  /** The device hung up (or the media host gave up): leave the meeting and close the record. */
+  async leave(callId: string, reason: string): Promise<CallSessionRecord> {
+    const existing = await this.sessions.get(callId);
+    if (!existing) throw new NotFoundError(`call ${callId} is not known`);
+    const now = this.options.now().toISOString();
+    const { value } = await this.sessions.update(callId, (r) =>
+      r.endedAt ? r : { ...r, endedAt: now, endedBy: "device", endReason: reason.slice(0, 300) || "the device hung up" },
+    );
+    await this.calls.leave(value.tenantId, callId);
+    return value;
+  }
+
+  get(callId: string) {
+    return this.sessions.get(callId);
+  }
+
+  /**
+   * Applies a validated commsNotifications payload sent for `tenantId` (the token's tid).
+   * Idempotent: a replay changes nothing and hands nothing new to the media host.
+   */
+  async applyNotifications(tenantId: string, body: unknown): Promise<{ readonly applied: number; readonly ignored: number }> {
+    const events = readCallEvents(parseOrThrow(commsNotificationsSchema, body));
+    let applied = 0;
+    let ignored = 0;
+    for (const event of events) {
+      if (await this.#apply(tenantId, event)) applied++;
+      else ignored++;
+    }
+    return { applied, ignored };
+  }
+
+  async #apply(tenantId: string, event: CallEvent): Promise<boolean> {
+    const existing = await this.sessions.get(event.callId);
+    if (!existing) {
+      // Graph can notify before the join's answer reached us; #catchUp reads the state then.
+      this.options.log(`notification for unknown call ${event.callId} acknowledged`);
+      return false;
+    }
+    if (existing.value.tenantId !== tenantId) {
+      this.options.log(`notification for call ${event.callId} came with tenant ${tenantId}, not the call's; ignored`);
+      return false;
+    }
+    const now = this.options.now();
+    const { value } = await this.sessions.update(event.callId, (r) => observeCall(r, event.observation, now));
+    await this.#deliver(value);
+    return true;
+  }
+
+  /** Reads the call from Graph once the record exists, so nothing said before is lost. */
+  async #catchUp(record: CallSessionRecord): Promise<void> {
+    const current = await this.calls.getCall(record.tenantId, record.callId);
+    const now = this.options.now();
+    const observations = current
+      ? [toStateObservation(current.call, false), { kind: "participants" as const, updated: current.participants.map((p) => toParticipant(p, false)).filter((p) => p !== undefined) }]
+      : [toStateObservation({}, true)];
+    const { value } = await this.sessions.update(record.callId, (r) =>
+      observations.reduce((acc, o) => (o ? observeCall(acc, o, now) : acc), r),
+    );
+    await this.#deliver(value);
+  }
+
+  /**
+   * Hands the media host the call's current view unless that exact view was handed
+   * over already. The message id is the view's digest, so a repeat is dropped by the
+   * bus's duplicate detection even if two workers race here.
+   */
+  async #deliver(record: CallSessionRecord): Promise<void> {
+    const view = mediaHostView(record);
+    const digest = createHash("sha256").update(JSON.stringify(view)).digest("base64url").slice(0, 22);
+    if (record.deliveredDigest === digest) return;
+    const message: BusMessage = { messageId: `${record.callId}:${digest}`, sessionId: record.callId, to: record.mediaHostId, subject: CALL_UPDATED, body: { callId: record.callId, deviceCallId: record.deviceCallId, ...view } };
+    await this.bus.publish([message]);
+    await this.sessions.update(record.callId, (r) => ({ ...r, deliveredDigest: digest }));
+  }
+}
