@@ -47,14 +47,20 @@ export const controlPlaneConfigSchema = z.object({
   /** Where Graph and the admin's browser reach these Functions (callbacks, notification URLs, consent redirect). */
   PUBLIC_BASE_URL: httpsUrl("PUBLIC_BASE_URL").transform((u) => u.replace(/\/+$/, "")),
   /** Entra ID's authority host; the SDK asks it for app-only tokens per tenant. */
-  ENTRA_AUTHORITY_HOST: httpsUrl("ENTRA_AUTHORITY_HOST").default("https://login.microsoftonline.com").transform((u) => u.replace(/\/+$/, "")),
-  GRAPH_BASE_URL: httpsUrl("GRAPH_BASE_URL").default("https://graph.microsoft.com").transform((u) => u.replace(/\/+$/, "")),
+  ENTRA_AUTHORITY_HOST: httpsUrl("ENTRA_AUTHORITY_HOST")
+    .default("https://login.microsoftonline.com")
+    .transform((u) => u.replace(/\/+$/, "")),
+  GRAPH_BASE_URL: httpsUrl("GRAPH_BASE_URL")
+    .default("https://graph.microsoft.com")
+    .transform((u) => u.replace(/\/+$/, "")),
   /** Our multi-tenant Entra app (the bot): tenants consent to it, Graph calls back with it as audience. */
   BOT_APP_ID: z
     .string({ error: "BOT_APP_ID is required (the gateway's Entra application id)" })
     .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "BOT_APP_ID must be a GUID"),
   /** The bot app's client secret: a Key Vault reference in Azure. Never logged, never stored. */
-  BOT_APP_CLIENT_SECRET: z.string({ error: "BOT_APP_CLIENT_SECRET is required (a Key Vault reference in Azure)" }).min(1, "BOT_APP_CLIENT_SECRET must not be empty"),
+  BOT_APP_CLIENT_SECRET: z
+    .string({ error: "BOT_APP_CLIENT_SECRET is required (a Key Vault reference in Azure)" })
+    .min(1, "BOT_APP_CLIENT_SECRET must not be empty"),
   /** Signs consent `state` and derives subscription clientState values (Key Vault in Azure). */
   STATE_SIGNING_KEY: z
     .string({ error: "STATE_SIGNING_KEY is required (32+ random characters, a Key Vault reference in Azure)" })
@@ -66,7 +72,12 @@ export const controlPlaneConfigSchema = z.object({
   CALL_NOTIFICATION_ISSUERS: z
     .string()
     .default("https://api.botframework.com,https://graph.microsoft.com")
-    .transform((s) => s.split(",").map((i) => i.trim()).filter((i) => i !== "")),
+    .transform((s) =>
+      s
+        .split(",")
+        .map((i) => i.trim())
+        .filter((i) => i !== ""),
+    ),
 });
 
 export type ControlPlaneConfig = z.output<typeof controlPlaneConfigSchema>;

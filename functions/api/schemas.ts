@@ -164,7 +164,10 @@ export const schemas: Record<string, Schema> = {
       videoTeleconferenceId: { type: ["string", "null"] },
       organizerId: { type: "string" },
       subject: { type: ["string", "null"] },
-      chatInfo: { type: "object", properties: { threadId: { type: "string" }, messageId: { type: "string" }, replyChainMessageId: { type: ["string", "null"] } } },
+      chatInfo: {
+        type: "object",
+        properties: { threadId: { type: "string" }, messageId: { type: "string" }, replyChainMessageId: { type: ["string", "null"] } },
+      },
     },
   },
   Resolution: {
@@ -196,7 +199,12 @@ export const schemas: Record<string, Schema> = {
   JoinOutcome: {
     type: "object",
     required: ["kind", "callId", "joinAsGuest"],
-    properties: { kind: { const: "joined" }, callId: { type: "string" }, joinAsGuest: { type: "boolean" }, meetingSubject: { type: ["string", "null"] } },
+    properties: {
+      kind: { const: "joined" },
+      callId: { type: "string" },
+      joinAsGuest: { type: "boolean" },
+      meetingSubject: { type: ["string", "null"] },
+    },
   },
   CallRecord: {
     type: "object",

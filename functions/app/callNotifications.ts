@@ -46,7 +46,11 @@ export function toStateObservation(raw: unknown, deleted: boolean): CallObservat
   const info = call.resultInfo;
   const resultInfo =
     info && typeof info === "object"
-      ? { code: Number(info.code ?? 0), subcode: Number(info.subcode ?? 0), message: typeof info.message === "string" ? info.message.slice(0, 500) : "" }
+      ? {
+          code: Number(info.code ?? 0),
+          subcode: Number(info.subcode ?? 0),
+          message: typeof info.message === "string" ? info.message.slice(0, 500) : "",
+        }
       : null;
   return { kind: "state", state, resultInfo, myParticipantId: typeof call.myParticipantId === "string" ? call.myParticipantId : null };
 }

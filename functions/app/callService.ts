@@ -20,7 +20,11 @@ export interface CallServiceOptions {
 const joinRequestSchema = z.strictObject({
   tenantKey: z.string({ error: "tenantKey is required" }).min(1, "tenantKey is required").max(254),
   vtcId: z.string({ error: "vtcId is required" }).min(1, "vtcId is required").max(40),
-  displayName: z.string({ error: "displayName is required" }).trim().min(1, "displayName must not be empty").max(256, "displayName must be at most 256 characters"),
+  displayName: z
+    .string({ error: "displayName is required" })
+    .trim()
+    .min(1, "displayName must not be empty")
+    .max(256, "displayName must be at most 256 characters"),
   mediaHostId: z.string({ error: "mediaHostId is required" }).regex(/^[A-Za-z0-9._-]{1,128}$/, "mediaHostId must be 1-128 letters, digits, . _ or -"),
   deviceCallId: z.string({ error: "deviceCallId is required" }).min(1).max(256),
   mediaBlob: z.string({ error: "mediaBlob is required" }).max(64 * 1024, "mediaBlob must be at most 64 KiB"),
@@ -144,11 +148,12 @@ export class CallService {
     const current = await this.calls.getCall(record.tenantId, record.callId);
     const now = this.options.now();
     const observations = current
-      ? [toStateObservation(current.call, false), { kind: "participants" as const, updated: current.participants.map((p) => toParticipant(p, false)).filter((p) => p !== undefined) }]
+      ? [
+          toStateObservation(current.call, false),
+          { kind: "participants" as const, updated: current.participants.map((p) => toParticipant(p, false)).filter((p) => p !== undefined) },
+        ]
       : [toStateObservation({}, true)];
-    const { value } = await this.sessions.update(record.callId, (r) =>
-      observations.reduce((acc, o) => (o ? observeCall(acc, o, now) : acc), r),
-    );
+    const { value } = await this.sessions.update(record.callId, (r) => observations.reduce((acc, o) => (o ? observeCall(acc, o, now) : acc), r));
     await this.#deliver(value);
   }
 
@@ -161,7 +166,13 @@ export class CallService {
     const view = mediaHostView(record);
     const digest = createHash("sha256").update(JSON.stringify(view)).digest("base64url").slice(0, 22);
     if (record.deliveredDigest === digest) return;
-    const message: BusMessage = { messageId: `${record.callId}:${digest}`, sessionId: record.callId, to: record.mediaHostId, subject: CALL_UPDATED, body: { callId: record.callId, deviceCallId: record.deviceCallId, ...view } };
+    const message: BusMessage = {
+      messageId: `${record.callId}:${digest}`,
+      sessionId: record.callId,
+      to: record.mediaHostId,
+      subject: CALL_UPDATED,
+      body: { callId: record.callId, deviceCallId: record.deviceCallId, ...view },
+    };
     await this.bus.publish([message]);
     await this.sessions.update(record.callId, (r) => ({ ...r, deliveredDigest: digest }));
   }

@@ -48,7 +48,13 @@ export class ConsentService {
   readonly #probe: ConsentProbe;
   readonly #options: ConsentServiceOptions;
 
-  constructor(tenants: TenantService, tenantRepository: TenantRepository, requests: ConsentRequestRepository, probe: ConsentProbe, options: ConsentServiceOptions) {
+  constructor(
+    tenants: TenantService,
+    tenantRepository: TenantRepository,
+    requests: ConsentRequestRepository,
+    probe: ConsentProbe,
+    options: ConsentServiceOptions,
+  ) {
     this.#tenants = tenants;
     this.#tenantRepository = tenantRepository;
     this.#requests = requests;

@@ -20,7 +20,11 @@ export async function consentCallback(request: HttpRequest, context: InvocationC
     });
     if (outcome.kind === "refused") {
       context.warn(`consent callback refused: ${outcome.reason}`);
-      return page(400, "Consent not recorded", `<p>${escape(outcome.reason)}.</p><p>Nothing was changed. Ask your video interop operator for a new link.</p>`);
+      return page(
+        400,
+        "Consent not recorded",
+        `<p>${escape(outcome.reason)}.</p><p>Nothing was changed. Ask your video interop operator for a new link.</p>`,
+      );
     }
     const { tenant, consent } = outcome;
     context.log(`consent for tenant ${tenant.tenantId}: ${consent.status}`);
@@ -34,7 +38,11 @@ export async function consentCallback(request: HttpRequest, context: InvocationC
             `<p>Devices dial <strong>${escape(tenant.tenantKey)}</strong>.</p>`,
         );
       case "incomplete":
-        return page(200, "Some permissions are missing", `<p>${escape(tenant.name)} did not grant: ${list(consent.missing)}</p><p>Room systems cannot join until an administrator grants ${list([...CALL_PERMISSIONS])}</p>`);
+        return page(
+          200,
+          "Some permissions are missing",
+          `<p>${escape(tenant.name)} did not grant: ${list(consent.missing)}</p><p>Room systems cannot join until an administrator grants ${list([...CALL_PERMISSIONS])}</p>`,
+        );
       case "declined":
         return page(200, "Consent declined", `<p>The administrator of ${escape(tenant.name)} declined. Room systems cannot join its meetings.</p>`);
       default:
@@ -52,7 +60,11 @@ const list = (items: readonly string[]) => `<ul>${items.map((i) => `<li><code>${
 function page(status: number, title: string, body: string): HttpResponseInit {
   return {
     status,
-    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'" },
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+    },
     body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}</style></head><body><h1>${escape(title)}</h1>${body}</body></html>`,
   };
 }
@@ -73,6 +85,9 @@ registerHttpRoute({
       { name: "error", description: "access_denied when declined" },
       { name: "error_description", description: "Entra ID's AADSTS message" },
     ],
-    responses: { 200: { description: "An HTML page saying what was recorded" }, 400: { description: "An HTML page: forged, replayed or expired state" } },
+    responses: {
+      200: { description: "An HTML page saying what was recorded" },
+      400: { description: "An HTML page: forged, replayed or expired state" },
+    },
   },
 });

@@ -41,8 +41,10 @@ export class CallNotificationAuthenticator {
     } catch (e) {
       if (e instanceof AuthenticationError) throw e;
       if (e instanceof joseErrors.JWTExpired) throw new AuthenticationError("the call notification token has expired");
-      if (e instanceof joseErrors.JWTClaimValidationFailed) throw new AuthenticationError(`the call notification token's ${e.claim} claim is not accepted`);
-      if (e instanceof joseErrors.JOSEError && !(e instanceof joseErrors.JWKSTimeout)) throw new AuthenticationError("the call notification token is not valid");
+      if (e instanceof joseErrors.JWTClaimValidationFailed)
+        throw new AuthenticationError(`the call notification token's ${e.claim} claim is not accepted`);
+      if (e instanceof joseErrors.JOSEError && !(e instanceof joseErrors.JWKSTimeout))
+        throw new AuthenticationError("the call notification token is not valid");
       throw new TokenValidationUnavailableError("the calling platform's signing keys could not be fetched");
     }
   }
@@ -56,7 +58,9 @@ export class CallNotificationAuthenticator {
       return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
     })().catch((e) => {
       this.#keys = undefined; // try again on the next notification
-      throw e instanceof TokenValidationUnavailableError ? e : new TokenValidationUnavailableError("the calling platform's OpenID configuration could not be fetched");
+      throw e instanceof TokenValidationUnavailableError
+        ? e
+        : new TokenValidationUnavailableError("the calling platform's OpenID configuration could not be fetched");
     });
     return this.#keys;
   }

@@ -44,7 +44,11 @@ export function problemResponse(problem: ProblemDetails, headers: Record<string,
 
 /** A dialed meeting that cannot be joined: the media host answers the device with `sipStatus` and can speak `detail`. */
 export function refusalResponse(refusal: ResolutionRefusal, instance?: string): HttpResponseInit {
-  return problemResponse({ ...problem(refusal.sipStatus, `refused:${refusal.code}`, "Refused", refusal.reason, instance), code: refusal.code, sipStatus: refusal.sipStatus } as ProblemDetails);
+  return problemResponse({
+    ...problem(refusal.sipStatus, `refused:${refusal.code}`, "Refused", refusal.reason, instance),
+    code: refusal.code,
+    sipStatus: refusal.sipStatus,
+  } as ProblemDetails);
 }
 
 function problem(status: number, slug: string, title: string, detail: string, instance: string | undefined): ProblemDetails {

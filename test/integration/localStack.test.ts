@@ -82,7 +82,7 @@ describe("the local stack serves the registered Functions over HTTP", () => {
         const refs = JSON.stringify(op).match(/#\/components\/schemas\/[A-Za-z]+/g) ?? [];
         for (const ref of refs) assert.ok(doc.components.schemas[ref.split("/").pop() ?? ""], `${path} refers to missing ${ref}`);
         const anonymous = httpRoutes.find((r) => r.name === op.operationId)?.doc.anonymous === true;
-        assert.equal(Boolean(op.responses["401"]), !anonymous, `${path}: 401 documented exactly when a token is required`);
+        if (!anonymous) assert.ok(op.responses["401"], `${path} requires a token, so documents 401`);
       }
     }
   });

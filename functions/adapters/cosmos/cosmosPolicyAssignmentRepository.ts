@@ -2,7 +2,7 @@ import type { ItemDefinition } from "@azure/cosmos";
 import { EMPTY_ASSIGNMENTS, type PolicyAssignments } from "../../../shared/domain/policy.js";
 import type { ListOptions, MutateOptions, Mutation, Page, PolicyAssignmentRepository, UserPolicyGrant, Versioned } from "../../ports.js";
 import type { CosmosStore } from "./cosmosStore.js";
-import { type DocumentMapping, isStatus, mutateDocument, readVersioned, withoutSystemProperties } from "./documents.js";
+import { type DocumentMapping, tenantQuery, isStatus, mutateDocument, readVersioned, withoutSystemProperties } from "./documents.js";
 
 // Tenant-wide and group grants share one document so that re-ranking groups (which
 // moves several at once) is a single conditional write. User grants are one document
@@ -68,7 +68,7 @@ export class CosmosPolicyAssignmentRepository implements PolicyAssignmentReposit
 
   async listUserGrants(tenantId: string, options: ListOptions = {}): Promise<Page<UserPolicyGrant>> {
     const page = await this.#store.tenants.items
-      .query<ItemDefinition>("SELECT * FROM c WHERE c.type = 'userPolicy' ORDER BY c.userId", {
+      .query<ItemDefinition>(tenantQuery("SELECT * FROM c WHERE c.tenantId = @tenantId AND c.type = 'userPolicy' ORDER BY c.userId", tenantId), {
         partitionKey: tenantId,
         maxItemCount: options.maxItemCount ?? 100,
         ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),

@@ -3,7 +3,16 @@ import { ConflictError, NotFoundError, PreconditionFailedError } from "../../../
 import type { VideoInteropServiceProvider } from "../../../shared/domain/provider.js";
 import type { MutateOptions, Mutation, ProviderRepository, Versioned } from "../../ports.js";
 import type { CosmosStore } from "./cosmosStore.js";
-import { createVersioned, type DocumentMapping, httpEtag, isStatus, mutateDocument, readVersioned, withoutSystemProperties } from "./documents.js";
+import {
+  createVersioned,
+  type DocumentMapping,
+  tenantQuery,
+  httpEtag,
+  isStatus,
+  mutateDocument,
+  readVersioned,
+  withoutSystemProperties,
+} from "./documents.js";
 
 const documentId = (identity: string) => `provider:${identity.toLowerCase()}`;
 
@@ -41,7 +50,9 @@ export class CosmosProviderRepository implements ProviderRepository {
   async list(tenantId: string): Promise<Versioned<VideoInteropServiceProvider>[]> {
     const mapping = mappingFor(tenantId);
     const { resources } = await this.#store.tenants.items
-      .query<ItemDefinition>("SELECT * FROM c WHERE c.type = 'provider' ORDER BY c.identity", { partitionKey: tenantId })
+      .query<ItemDefinition>(tenantQuery("SELECT * FROM c WHERE c.tenantId = @tenantId AND c.type = 'provider' ORDER BY c.identity", tenantId), {
+        partitionKey: tenantId,
+      })
       .fetchAll();
     return resources.map((r) => ({ value: mapping.fromDocument(r), etag: httpEtag(r) }));
   }

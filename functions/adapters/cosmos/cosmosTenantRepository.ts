@@ -3,7 +3,7 @@ import { ConflictError } from "../../../shared/errors.js";
 import type { Tenant } from "../../../shared/domain/tenant.js";
 import type { ListOptions, MutateOptions, Mutation, Page, TenantRepository, Versioned } from "../../ports.js";
 import type { CosmosStore } from "./cosmosStore.js";
-import { createVersioned, type DocumentMapping, isStatus, mutateDocument, readVersioned, withoutSystemProperties } from "./documents.js";
+import { createVersioned, type DocumentMapping, tenantQuery, isStatus, mutateDocument, readVersioned, withoutSystemProperties } from "./documents.js";
 
 const TENANT_DOCUMENT_ID = "tenant";
 
@@ -101,7 +101,9 @@ export class CosmosTenantRepository implements TenantRepository {
   }
 
   async remove(tenantId: string): Promise<void> {
-    const { resources } = await this.#store.tenants.items.query<{ id: string }>("SELECT c.id FROM c", { partitionKey: tenantId }).fetchAll();
+    const { resources } = await this.#store.tenants.items
+      .query<{ id: string }>(tenantQuery("SELECT c.id FROM c WHERE c.tenantId = @tenantId", tenantId), { partitionKey: tenantId })
+      .fetchAll();
     // Children first, the tenant document last: if this stops half-way the tenant
     // still exists and a repeated remove finishes the job.
     const children = resources.filter((r) => r.id !== TENANT_DOCUMENT_ID);

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { Container, ItemDefinition } from "@azure/cosmos";
+import type { Container, ItemDefinition, SqlQuerySpec } from "@azure/cosmos";
 import { NotFoundError, PreconditionFailedError } from "../../../shared/errors.js";
 import type { MutateOptions, Mutation, Versioned } from "../../ports.js";
 
@@ -109,4 +109,13 @@ export async function mutateDocument<T>(
 export function withoutSystemProperties(document: ItemDefinition): Record<string, unknown> {
   const { _rid, _self, _etag, _attachments, _ts, ...rest } = document as Record<string, unknown>;
   return rest;
+}
+
+/**
+ * A query within one tenant's partition. The partitionKey option alone scopes it in
+ * Azure; the explicit filter says so in the query too, and keeps tenants apart on
+ * the embedded emulator, which ignores that option.
+ */
+export function tenantQuery(query: string, tenantId: string): SqlQuerySpec {
+  return { query, parameters: [{ name: "@tenantId", value: tenantId }] };
 }

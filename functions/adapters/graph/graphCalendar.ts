@@ -35,7 +35,12 @@ export class GraphCalendar implements Calendar {
   async listEventIds(tenantId: string, userId: string): Promise<string[]> {
     const ids: string[] = [];
     try {
-      let page = (await this.#clients.client(tenantId).api(`/users/${encodeURIComponent(userId)}/events`).select(["id"]).top(100).get()) as {
+      let page = (await this.#clients
+        .client(tenantId)
+        .api(`/users/${encodeURIComponent(userId)}/events`)
+        .select(["id"])
+        .top(100)
+        .get()) as {
         value?: Event[];
         "@odata.nextLink"?: string;
       };

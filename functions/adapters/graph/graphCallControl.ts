@@ -33,7 +33,10 @@ export class GraphCallControl implements CallControl {
       },
       meetingInfo: {
         "@odata.type": "#microsoft.graph.organizerMeetingInfo",
-        organizer: { "@odata.type": "#microsoft.graph.identitySet", user: { "@odata.type": "#microsoft.graph.identity", id: meeting.organizerId, tenantId: request.tenantId } },
+        organizer: {
+          "@odata.type": "#microsoft.graph.identitySet",
+          user: { "@odata.type": "#microsoft.graph.identity", id: meeting.organizerId, tenantId: request.tenantId },
+        },
         allowConversationWithoutHost: true,
       },
       source: { "@odata.type": "#microsoft.graph.participantInfo", identity: { "@odata.type": "#microsoft.graph.identitySet", ...identity } },
@@ -50,7 +53,10 @@ export class GraphCallControl implements CallControl {
 
   async leave(tenantId: string, callId: string): Promise<void> {
     try {
-      await this.#clients.client(tenantId).api(`/communications/calls/${encodeURIComponent(callId)}`).delete();
+      await this.#clients
+        .client(tenantId)
+        .api(`/communications/calls/${encodeURIComponent(callId)}`)
+        .delete();
     } catch (e) {
       if (!isGraphNotFound(e)) throw graphFailure(e, `leave call ${callId}`);
     }
@@ -72,7 +78,10 @@ export class GraphCallControl implements CallControl {
 
   async keepAlive(tenantId: string, callId: string): Promise<void> {
     try {
-      await this.#clients.client(tenantId).api(`/communications/calls/${encodeURIComponent(callId)}/keepAlive`).post({});
+      await this.#clients
+        .client(tenantId)
+        .api(`/communications/calls/${encodeURIComponent(callId)}/keepAlive`)
+        .post({});
     } catch (e) {
       throw graphFailure(e, `keep call ${callId} alive`);
     }

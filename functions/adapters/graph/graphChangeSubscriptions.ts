@@ -24,7 +24,10 @@ export class GraphChangeSubscriptions implements ChangeSubscriptions {
 
   async renew(tenantId: string, subscriptionId: string, expirationDateTime: Date): Promise<void> {
     try {
-      await this.#clients.client(tenantId).api(`/subscriptions/${encodeURIComponent(subscriptionId)}`).patch({ expirationDateTime: expirationDateTime.toISOString() });
+      await this.#clients
+        .client(tenantId)
+        .api(`/subscriptions/${encodeURIComponent(subscriptionId)}`)
+        .patch({ expirationDateTime: expirationDateTime.toISOString() });
     } catch (e) {
       throw graphFailure(e, `renew subscription ${subscriptionId}`);
     }
@@ -32,7 +35,10 @@ export class GraphChangeSubscriptions implements ChangeSubscriptions {
 
   async reauthorize(tenantId: string, subscriptionId: string): Promise<void> {
     try {
-      await this.#clients.client(tenantId).api(`/subscriptions/${encodeURIComponent(subscriptionId)}/reauthorize`).post({});
+      await this.#clients
+        .client(tenantId)
+        .api(`/subscriptions/${encodeURIComponent(subscriptionId)}/reauthorize`)
+        .post({});
     } catch (e) {
       throw graphFailure(e, `reauthorize subscription ${subscriptionId}`);
     }
@@ -40,7 +46,10 @@ export class GraphChangeSubscriptions implements ChangeSubscriptions {
 
   async remove(tenantId: string, subscriptionId: string): Promise<void> {
     try {
-      await this.#clients.client(tenantId).api(`/subscriptions/${encodeURIComponent(subscriptionId)}`).delete();
+      await this.#clients
+        .client(tenantId)
+        .api(`/subscriptions/${encodeURIComponent(subscriptionId)}`)
+        .delete();
     } catch (e) {
       if (!isGraphNotFound(e)) throw graphFailure(e, `remove subscription ${subscriptionId}`);
     }

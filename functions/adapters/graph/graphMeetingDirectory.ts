@@ -32,7 +32,12 @@ export class GraphMeetingDirectory implements MeetingDirectory {
   }
 
   async findByJoinWebUrl(tenantId: string, organizerId: string, joinWebUrl: string): Promise<OnlineMeetingInfo | undefined> {
-    return this.#first(tenantId, `/users/${encodeURIComponent(organizerId)}/onlineMeetings`, `JoinWebUrl eq ${odataString(joinWebUrl)}`, "meeting by join URL");
+    return this.#first(
+      tenantId,
+      `/users/${encodeURIComponent(organizerId)}/onlineMeetings`,
+      `JoinWebUrl eq ${odataString(joinWebUrl)}`,
+      "meeting by join URL",
+    );
   }
 
   async #first(tenantId: string, path: string, filter: string, what: string): Promise<OnlineMeetingInfo | undefined> {

@@ -68,7 +68,9 @@ export function graphFailure(error: unknown, what: string): Error {
     if (error.statusCode === 404) return new NotFoundError(`${what}: not found in Microsoft Graph`);
     if (error.statusCode === 412) return new PreconditionFailedError(`${what}: changed in Microsoft Graph meanwhile`);
     if (error.statusCode === 401 || error.statusCode === 403) {
-      return new ConsentMissingError(`${what}: Microsoft Graph refused access (${error.statusCode} ${error.code ?? ""}); consent may be missing or revoked`);
+      return new ConsentMissingError(
+        `${what}: Microsoft Graph refused access (${error.statusCode} ${error.code ?? ""}); consent may be missing or revoked`,
+      );
     }
     return new Error(`${what}: Microsoft Graph answered ${error.statusCode} ${error.code ?? ""} ${error.message}`.trim());
   }
