@@ -18,12 +18,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm dependencies exactly as locked; Node 22 itself arrives this way (npm package node@22).
+# npm dependencies as locked; Node 22 itself arrives this way (npm package node@22).
+# `npm install`, not `npm ci`: @biomejs/biome lists platform packages the registry does
+# not have (android, musl, …), which `npm ci` reports as missing from the lockfile;
+# `npm install` installs the locked versions and leaves package-lock.json as it is.
 stamp=node_modules/.opencvi-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "setup: npm install (as locked)"
+  npm install --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
 
