@@ -7,7 +7,7 @@ const TOKEN_HOURS = 12;
 
 try {
   const stack = await startLocalStack({ logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information" });
-  const token = await stack.issuer.issueToken({ expiresInSeconds: TOKEN_HOURS * 3600 });
+  const token = await stack.issueToken({ expiresInSeconds: TOKEN_HOURS * 3600 });
   const expiresAt = new Date(Date.now() + TOKEN_HOURS * 3600_000).toISOString();
   writeLocalStackFile(STACK_FILE, { adminApiUrl: stack.adminApiUrl, token, expiresAt });
   process.stdout.write(`
@@ -16,7 +16,8 @@ OpenCVI local stack is up.
   Admin API      ${stack.adminApiUrl}/v1        (Azure Functions handlers, served locally)
   OpenAPI        ${stack.adminApiUrl}/openapi.json
   Cosmos DB      ${stack.cosmosEndpoint}          (embedded, in memory: data lasts until you stop)
-  Token issuer   ${stack.issuer.issuer}
+  Callbacks      ${stack.publicBaseUrl}/api        (the same Functions over HTTPS, for Graph and Entra ID)
+  Entra ID       ${stack.entra.origin}          (emulator: tokens, admin consent)
   Tenant keys    <9 digits>@t.${stack.settings.SERVICE_DOMAIN}
 
 An admin token (role CVI.Admin, valid ${TOKEN_HOURS} h) is in ${STACK_FILE}; the cvi CLI uses it by default.

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -10,7 +10,7 @@ import { resetControlPlane, controlPlane } from "../functions/controlPlane.js";
 import { loadControlPlaneConfig } from "../functions/config.js";
 import { httpRoutes } from "../functions/platform/httpRoutes.js";
 import { createFunctionsRequestListener } from "./functionsHttpAdapter.js";
-import { LocalTokenIssuer } from "./localTokenIssuer.js";
+import { EntraIdEmulator } from "../test/emulators/entra/entraIdEmulator.js";
 
 /**
  * The one-machine default: embedded Cosmos DB, the control plane's Functions served
@@ -18,12 +18,14 @@ import { LocalTokenIssuer } from "./localTokenIssuer.js";
  * (Entra ID and Graph emulators, rtpengine, media hosts) join here.
  */
 export interface LocalStackOptions {
-  /** Functions HTTP port (the Functions host's 7071 by default; 0 picks a free one). */
+  /** Functions over plain HTTP, as the Functions host serves locally (7071; 0 picks a free port). */
   readonly functionsPort?: number;
-  /** Embedded Cosmos DB port (the emulator's 8081 by default). */
+  /** The same Functions over HTTPS: Graph and Entra ID call back here (PUBLIC_BASE_URL). */
+  readonly functionsHttpsPort?: number;
+  /** Embedded Cosmos DB (the emulator's 8081 by default). */
   readonly cosmosPort?: number;
-  /** The token issuer's HTTPS port. */
-  readonly issuerPort?: number;
+  /** The Entra ID emulator's HTTPS port. */
+  readonly entraPort?: number;
   /** Where scripts/dev-tls.sh put the CA and server certificate. */
   readonly tlsDirectory?: string;
   /** Log lines of the functions at or above this level; "none" for silence. */
@@ -32,21 +34,47 @@ export interface LocalStackOptions {
   readonly settings?: Readonly<Record<string, string>>;
 }
 
+export interface StackTokenOptions {
+  readonly roles?: readonly string[];
+  readonly audience?: string;
+  readonly expiresInSeconds?: number;
+  readonly forged?: boolean;
+}
+
 export interface LocalStack {
   readonly functionsUrl: string;
   readonly adminApiUrl: string;
+  /** PUBLIC_BASE_URL: the Functions over HTTPS. */
+  readonly publicBaseUrl: string;
   readonly cosmosEndpoint: string;
-  readonly issuer: LocalTokenIssuer;
+  readonly entra: EntraIdEmulator;
+  /** The service operator's own tenant, where the admin API and its roles live. */
+  readonly operatorTenantId: string;
   readonly settings: Readonly<Record<string, string>>;
+  /** A token for the admin (or media-host) API, from the Entra ID emulator; CVI.Admin by default. */
+  issueToken(options?: StackTokenOptions): Promise<string>;
   stop(): Promise<void>;
 }
 
 /** The Cosmos DB emulator's published well-known key: not a secret, it only opens the local emulator. */
 const EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
 const HOST = "127.0.0.1";
-/** The local stack's bot application id (the Entra ID emulator registers the app under it). */
+/** The local stack's bot application id (registered with the Entra ID emulator). */
 export const LOCAL_BOT_APP_ID = "6c1f2a3b-0d4e-4f5a-8b6c-7d8e9f0a1b2c";
+const OPERATOR_TENANT_ID = "0b5c8e4a-1f2d-4c3b-9a8e-7f6d5c4b3a21";
+const ADMIN_API_APP_ID = "3f9a2b1c-5d4e-4a7b-8c6d-2e1f0a9b8c7d";
+const ADMIN_API_AUDIENCE = "api://opencvi-admin";
+/** What the gateway's bot app asks tenants to consent to. */
+export const BOT_APP_PERMISSIONS = [
+  "Calls.JoinGroupCall.All",
+  "Calls.JoinGroupCallAsGuest.All",
+  "Calls.AccessMedia.All",
+  "OnlineMeetings.Read.All",
+  "Calendars.ReadWrite",
+] as const;
 const LEVELS: LogLevel[] = ["trace", "debug", "information", "warning", "error", "critical", "none"];
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const tlsDirectory = options.tlsDirectory ?? ".local/tls";
@@ -57,7 +85,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     throw new Error(`no local TLS certificate in ${tlsDirectory}: run scripts/dev-tls.sh (npm start and npm test do)`);
   }
   const servers: Server[] = [];
-  const listen = async (server: Server, port: number, what: string): Promise<number> => {
+  // Servers are bound first (their URLs go into the settings), their handlers attached once everything is built.
+  const bind = async (secure: boolean, port: number, what: string): Promise<{ port: number; serve: (listener: Listener) => void }> => {
+    let current: Listener = (_req, res) => res.writeHead(503, { "retry-after": "1" }).end();
+    const handler: Listener = (req, res) => current(req, res);
+    const server = secure ? createHttpsServer(tls, handler) : createHttpServer(handler);
     servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once("error", (e: NodeJS.ErrnoException) =>
@@ -65,7 +97,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
       server.listen(port, HOST, resolve);
     });
-    return (server.address() as AddressInfo).port;
+    return {
+      port: (server.address() as AddressInfo).port,
+      serve: (listener) => {
+        current = listener;
+      },
+    };
   };
   const stop = async () => {
     await Promise.all(
@@ -81,18 +118,51 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 
   try {
-    const cosmosPort = await listen(createCosmosServer({ ...tls, keepAlive: true } as never), options.cosmosPort ?? 8081, "embedded Cosmos DB");
+    const cosmosServer = createCosmosServer({ ...tls, keepAlive: true } as never);
+    servers.push(cosmosServer);
+    const cosmosPort = await new Promise<number>((resolve, reject) => {
+      cosmosServer.once("error", (e: NodeJS.ErrnoException) =>
+        reject(
+          e.code === "EADDRINUSE" ? new Error(`embedded Cosmos DB cannot listen on ${HOST}:${options.cosmosPort ?? 8081}: the port is in use`) : e,
+        ),
+      );
+      cosmosServer.listen(options.cosmosPort ?? 8081, HOST, () => resolve((cosmosServer.address() as AddressInfo).port));
+    });
     const cosmosEndpoint = `https://${HOST}:${cosmosPort}`;
 
-    // The issuer's origin is only known once it listens, so bind first, then create it.
-    const issuerServer = createHttpsServer(tls);
-    const issuerPort = await listen(issuerServer, options.issuerPort ?? 7443, "token issuer");
-    const issuer = new LocalTokenIssuer(`https://${HOST}:${issuerPort}`, "api://opencvi-admin");
-    await issuer.start();
-    issuerServer.on("request", (req, res) => {
-      if (!issuer.handle(req, res)) {
-        res.writeHead(404).end();
-      }
+    const entraHost = await bind(true, options.entraPort ?? 7443, "Entra ID emulator");
+    const functionsHttp = await bind(false, options.functionsPort ?? 7071, "Functions HTTP");
+    const functionsHttps = await bind(true, options.functionsHttpsPort ?? 7072, "Functions HTTPS");
+    const publicBaseUrl = `https://${HOST}:${functionsHttps.port}`;
+
+    const entra = new EntraIdEmulator({ origin: `https://${HOST}:${entraHost.port}` });
+    await entra.start();
+    entraHost.serve((req, res) => {
+      entra.handle(req, res).then(
+        (handled) => {
+          if (!handled) res.writeHead(404).end();
+        },
+        () => {
+          if (!res.headersSent) res.writeHead(500).end();
+        },
+      );
+    });
+    const botAppSecret = randomBytes(24).toString("base64url");
+    entra.addTenant({ tenantId: OPERATOR_TENANT_ID, domain: "opencvi-operator.onmicrosoft.com", displayName: "OpenCVI operator" });
+    entra.registerApplication({
+      clientId: ADMIN_API_APP_ID,
+      displayName: "OpenCVI admin API",
+      appIdUri: ADMIN_API_AUDIENCE,
+      appRoles: ["CVI.Admin", "CVI.MediaHost"],
+      homeTenantId: OPERATOR_TENANT_ID,
+    });
+    entra.registerApplication({
+      clientId: LOCAL_BOT_APP_ID,
+      clientSecret: botAppSecret,
+      displayName: "OpenCVI video interop",
+      redirectUris: [`${publicBaseUrl}/api/consent/callback`],
+      requiredApplicationPermissions: [...BOT_APP_PERMISSIONS],
+      homeTenantId: OPERATOR_TENANT_ID,
     });
 
     const settings: Record<string, string> = {
@@ -102,17 +172,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...options.settings,
       COSMOS_ENDPOINT: cosmosEndpoint,
       COSMOS_KEY: EMULATOR_KEY,
-      ADMIN_AUTH_ISSUER: issuer.issuer,
-      ADMIN_AUTH_JWKS_URI: issuer.jwksUri,
-      ADMIN_AUTH_AUDIENCE: issuer.defaultAudience,
+      ADMIN_AUTH_ISSUER: entra.issuerFor(OPERATOR_TENANT_ID),
+      ADMIN_AUTH_JWKS_URI: entra.jwksUri,
+      ADMIN_AUTH_AUDIENCE: ADMIN_API_AUDIENCE,
       ADMIN_AUTH_ROLE: "CVI.Admin",
-      PUBLIC_BASE_URL: `https://${HOST}:${issuerPort}`,
-      ENTRA_AUTHORITY_HOST: `https://${HOST}:${issuerPort}`,
-      GRAPH_BASE_URL: `https://localhost:${issuerPort}`,
-      CALL_NOTIFICATION_OPENID_CONFIG_URL: `https://${HOST}:${issuerPort}/local-issuer/v2.0/.well-known/openid-configuration`,
+      MEDIA_HOST_ROLE: "CVI.MediaHost",
+      PUBLIC_BASE_URL: publicBaseUrl,
+      ENTRA_AUTHORITY_HOST: entra.origin,
+      GRAPH_BASE_URL: `https://localhost:${entraHost.port}`,
+      CALL_NOTIFICATION_OPENID_CONFIG_URL: `${entra.origin}/common/v2.0/.well-known/openid-configuration`,
       BOT_APP_ID: LOCAL_BOT_APP_ID,
       // Fresh per run: the local stack's own secrets, never written anywhere.
-      BOT_APP_CLIENT_SECRET: randomBytes(24).toString("base64url"),
+      BOT_APP_CLIENT_SECRET: botAppSecret,
       STATE_SIGNING_KEY: randomBytes(32).toString("base64url"),
     };
     Object.assign(process.env, settings);
@@ -132,13 +203,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (LEVELS.indexOf(level) >= minimum) process.stderr.write(`[${new Date().toISOString()}] ${level}: ${args.map(String).join(" ")}\n`);
       },
     });
-    const functionsPort = await listen(
-      createHttpServer((req, res) => void listener(req, res)),
-      options.functionsPort ?? 7071,
-      "Functions HTTP",
-    );
-    const functionsUrl = `http://${HOST}:${functionsPort}`;
-    return { functionsUrl, adminApiUrl: `${functionsUrl}/${routePrefix}`, cosmosEndpoint, issuer, settings, stop };
+    functionsHttp.serve((req, res) => void listener(req, res));
+    functionsHttps.serve((req, res) => void listener(req, res));
+    const functionsUrl = `http://${HOST}:${functionsHttp.port}`;
+    return {
+      functionsUrl,
+      adminApiUrl: `${functionsUrl}/${routePrefix}`,
+      publicBaseUrl,
+      cosmosEndpoint,
+      entra,
+      operatorTenantId: OPERATOR_TENANT_ID,
+      settings,
+      issueToken: (token = {}) =>
+        entra.issueToken({
+          tenantId: OPERATOR_TENANT_ID,
+          audience: token.audience ?? ADMIN_API_AUDIENCE,
+          roles: token.roles ?? ["CVI.Admin"],
+          ...(token.expiresInSeconds !== undefined ? { expiresInSeconds: token.expiresInSeconds } : {}),
+          ...(token.forged ? { forged: true } : {}),
+        }),
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;

@@ -23,7 +23,7 @@ export async function consentCallback(request: HttpRequest, context: InvocationC
       return page(
         400,
         "Consent not recorded",
-        `<p>${escape(outcome.reason)}.</p><p>Nothing was changed. Ask your video interop operator for a new link.</p>`,
+        `<p>${escapeHtml(outcome.reason)}.</p><p>Nothing was changed. Ask your video interop operator for a new link.</p>`,
       );
     }
     const { tenant, consent } = outcome;
@@ -33,29 +33,33 @@ export async function consentCallback(request: HttpRequest, context: InvocationC
         return page(
           200,
           "Video conferencing devices are enabled",
-          `<p>${escape(tenant.name)} has granted the permissions room systems need to join meetings.</p>` +
+          `<p>${escapeHtml(tenant.name)} has granted the permissions room systems need to join meetings.</p>` +
             (consent.missing.length ? `<p>Not granted, so invites will not get device coordinates: ${list(consent.missing)}</p>` : "") +
-            `<p>Devices dial <strong>${escape(tenant.tenantKey)}</strong>.</p>`,
+            `<p>Devices dial <strong>${escapeHtml(tenant.tenantKey)}</strong>.</p>`,
         );
       case "incomplete":
         return page(
           200,
           "Some permissions are missing",
-          `<p>${escape(tenant.name)} did not grant: ${list(consent.missing)}</p><p>Room systems cannot join until an administrator grants ${list([...CALL_PERMISSIONS])}</p>`,
+          `<p>${escapeHtml(tenant.name)} did not grant: ${list(consent.missing)}</p><p>Room systems cannot join until an administrator grants ${list([...CALL_PERMISSIONS])}</p>`,
         );
       case "declined":
-        return page(200, "Consent declined", `<p>The administrator of ${escape(tenant.name)} declined. Room systems cannot join its meetings.</p>`);
+        return page(
+          200,
+          "Consent declined",
+          `<p>The administrator of ${escapeHtml(tenant.name)} declined. Room systems cannot join its meetings.</p>`,
+        );
       default:
-        return page(200, "No permissions granted", `<p>${escape(tenant.name)} has not granted any permission to the gateway.</p>`);
+        return page(200, "No permissions granted", `<p>${escapeHtml(tenant.name)} has not granted any permission to the gateway.</p>`);
     }
   } catch (e) {
     context.error(`consent callback failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`.slice(0, 500));
-    return page(500, "Something went wrong", `<p>The consent could not be recorded. Quote ${escape(context.invocationId)} to your operator.</p>`);
+    return page(500, "Something went wrong", `<p>The consent could not be recorded. Quote ${escapeHtml(context.invocationId)} to your operator.</p>`);
   }
 }
 
-const escape = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
-const list = (items: readonly string[]) => `<ul>${items.map((i) => `<li><code>${escape(i)}</code></li>`).join("")}</ul>`;
+const escapeHtml = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+const list = (items: readonly string[]) => `<ul>${items.map((i) => `<li><code>${escapeHtml(i)}</code></li>`).join("")}</ul>`;
 
 function page(status: number, title: string, body: string): HttpResponseInit {
   return {
@@ -65,7 +69,7 @@ function page(status: number, title: string, body: string): HttpResponseInit {
       "cache-control": "no-store",
       "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
     },
-    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}</style></head><body><h1>${escape(title)}</h1>${body}</body></html>`,
+    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}</style></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
   };
 }
 

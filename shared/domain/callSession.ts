@@ -119,6 +119,11 @@ export function observeCall(record: CallSessionRecord, observation: CallObservat
 }
 
 /** What the media host is told about the call: the part of the record it acts on. */
-export function mediaHostView(record: CallSessionRecord): { state: CallState; inLobby: boolean; resultInfo: ResultInfo | null; participants: Participant[] } {
+export function mediaHostView(record: CallSessionRecord): {
+  state: CallState;
+  inLobby: boolean;
+  resultInfo: ResultInfo | null;
+  participants: Participant[];
+} {
   return { state: record.state, inLobby: isInLobby(record), resultInfo: record.resultInfo, participants: presentParticipants(record) };
 }

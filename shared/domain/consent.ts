@@ -2,7 +2,12 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { ConsentState } from "./tenant.js";
 
 /** Application permissions without which a room system cannot join a tenant's meetings. */
-export const CALL_PERMISSIONS = ["Calls.JoinGroupCall.All", "Calls.JoinGroupCallAsGuest.All", "Calls.AccessMedia.All", "OnlineMeetings.Read.All"] as const;
+export const CALL_PERMISSIONS = [
+  "Calls.JoinGroupCall.All",
+  "Calls.JoinGroupCallAsGuest.All",
+  "Calls.AccessMedia.All",
+  "OnlineMeetings.Read.All",
+] as const;
 /** Needed to write the video-device block into organizers' invites. */
 export const INVITE_PERMISSIONS = ["Calendars.ReadWrite"] as const;
 
@@ -11,7 +16,8 @@ export function consentFromRoles(roles: readonly string[], now: Date): ConsentSt
   const granted = new Set(roles);
   const missingForCalls = CALL_PERMISSIONS.filter((p) => !granted.has(p));
   const missingForInvites = INVITE_PERMISSIONS.filter((p) => !granted.has(p));
-  if (roles.length === 0) return { status: "revoked", revokedAt: now.toISOString(), reason: "the tenant's app token carries no application permissions" };
+  if (roles.length === 0)
+    return { status: "revoked", revokedAt: now.toISOString(), reason: "the tenant's app token carries no application permissions" };
   if (missingForCalls.length > 0) {
     return { status: "incomplete", roles: [...roles], missing: [...missingForCalls, ...missingForInvites], checkedAt: now.toISOString() };
   }
@@ -63,14 +69,16 @@ export function decodeConsentState(state: string, key: string, now: Date): Conse
   if (!payload || !signature || rest.length > 0 || state.length > 2048) return { ok: false, reason: "the consent request's state is malformed" };
   const expected = Buffer.from(sign(payload, key));
   const given = Buffer.from(signature);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: "the consent request's state was not issued by this service" };
+  if (expected.length !== given.length || !timingSafeEqual(expected, given))
+    return { ok: false, reason: "the consent request's state was not issued by this service" };
   let parsed: { t?: unknown; n?: unknown; e?: unknown };
   try {
     parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
   } catch {
     return { ok: false, reason: "the consent request's state is malformed" };
   }
-  if (typeof parsed.t !== "string" || typeof parsed.n !== "string" || typeof parsed.e !== "number") return { ok: false, reason: "the consent request's state is malformed" };
+  if (typeof parsed.t !== "string" || typeof parsed.n !== "string" || typeof parsed.e !== "number")
+    return { ok: false, reason: "the consent request's state is malformed" };
   const expiresAt = new Date(parsed.e * 1000);
   if (expiresAt.getTime() <= now.getTime()) return { ok: false, reason: "the consent link has expired; ask the operator for a new one" };
   return { ok: true, claims: { tenantId: parsed.t, nonce: parsed.n, expiresAt } };

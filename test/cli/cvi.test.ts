@@ -113,7 +113,8 @@ describe("cvi", () => {
     stack = await startLocalStack({
       functionsPort: 0,
       cosmosPort: 0,
-      issuerPort: 0,
+      entraPort: 0,
+      functionsHttpsPort: 0,
       logLevel: "none",
       tlsDirectory: join(repoRoot, ".local", "tls"),
     });
@@ -121,7 +122,7 @@ describe("cvi", () => {
     baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("CVI_") && name !== "NODE_TEST_CONTEXT"));
     Object.assign(baseEnv, {
       CVI_URL: stack.adminApiUrl,
-      CVI_TOKEN: await stack.issuer.issueToken({ roles: ["CVI.Admin"] }),
+      CVI_TOKEN: await stack.issueToken({ roles: ["CVI.Admin"] }),
       // No stack file unless a test writes one: the repository's own must not leak in.
       CVI_STACK_FILE: join(workDir, "no-such-stack.json"),
       // The children run elsewhere: a relative CA path (as npm test gives) would not load there.
@@ -404,7 +405,7 @@ describe("cvi", () => {
       const dir = mkdtempSync(join(workDir, "stack-"));
       mkdirSync(join(dir, ".local"));
       const stackFile = join(dir, ".local", "stack.json");
-      const token = await stack.issuer.issueToken({});
+      const token = await stack.issueToken({});
       writeFileSync(stackFile, JSON.stringify({ adminApiUrl: stack.adminApiUrl, token, expiresAt: new Date(Date.now() + 3600_000).toISOString() }));
       const noEnv = { CVI_URL: undefined, CVI_TOKEN: undefined, CVI_STACK_FILE: undefined };
 
@@ -571,9 +572,9 @@ describe("cvi", () => {
 
     it("exits 6 without a token, with a bad or forged or expired token, and with one lacking the admin role", async () => {
       const [forged, noRole, expired] = await Promise.all([
-        stack.issuer.issueToken({ forged: true }),
-        stack.issuer.issueToken({ roles: [] }),
-        stack.issuer.issueToken({ expiresInSeconds: -3600 }),
+        stack.issueToken({ forged: true }),
+        stack.issueToken({ roles: [] }),
+        stack.issueToken({ expiresInSeconds: -3600 }),
       ]);
       const args = ["tenant", "get", errorTenant.tenantId];
       const [none, garbage, forgedResult, noRoleResult, expiredResult] = await Promise.all([

@@ -25,8 +25,8 @@ let stack: LocalStack;
 let token: string;
 
 before(async () => {
-  stack = await startLocalStack({ functionsPort: 0, cosmosPort: 0, issuerPort: 0, logLevel: "none" });
-  token = await stack.issuer.issueToken();
+  stack = await startLocalStack({ functionsPort: 0, cosmosPort: 0, entraPort: 0, functionsHttpsPort: 0, logLevel: "none" });
+  token = await stack.issueToken();
 });
 after(() => stack.stop());
 
@@ -56,15 +56,15 @@ describe("authentication and authorization", () => {
   it("401 for a malformed, forged, expired or wrong-audience token", async () => {
     const bad = [
       "not-a-jwt",
-      await stack.issuer.issueToken({ forged: true }),
-      await stack.issuer.issueToken({ expiresInSeconds: -600 }),
-      await stack.issuer.issueToken({ audience: "api://someone-else" }),
+      await stack.issueToken({ forged: true }),
+      await stack.issueToken({ expiresInSeconds: -600 }),
+      await stack.issueToken({ audience: "api://someone-else" }),
     ];
     for (const t of bad) assertProblem(await callHandler(tenantsList, { path: "/v1/tenants", token: t }), 401);
   });
 
   it("403 for a valid token without the admin role, and nothing is created", async () => {
-    const reader = await stack.issuer.issueToken({ roles: ["CVI.Reader"] });
+    const reader = await stack.issueToken({ roles: ["CVI.Reader"] });
     const tenantId = randomUUID();
     const res = await callHandler(tenantsCreate, { method: "POST", path: "/v1/tenants", token: reader, body: { tenantId, name: "X" } });
     assertProblem(res, 403);

@@ -9,8 +9,8 @@ let stack: LocalStack;
 let token: string;
 
 before(async () => {
-  stack = await startLocalStack({ functionsPort: 0, cosmosPort: 0, issuerPort: 0, logLevel: "none" });
-  token = await stack.issuer.issueToken();
+  stack = await startLocalStack({ functionsPort: 0, cosmosPort: 0, entraPort: 0, functionsHttpsPort: 0, logLevel: "none" });
+  token = await stack.issueToken();
 });
 after(() => stack.stop());
 
