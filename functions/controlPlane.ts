@@ -11,7 +11,14 @@ import { CosmosCallSessionRepository } from "./adapters/cosmos/cosmosCallSession
 import { CosmosMeetingMappingRepository } from "./adapters/cosmos/cosmosMeetingMappingRepository.js";
 import { GraphCallControl } from "./adapters/graph/graphCallControl.js";
 import { GraphMeetingDirectory } from "./adapters/graph/graphMeetingDirectory.js";
+import { CosmosOrganizerSubscriptionRepository } from "./adapters/cosmos/cosmosOrganizerSubscriptionRepository.js";
+import { GraphCalendar } from "./adapters/graph/graphCalendar.js";
+import { GraphChangeSubscriptions } from "./adapters/graph/graphChangeSubscriptions.js";
+import { GraphDirectory } from "./adapters/graph/graphDirectory.js";
 import { CallService } from "./app/callService.js";
+import { MeetingCoordinatesService } from "./app/meetingCoordinatesService.js";
+import { Organizers } from "./app/organizers.js";
+import { SubscriptionService } from "./app/subscriptionService.js";
 import { ConsentService } from "./app/consentService.js";
 import { ResolutionService } from "./app/resolutionService.js";
 import { CallNotificationAuthenticator } from "./platform/callNotificationAuthenticator.js";
@@ -32,6 +39,8 @@ export interface ControlPlane {
   readonly resolution: ResolutionService;
   readonly calls: CallService;
   readonly callNotificationAuthenticator: CallNotificationAuthenticator;
+  readonly coordinates: MeetingCoordinatesService;
+  readonly subscriptions: SubscriptionService;
 }
 
 async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
@@ -55,14 +64,32 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
     stateSigningKey: config.STATE_SIGNING_KEY,
     now,
   });
-  const resolution = new ResolutionService(
+  const directory = new GraphDirectory(graph);
+  const organizers = new Organizers(policies, directory, providerRepository, naming);
+  const mappings = new CosmosMeetingMappingRepository(store);
+  const meetingDirectory = new GraphMeetingDirectory(graph);
+  const resolution = new ResolutionService(tenantRepository, mappings, meetingDirectory, organizers, consent, naming);
+  const log = (line: string) => console.info(line);
+  const coordinates = new MeetingCoordinatesService(tenantRepository, new GraphCalendar(graph), meetingDirectory, mappings, organizers, {
+    randomInt,
+    now,
+    log,
+  });
+  const subscriptions = new SubscriptionService(
     tenantRepository,
-    new CosmosMeetingMappingRepository(store),
-    new GraphMeetingDirectory(graph),
-    providerRepository,
+    new GraphChangeSubscriptions(graph),
+    new CosmosOrganizerSubscriptionRepository(store),
+    organizers,
     policies,
-    consent,
-    naming,
+    directory,
+    coordinates,
+    {
+      notificationUrl: `${config.PUBLIC_BASE_URL}/api/graph/notifications`,
+      lifecycleNotificationUrl: `${config.PUBLIC_BASE_URL}/api/graph/lifecycle`,
+      stateSigningKey: config.STATE_SIGNING_KEY,
+      now,
+      log,
+    },
   );
   return {
     config,
@@ -80,8 +107,10 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
     calls: new CallService(resolution, new GraphCallControl(graph, config.BOT_APP_ID), new CosmosCallSessionRepository(store), processBus, consent, {
       callbackUri: `${config.PUBLIC_BASE_URL}/api/graph/calls`,
       now,
-      log: (line) => console.info(line),
+      log,
     }),
+    coordinates,
+    subscriptions,
     callNotificationAuthenticator: new CallNotificationAuthenticator({
       openIdConfigurationUrl: config.CALL_NOTIFICATION_OPENID_CONFIG_URL,
       issuers: config.CALL_NOTIFICATION_ISSUERS,

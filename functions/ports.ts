@@ -181,7 +181,9 @@ export interface MeetingMappingRepository {
   retire(vtcId: string, at: Date): Promise<void>;
   /** The VTC ID given to an organizer's calendar event, if any. */
   findVtcIdForEvent(tenantId: string, organizerId: string, eventId: string): Promise<string | undefined>;
-  linkEvent(tenantId: string, organizerId: string, eventId: string, vtcId: string): Promise<void>;
+  unlinkEvent(tenantId: string, organizerId: string, eventId: string): Promise<void>;
+  /** Links the event to the VTC ID unless it is linked already; returns the VTC ID that holds the link. */
+  linkEvent(tenantId: string, organizerId: string, eventId: string, vtcId: string): Promise<string>;
 }
 
 export interface CallSessionRepository {
@@ -192,3 +194,34 @@ export interface CallSessionRepository {
 }
 
 export type { OnlineMeetingInfo };
+
+export interface DirectoryUser {
+  /** Entra object id (lower case). */
+  readonly id: string;
+  readonly userPrincipalName: string | null;
+}
+
+export interface Directory {
+  /** A user by object id or user principal name. */
+  user(tenantId: string, idOrUserPrincipalName: string): Promise<DirectoryUser | undefined>;
+  /** The ids of the groups the user is a member of, directly or through other groups. */
+  groupIdsOf(tenantId: string, userId: string): Promise<string[]>;
+  /** Every user's id in the tenant (for tenant-wide grants). */
+  listUserIds(tenantId: string): Promise<string[]>;
+  /** The ids of a group's users, directly or through nested groups. */
+  memberIdsOf(tenantId: string, groupId: string): Promise<string[]>;
+}
+
+export interface OrganizerSubscription {
+  readonly userId: string;
+  readonly subscriptionId: string;
+  readonly expiresAt: string;
+}
+
+export interface OrganizerSubscriptionRepository {
+  get(tenantId: string, userId: string): Promise<OrganizerSubscription | undefined>;
+  findBySubscriptionId(tenantId: string, subscriptionId: string): Promise<OrganizerSubscription | undefined>;
+  list(tenantId: string): Promise<OrganizerSubscription[]>;
+  put(tenantId: string, subscription: OrganizerSubscription): Promise<void>;
+  remove(tenantId: string, userId: string): Promise<void>;
+}

@@ -89,16 +89,22 @@ export class PolicyService {
    * admin API's `groupId` query parameters); the Graph-backed look-up of a user's
    * groups arrives with the identity work.
    */
-  async effectiveFor(tenantId: string, userId: string, groupIds: readonly string[]): Promise<EffectivePolicy> {
+  async effectiveFor(tenantId: string, userId: string | readonly string[], groupIds: readonly string[]): Promise<EffectivePolicy> {
+    // A user may have been granted under their object id or their UPN: every alias is looked up.
+    const aliases = typeof userId === "string" ? [userId] : userId;
     const parsed = parseOrThrow(
-      z.object({ userId: userIdSchema, groupIds: z.array(guidSchema("groupId")).max(1000, "at most 1000 groupId values") }),
-      { userId, groupIds },
+      z.object({
+        userIds: z.array(userIdSchema).min(1, "userId is required"),
+        groupIds: z.array(guidSchema("groupId")).max(1000, "at most 1000 groupId values"),
+      }),
+      { userIds: aliases, groupIds },
     );
     const { value: tenant } = await this.#tenants.require(tenantId);
-    const [userGrant, assignments] = await Promise.all([
-      this.#repository.getUserGrant(tenant.tenantId, parsed.userId),
+    const [grants, assignments] = await Promise.all([
+      Promise.all(parsed.userIds.map((id) => this.#repository.getUserGrant(tenant.tenantId, id))),
       this.#repository.getAssignments(tenant.tenantId),
     ]);
+    const userGrant = grants.find((g) => g !== undefined);
     return resolveEffectivePolicy({
       policies: this.#policies,
       userPolicyName: userGrant?.policyName,

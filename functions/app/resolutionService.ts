@@ -6,9 +6,9 @@ import { parseTenantKey } from "../../shared/domain/tenantKey.js";
 import { normalizeVtcId } from "../../shared/domain/vtcId.js";
 import { fillInstructionUri } from "../../shared/domain/vtcBlock.js";
 import { ConsentMissingError, ValidationError } from "../../shared/errors.js";
-import type { MeetingDirectory, MeetingMappingRepository, ProviderRepository, TenantRepository } from "../ports.js";
+import type { MeetingDirectory, MeetingMappingRepository, TenantRepository } from "../ports.js";
 import type { ConsentService } from "./consentService.js";
-import type { PolicyService } from "./policyService.js";
+import type { Organizers } from "./organizers.js";
 
 /**
  * (tenant key, VTC ID) → what a media host needs to join, or a refusal it can answer
@@ -20,8 +20,7 @@ export class ResolutionService {
     private readonly tenants: TenantRepository,
     private readonly mappings: MeetingMappingRepository,
     private readonly directory: MeetingDirectory,
-    private readonly providers: ProviderRepository,
-    private readonly policies: PolicyService,
+    private readonly organizers: Organizers,
     private readonly consent: ConsentService,
     private readonly naming: ProviderNaming,
   ) {}
@@ -53,19 +52,16 @@ export class ResolutionService {
     }
     if (!meeting) return refuse("unknown-vtc-id", "there is no meeting with this conference ID");
 
-    const effective = await this.policies.effectiveFor(tenant.tenantId, meeting.organizerId, []);
-    if (!effective.policy.enabled || effective.policy.providerName !== this.naming.serviceProviderName) {
-      return refuse("organizer-not-enabled", "the meeting's organizer is not enabled for video conferencing devices with this service");
-    }
-    const provider = (await this.providers.get(tenant.tenantId, this.naming.serviceProviderName))?.value;
+    const provider = await this.organizers.enabledProvider(tenant.tenantId, meeting.organizerId);
+    if (!provider) return refuse("organizer-not-enabled", "the meeting's organizer is not enabled for video conferencing devices with this service");
     return {
       kind: "resolved",
       tenantId: tenant.tenantId,
       tenantName: tenant.name,
       vtcId,
       meeting,
-      joinAsGuest: !(provider?.allowAppGuestJoinsAsAuthenticated ?? false),
-      instructionUri: fillInstructionUri(provider?.instructionUri ?? null, vtcId),
+      joinAsGuest: !provider.allowAppGuestJoinsAsAuthenticated,
+      instructionUri: fillInstructionUri(provider.instructionUri, vtcId),
     };
   }
 }

@@ -28,6 +28,8 @@ export async function consentCallback(request: HttpRequest, context: InvocationC
     }
     const { tenant, consent } = outcome;
     context.log(`consent for tenant ${tenant.tenantId}: ${consent.status}`);
+    // Organizers enabled before consent get their subscriptions (and invites) now.
+    if (consent.status === "granted") await plane.subscriptions.afterGrant(tenant.tenantId);
     switch (consent.status) {
       case "granted":
         return page(

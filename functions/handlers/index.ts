@@ -23,4 +23,7 @@ import "./callsCreate.js";
 import "./callsDelete.js";
 import "./callsGet.js";
 import "./graphCallNotifications.js";
+import "./graphChangeNotifications.js";
+import "./graphLifecycleNotifications.js";
+import "./subscriptionsMaintain.js";
 import "./openApi.js";

@@ -10,6 +10,7 @@ export async function policyGrantGlobally(request: HttpRequest, context: Invocat
     const assignments = await plane.policies.grantGlobally(request.params.tenantId ?? "", await readJsonBody(request), {
       ...(ifMatch ? { ifMatch } : {}),
     });
+    await plane.subscriptions.afterGrant((request.params.tenantId ?? "").toLowerCase());
     return json(200, assignments.value, assignments.etag);
   });
 }

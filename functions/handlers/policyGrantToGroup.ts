@@ -10,6 +10,7 @@ export async function policyGrantToGroup(request: HttpRequest, context: Invocati
     const assignments = await plane.policies.grantToGroup(request.params.tenantId ?? "", request.params.groupId ?? "", await readJsonBody(request), {
       ...(ifMatch ? { ifMatch } : {}),
     });
+    await plane.subscriptions.afterGrant((request.params.tenantId ?? "").toLowerCase());
     return json(200, assignments.value, assignments.etag);
   });
 }

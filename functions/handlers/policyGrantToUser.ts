@@ -6,7 +6,9 @@ import { registerHttpRoute } from "../platform/httpRoutes.js";
 /** `Grant-CsTeamsVideoInteropServicePolicy -Identity user -PolicyName X` (`null`/"none" returns the user to Global). */
 export async function policyGrantToUser(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return handleAdminRequest(request, context, async (plane) => {
-    const grant = await plane.policies.grantToUser(request.params.tenantId ?? "", request.params.userId ?? "", await readJsonBody(request));
+    const tenantId = request.params.tenantId ?? "";
+    const grant = await plane.policies.grantToUser(tenantId, request.params.userId ?? "", await readJsonBody(request));
+    await plane.subscriptions.afterGrant(tenantId.toLowerCase(), grant?.userId ?? (request.params.userId ?? "").toLowerCase());
     return grant ? json(200, grant) : noContent();
   });
 }

@@ -57,7 +57,22 @@ export class CosmosMeetingMappingRepository implements MeetingMappingRepository 
     }
   }
 
-  async linkEvent(tenantId: string, organizerId: string, eventId: string, vtcId: string): Promise<void> {
-    await this.#store.tenants.items.upsert({ id: eventLinkId(organizerId, eventId), tenantId, type: "eventVtc", organizerId, eventId, vtcId });
+  async unlinkEvent(tenantId: string, organizerId: string, eventId: string): Promise<void> {
+    try {
+      await this.#store.tenants.item(eventLinkId(organizerId, eventId), tenantId).delete();
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+    }
+  }
+
+  async linkEvent(tenantId: string, organizerId: string, eventId: string, vtcId: string): Promise<string> {
+    try {
+      // Create, never overwrite: of two notifications racing for a new event, the first link wins.
+      await this.#store.tenants.items.create({ id: eventLinkId(organizerId, eventId), tenantId, type: "eventVtc", organizerId, eventId, vtcId });
+      return vtcId;
+    } catch (e) {
+      if (!isStatus(e, 409)) throw e;
+      return (await this.findVtcIdForEvent(tenantId, organizerId, eventId)) ?? vtcId;
+    }
   }
 }

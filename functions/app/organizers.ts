@@ -1,0 +1,36 @@
+import { INVITE_PERMISSIONS } from "../../shared/domain/consent.js";
+import type { ProviderNaming, VideoInteropServiceProvider } from "../../shared/domain/provider.js";
+import type { Tenant } from "../../shared/domain/tenant.js";
+import type { Directory, ProviderRepository } from "../ports.js";
+import type { PolicyService } from "./policyService.js";
+
+/**
+ * Whether an organizer's meetings get this service's coordinates: their effective
+ * policy (own grant, else their highest-ranked group's, else the tenant's) enables
+ * this service's provider, and the tenant has configured that provider.
+ */
+export class Organizers {
+  constructor(
+    private readonly policies: PolicyService,
+    private readonly directory: Directory,
+    private readonly providers: ProviderRepository,
+    private readonly naming: ProviderNaming,
+  ) {}
+
+  /** This service's provider for the organizer, or undefined when they are not enabled for it. */
+  async enabledProvider(tenantId: string, userId: string): Promise<VideoInteropServiceProvider | undefined> {
+    const user = await this.directory.user(tenantId, userId);
+    if (!user) return undefined;
+    const groupIds = await this.directory.groupIdsOf(tenantId, user.id);
+    const aliases = user.userPrincipalName ? [user.id, user.userPrincipalName] : [user.id];
+    const effective = await this.policies.effectiveFor(tenantId, aliases, groupIds);
+    if (!effective.policy.enabled || effective.policy.providerName !== this.naming.serviceProviderName) return undefined;
+    return (await this.providers.get(tenantId, this.naming.serviceProviderName))?.value;
+  }
+
+  /** Invites can be written only with consent for calls and for calendars. */
+  static mayWriteInvites(tenant: Tenant): boolean {
+    const consent = tenant.consent;
+    return consent.status === "granted" && INVITE_PERMISSIONS.every((p) => !consent.missing.includes(p));
+  }
+}
