@@ -1,16 +1,18 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { LogLevel } from "@azure/functions";
+import functions, { type LogHandler, type LogLevel } from "@azure/functions";
 import { createHttpsServer as createCosmosServer } from "@vercel/cosmosdb-server";
 import { resetControlPlane, controlPlane } from "../functions/controlPlane.js";
 import { loadControlPlaneConfig } from "../functions/config.js";
 import { httpRoutes } from "../functions/platform/httpRoutes.js";
+import { timerFunctions } from "../functions/platform/timers.js";
 import { createFunctionsRequestListener } from "./functionsHttpAdapter.js";
 import { EntraIdEmulator } from "../test/emulators/entra/entraIdEmulator.js";
+import { GraphEmulator } from "../test/emulators/graph/graphEmulator.js";
 
 /**
  * The one-machine default: embedded Cosmos DB, the control plane's Functions served
@@ -26,6 +28,8 @@ export interface LocalStackOptions {
   readonly cosmosPort?: number;
   /** The Entra ID emulator's HTTPS port. */
   readonly entraPort?: number;
+  /** The Microsoft Graph emulator's HTTPS port. */
+  readonly graphPort?: number;
   /** Where scripts/dev-tls.sh put the CA and server certificate. */
   readonly tlsDirectory?: string;
   /** Log lines of the functions at or above this level; "none" for silence. */
@@ -48,6 +52,7 @@ export interface LocalStack {
   readonly publicBaseUrl: string;
   readonly cosmosEndpoint: string;
   readonly entra: EntraIdEmulator;
+  readonly graph: GraphEmulator;
   /** The service operator's own tenant, where the admin API and its roles live. */
   readonly operatorTenantId: string;
   readonly settings: Readonly<Record<string, string>>;
@@ -71,7 +76,11 @@ export const BOT_APP_PERMISSIONS = [
   "Calls.AccessMedia.All",
   "OnlineMeetings.Read.All",
   "Calendars.ReadWrite",
+  "User.Read.All",
+  "GroupMember.Read.All",
 ] as const;
+// The package is CommonJS; its classes are not ESM named exports.
+const { InvocationContext } = functions;
 const LEVELS: LogLevel[] = ["trace", "debug", "information", "warning", "error", "critical", "none"];
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -104,7 +113,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     };
   };
+  const stopEmulators: (() => unknown)[] = [];
+  const timers: NodeJS.Timeout[] = [];
   const stop = async () => {
+    for (const t of timers) clearInterval(t);
+    for (const s of stopEmulators) await s();
     await Promise.all(
       servers.map(
         (s) =>
@@ -131,6 +144,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const cosmosEndpoint = `https://${HOST}:${cosmosPort}`;
 
     const entraHost = await bind(true, options.entraPort ?? 7443, "Entra ID emulator");
+    const graphHost = await bind(true, options.graphPort ?? 7444, "Graph emulator");
     const functionsHttp = await bind(false, options.functionsPort ?? 7071, "Functions HTTP");
     const functionsHttps = await bind(true, options.functionsHttpsPort ?? 7072, "Functions HTTPS");
     const publicBaseUrl = `https://${HOST}:${functionsHttps.port}`;
@@ -139,6 +153,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await entra.start();
     entraHost.serve((req, res) => {
       entra.handle(req, res).then(
+        (handled) => {
+          if (!handled) res.writeHead(404).end();
+        },
+        () => {
+          if (!res.headersSent) res.writeHead(500).end();
+        },
+      );
+    });
+    // Graph answers on "localhost" (not 127.0.0.1) so the SDK's customHosts tells it apart from Entra ID.
+    const graph = new GraphEmulator({
+      origin: `https://localhost:${graphHost.port}`,
+      tokenIssuer: { jwksUri: entra.jwksUri, issuerFor: (tenantId) => [entra.issuerFor(tenantId, "1.0"), entra.issuerFor(tenantId)] },
+      botAppIds: [LOCAL_BOT_APP_ID],
+    });
+    await graph.start();
+    stopEmulators.push(() => graph.stop());
+    graphHost.serve((req, res) => {
+      graph.handle(req, res).then(
         (handled) => {
           if (!handled) res.writeHead(404).end();
         },
@@ -179,8 +211,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       MEDIA_HOST_ROLE: "CVI.MediaHost",
       PUBLIC_BASE_URL: publicBaseUrl,
       ENTRA_AUTHORITY_HOST: entra.origin,
-      GRAPH_BASE_URL: `https://localhost:${entraHost.port}`,
-      CALL_NOTIFICATION_OPENID_CONFIG_URL: `${entra.origin}/common/v2.0/.well-known/openid-configuration`,
+      GRAPH_BASE_URL: graph.origin,
+      CALL_NOTIFICATION_OPENID_CONFIG_URL: graph.callingPlatformOpenIdConfigUrl,
       BOT_APP_ID: LOCAL_BOT_APP_ID,
       // Fresh per run: the local stack's own secrets, never written anywhere.
       BOT_APP_CLIENT_SECRET: botAppSecret,
@@ -197,12 +229,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       extensions?: { http?: { routePrefix?: string } };
     };
     const routePrefix = hostJson.extensions?.http?.routePrefix ?? "api";
-    const listener = createFunctionsRequestListener(httpRoutes, {
-      routePrefix,
-      logHandler: (level, ...args) => {
-        if (LEVELS.indexOf(level) >= minimum) process.stderr.write(`[${new Date().toISOString()}] ${level}: ${args.map(String).join(" ")}\n`);
-      },
-    });
+    const logLine: LogHandler = (level, ...args) => {
+      if (LEVELS.indexOf(level) >= minimum) process.stderr.write(`[${new Date().toISOString()}] ${level}: ${args.map(String).join(" ")}\n`);
+    };
+    const listener = createFunctionsRequestListener(httpRoutes, { routePrefix, logHandler: logLine });
+    // Timer Functions run on a plain interval here (the Functions host reads their NCRONTAB schedules).
+    for (const timer of timerFunctions) {
+      const interval = setInterval(() => {
+        const context = new InvocationContext({ invocationId: randomUUID(), functionName: timer.name, logHandler: logLine });
+        Promise.resolve(timer.handler({ isPastDue: false, scheduleStatus: { last: "", next: "", lastUpdated: "" } } as never, context)).catch(
+          (e: unknown) => logLine("error", `${timer.name} failed: ${(e as Error).message}`),
+        );
+      }, timer.localIntervalInMs);
+      interval.unref();
+      timers.push(interval);
+    }
     functionsHttp.serve((req, res) => void listener(req, res));
     functionsHttps.serve((req, res) => void listener(req, res));
     const functionsUrl = `http://${HOST}:${functionsHttp.port}`;
@@ -212,6 +253,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       publicBaseUrl,
       cosmosEndpoint,
       entra,
+      graph,
       operatorTenantId: OPERATOR_TENANT_ID,
       settings,
       issueToken: (token = {}) =>

@@ -1,6 +1,7 @@
 import { INVITE_PERMISSIONS } from "../../shared/domain/consent.js";
 import type { ProviderNaming, VideoInteropServiceProvider } from "../../shared/domain/provider.js";
 import type { Tenant } from "../../shared/domain/tenant.js";
+import { ConsentMissingError } from "../../shared/errors.js";
 import type { Directory, ProviderRepository } from "../ports.js";
 import type { PolicyService } from "./policyService.js";
 
@@ -19,10 +20,17 @@ export class Organizers {
 
   /** This service's provider for the organizer, or undefined when they are not enabled for it. */
   async enabledProvider(tenantId: string, userId: string): Promise<VideoInteropServiceProvider | undefined> {
-    const user = await this.directory.user(tenantId, userId);
-    if (!user) return undefined;
-    const groupIds = await this.directory.groupIdsOf(tenantId, user.id);
-    const aliases = user.userPrincipalName ? [user.id, user.userPrincipalName] : [user.id];
+    let aliases = [userId];
+    let groupIds: string[] = [];
+    try {
+      const user = await this.directory.user(tenantId, userId);
+      if (!user) return undefined;
+      aliases = user.userPrincipalName ? [user.id, user.userPrincipalName] : [user.id];
+      groupIds = await this.directory.groupIdsOf(tenantId, user.id);
+    } catch (e) {
+      // Without directory permissions only grants to the user's id and the tenant-wide grant can apply.
+      if (!(e instanceof ConsentMissingError)) throw e;
+    }
     const effective = await this.policies.effectiveFor(tenantId, aliases, groupIds);
     if (!effective.policy.enabled || effective.policy.providerName !== this.naming.serviceProviderName) return undefined;
     return (await this.providers.get(tenantId, this.naming.serviceProviderName))?.value;

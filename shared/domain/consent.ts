@@ -8,8 +8,11 @@ export const CALL_PERMISSIONS = [
   "Calls.AccessMedia.All",
   "OnlineMeetings.Read.All",
 ] as const;
-/** Needed to write the video-device block into organizers' invites. */
-export const INVITE_PERMISSIONS = ["Calendars.ReadWrite"] as const;
+/**
+ * Needed to write the video-device block into organizers' invites, and to find who an
+ * organizer is and which groups they belong to (group and UPN grants).
+ */
+export const INVITE_PERMISSIONS = ["Calendars.ReadWrite", "User.Read.All", "GroupMember.Read.All"] as const;
 
 /** What the tenant's app token says about consent, as the state we keep. */
 export function consentFromRoles(roles: readonly string[], now: Date): ConsentState {

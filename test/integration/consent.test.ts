@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { encodeConsentState } from "../../shared/domain/consent.js";
+import { decideConsent } from "../support/onboarding.js";
 import { BOT_APP_PERMISSIONS, LOCAL_BOT_APP_ID, type LocalStack, startLocalStack } from "../../local/stack.js";
 
 let stack: LocalStack;
@@ -31,25 +32,6 @@ async function onboard(): Promise<{ tenantId: string; tenantKey: string }> {
   return created.json;
 }
 
-const unescapeHtml = (s: string) =>
-  s.replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
-
-/** Plays the tenant admin on the emulator's consent page: returns where Entra ID redirects. */
-async function decide(consentUrl: string, decision: "accept" | "cancel"): Promise<URL> {
-  const page = await fetch(consentUrl);
-  assert.equal(page.status, 200);
-  const html = await page.text();
-  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
-  assert.ok(action, "the consent page has a form");
-  const form = new URLSearchParams();
-  for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
-    form.set(name ?? "", unescapeHtml(value ?? ""));
-  form.set("decision", decision);
-  const answer = await fetch(new URL(unescapeHtml(action), consentUrl), { method: "POST", body: form, redirect: "manual" });
-  assert.equal(answer.status, 302);
-  return new URL(answer.headers.get("location") ?? "");
-}
-
 async function consentLink(tenantId: string): Promise<string> {
   const link = await api("POST", `/v1/tenants/${tenantId}/consent-link`);
   assert.equal(link.status, 201);
@@ -66,7 +48,7 @@ describe("tenant admin consent, end to end over HTTP", () => {
     assert.equal(url.searchParams.get("client_id"), LOCAL_BOT_APP_ID);
     assert.equal(url.searchParams.get("redirect_uri"), `${stack.publicBaseUrl}/api/consent/callback`);
 
-    const back = await decide(url.toString(), "accept");
+    const back = await decideConsent(url.toString(), "accept");
     assert.equal(back.searchParams.get("admin_consent"), "True");
     const result = await fetch(back);
     assert.equal(result.status, 200);
@@ -85,7 +67,7 @@ describe("tenant admin consent, end to end over HTTP", () => {
 
   it("declined: the decision is recorded and dial-ins will be refused", async () => {
     const tenant = await onboard();
-    const back = await decide(await consentLink(tenant.tenantId), "cancel");
+    const back = await decideConsent(await consentLink(tenant.tenantId), "cancel");
     assert.equal(back.searchParams.get("error"), "access_denied");
     const result = await fetch(back);
     assert.equal(result.status, 200);
@@ -98,7 +80,7 @@ describe("tenant admin consent, end to end over HTTP", () => {
   it("all but one permission: recorded as incomplete, naming what is missing", async () => {
     const tenant = await onboard();
     stack.entra.withholdPermissions(tenant.tenantId, LOCAL_BOT_APP_ID, ["OnlineMeetings.Read.All"]);
-    const result = await fetch(await decide(await consentLink(tenant.tenantId), "accept"));
+    const result = await fetch(await decideConsent(await consentLink(tenant.tenantId), "accept"));
     const page = await result.text();
     assert.match(page, /Some permissions are missing/);
     assert.match(page, /OnlineMeetings\.Read\.All/);

@@ -29,7 +29,11 @@ const form = (action: string, label: string, extra = "") =>
  * The page a person using the local stack opens to play the Teams side: admit a
  * waiting device, remove it, end the meeting, add or remove people. Plain forms, no script.
  */
-export function renderOperatorPage(meetings: readonly OperatorMeetingView[], calls: readonly OperatorCallView[], lobbyScopes: readonly string[]): string {
+export function renderOperatorPage(
+  meetings: readonly OperatorMeetingView[],
+  calls: readonly OperatorCallView[],
+  lobbyScopes: readonly string[],
+): string {
   const enc = encodeURIComponent;
   const meetingRows = meetings
     .map((m) => {

@@ -9,7 +9,14 @@ import { escapeHtml } from "./graphHttp.js";
  */
 
 export type LobbyScope = "organizer" | "organization" | "organizationAndFederated" | "everyone" | "invited" | "organizationExcludingGuests";
-export const LOBBY_SCOPES: readonly LobbyScope[] = ["organizer", "organization", "organizationAndFederated", "everyone", "invited", "organizationExcludingGuests"];
+export const LOBBY_SCOPES: readonly LobbyScope[] = [
+  "organizer",
+  "organization",
+  "organizationAndFederated",
+  "everyone",
+  "invited",
+  "organizationExcludingGuests",
+];
 
 export interface EmulatedUser {
   readonly id: string;
@@ -335,7 +342,12 @@ export function botParticipantJson(call: CallRecord): Record<string, unknown> {
     id: call.myParticipantId,
     info: {
       "@odata.type": "#microsoft.graph.participantInfo",
-      identity: identitySet(call.identity.kind, call.identity.id, call.identity.displayName, call.identity.kind === "application" ? undefined : call.tenantId),
+      identity: identitySet(
+        call.identity.kind,
+        call.identity.id,
+        call.identity.displayName,
+        call.identity.kind === "application" ? undefined : call.tenantId,
+      ),
       endpointType: null,
       languageId: null,
       region: null,
