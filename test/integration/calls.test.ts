@@ -1,0 +1,226 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { BusMessage } from "../../shared/bus/messageBus.js";
+import { findVtcCoordinates } from "../../shared/domain/vtcBlock.js";
+import { processBus } from "../../functions/adapters/bus/processBus.js";
+import { LOCAL_BOT_APP_ID, type LocalStack, startLocalStack } from "../../local/stack.js";
+import { adminApi, type OnboardedTenant, onboardTenant } from "../support/onboarding.js";
+
+let stack: LocalStack;
+const received: BusMessage[] = [];
+
+before(async () => {
+  stack = await startLocalStack({ functionsPort: 0, functionsHttpsPort: 0, cosmosPort: 0, entraPort: 0, graphPort: 0, logLevel: "none" });
+  processBus.subscribe("mh-test", async (m) => {
+    received.push(m);
+  });
+});
+after(() => stack.stop());
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await stack.graph.idle();
+  await processBus.drain();
+}
+
+interface Meeting {
+  tenant: OnboardedTenant;
+  organizerId: string;
+  meetingId: string;
+  vtcId: string;
+}
+
+/** A meeting of an enabled organizer, with coordinates; its lobby lets everyone in unless told otherwise. */
+async function meetingWithCoordinates(lobbyScope: "everyone" | "organization" = "everyone"): Promise<Meeting> {
+  const tenant = await onboardTenant(stack);
+  const organizer = stack.graph.addUser(tenant.tenantId, {
+    displayName: "Olivia",
+    userPrincipalName: `olivia@${tenant.tenantId.slice(0, 8)}.example.com`,
+  });
+  await adminApi(stack, "POST", `/v1/tenants/${tenant.tenantId}/providers`, { identity: "OpenCVI", tenantKey: tenant.tenantKey });
+  await adminApi(stack, "PUT", `/v1/tenants/${tenant.tenantId}/policy-assignments/global`, { policyName: "OpenCVIServiceProviderEnabled" });
+  const { eventId, meetingId } = stack.graph.createTeamsMeetingEvent(tenant.tenantId, organizer.id, {
+    subject: "Design review",
+    start: new Date(),
+    end: new Date(Date.now() + 3600_000),
+    lobbyScope,
+  });
+  await settle();
+  const event = stack.graph.getEvent(tenant.tenantId, organizer.id, eventId) as { body: { content: string } };
+  const vtcId = findVtcCoordinates(event.body.content)?.vtcId;
+  assert.ok(vtcId, "the meeting has coordinates");
+  return { tenant, organizerId: organizer.id, meetingId, vtcId };
+}
+
+async function join(meeting: Meeting, deviceCallId: string): Promise<string> {
+  const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+  const res = await adminApi(
+    stack,
+    "POST",
+    "/v1/calls",
+    { tenantKey: meeting.tenant.tenantKey, vtcId: meeting.vtcId, displayName: "Boardroom 4", mediaHostId: "mh-test", deviceCallId, mediaBlob: "{}" },
+    mediaHost,
+  );
+  assert.equal(res.status, 201, res.text);
+  return res.json.callId;
+}
+
+async function record(callId: string) {
+  const res = await adminApi(stack, "GET", `/v1/calls/${callId}`);
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+const stateOf = (r: any) => ({ state: r.state, myParticipantId: r.myParticipantId, participants: r.participants, resultInfo: r.resultInfo });
+
+describe("bot calls: join, call notifications, leave", () => {
+  it("joins for a room system, follows Graph's notifications and tells the media host", async () => {
+    const meeting = await meetingWithCoordinates();
+    const callId = await join(meeting, "sip-1");
+    await settle();
+    const r = await record(callId);
+    assert.equal(r.state, "established");
+    assert.equal(r.mediaHostId, "mh-test");
+    assert.ok(r.establishedAt);
+    assert.ok(
+      r.participants.some((p: { displayName: string }) => p.displayName === "Boardroom 4"),
+      "the device is in the roster under its name",
+    );
+    const graphCall = stack.graph.calls().find((c) => c.id === callId);
+    assert.equal(graphCall?.identity.displayName, "Boardroom 4");
+    assert.equal(graphCall?.identity.kind, "guest");
+    const last = received.filter((m) => m.sessionId === callId).at(-1);
+    assert.equal((last?.body as { state: string }).state, "established");
+    assert.equal((last?.body as { deviceCallId: string }).deviceCallId, "sip-1");
+  });
+
+  it("replayed three times and reordered, call notifications leave the state ordered delivery left", async () => {
+    const meeting = await meetingWithCoordinates();
+    const callId = await join(meeting, "sip-2");
+    await settle();
+    stack.graph.addHumanParticipant(meeting.meetingId, "Alice");
+    await settle();
+    const ordered = stateOf(await record(callId));
+    const messagesBefore = received.filter((m) => m.sessionId === callId).length;
+    const sent = stack.graph.sentNotifications.filter((n) => n.kind === "call" && n.callId === callId);
+    assert.ok(sent.length >= 3);
+    for (let round = 0; round < 3; round++) for (const n of [...sent].reverse()) await stack.graph.resend(n);
+    await settle();
+    assert.deepEqual(stateOf(await record(callId)), ordered);
+    assert.equal(received.filter((m) => m.sessionId === callId).length, messagesBefore, "nothing new for the media host");
+
+    // Ended by the meeting side; an old "established" arriving late does not revive the call.
+    stack.graph.removeParticipant(callId);
+    await settle();
+    const ended = await record(callId);
+    assert.equal(ended.state, "terminated");
+    assert.equal(ended.endedBy, "meeting");
+    for (const n of sent) await stack.graph.resend(n);
+    await settle();
+    assert.deepEqual(stateOf(await record(callId)), stateOf(ended));
+    assert.equal((received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string }).state, "terminated");
+  });
+
+  it("rejects forged, expired and wrong-audience notification tokens and changes nothing", async () => {
+    const meeting = await meetingWithCoordinates();
+    const callId = await join(meeting, "sip-3");
+    await settle();
+    const before = stateOf(await record(callId));
+    const body = JSON.stringify({
+      "@odata.type": "#microsoft.graph.commsNotifications",
+      value: [
+        {
+          "@odata.type": "#microsoft.graph.commsNotification",
+          changeType: "deleted",
+          resourceUrl: `/communications/calls/${callId}`,
+          resourceData: { state: "terminated" },
+        },
+      ],
+    });
+    const tenantId = meeting.tenant.tenantId;
+    const tokens = [
+      await stack.graph.signCallNotificationToken({ audience: LOCAL_BOT_APP_ID, tenantId, forged: true }),
+      await stack.graph.signCallNotificationToken({ audience: LOCAL_BOT_APP_ID, tenantId, expiresInSeconds: -900 }),
+      await stack.graph.signCallNotificationToken({ audience: "00000000-0000-0000-0000-000000000001", tenantId }),
+      await stack.graph.signCallNotificationToken({ audience: LOCAL_BOT_APP_ID, tenantId, issuer: "https://evil.example.com" }),
+    ];
+    for (const token of tokens) {
+      const res = await fetch(`${stack.publicBaseUrl}/api/graph/calls`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body,
+      });
+      assert.equal(res.status, 401);
+    }
+    const unsigned = await fetch(`${stack.publicBaseUrl}/api/graph/calls`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    assert.equal(unsigned.status, 401);
+    // A genuine token of another tenant does not reach this tenant's call.
+    const otherTenant = await stack.graph.signCallNotificationToken({ audience: LOCAL_BOT_APP_ID, tenantId: "11111111-2222-3333-4444-555555555555" });
+    const crossTenant = await fetch(`${stack.publicBaseUrl}/api/graph/calls`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${otherTenant}`, "content-type": "application/json" },
+      body,
+    });
+    assert.equal(crossTenant.status, 202);
+    assert.deepEqual(stateOf(await record(callId)), before);
+  });
+
+  it("the device hangs up: the bot leaves the meeting; the meeting ends: the media host is told", async () => {
+    const meeting = await meetingWithCoordinates();
+    const first = await join(meeting, "sip-4");
+    const second = await join(meeting, "sip-5");
+    await settle();
+    const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+    const left = await adminApi(stack, "DELETE", `/v1/calls/${first}?reason=BYE%20from%20device`, undefined, mediaHost);
+    assert.equal(left.status, 204);
+    await settle();
+    assert.equal(stack.graph.calls().find((c) => c.id === first)?.state ?? "terminated", "terminated");
+    const firstRecord = await record(first);
+    assert.equal(firstRecord.endedBy, "device");
+    assert.equal(firstRecord.endReason, "BYE from device");
+
+    stack.graph.endMeeting(meeting.meetingId);
+    await settle();
+    const secondRecord = await record(second);
+    assert.equal(secondRecord.state, "terminated");
+    assert.equal(secondRecord.endedBy, "meeting");
+    assert.equal((received.filter((m) => m.sessionId === second).at(-1)?.body as { state: string }).state, "terminated");
+  });
+
+  it("waits in the lobby until admitted", async () => {
+    const meeting = await meetingWithCoordinates("organization");
+    const callId = await join(meeting, "sip-6");
+    await settle();
+    const waiting = received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string; inLobby: boolean };
+    assert.equal(waiting.inLobby, true);
+    assert.notEqual(waiting.state, "established");
+    stack.graph.admitFromLobby(callId);
+    await settle();
+    const admitted = received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string; inLobby: boolean };
+    assert.equal(admitted.state, "established");
+    assert.equal(admitted.inLobby, false);
+  });
+
+  it("refuses a join for an unknown VTC ID with a reason the IVR can speak", async () => {
+    const meeting = await meetingWithCoordinates();
+    const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+    const res = await adminApi(
+      stack,
+      "POST",
+      "/v1/calls",
+      {
+        tenantKey: meeting.tenant.tenantKey,
+        vtcId: "9999999999",
+        displayName: "Room",
+        mediaHostId: "mh-test",
+        deviceCallId: "sip-7",
+        mediaBlob: "{}",
+      },
+      mediaHost,
+    );
+    assert.equal(res.status, 404);
+    assert.equal(res.json.code, "unknown-vtc-id");
+    assert.match(res.json.detail, /no meeting/);
+    const admin = await adminApi(stack, "POST", "/v1/calls", { tenantKey: meeting.tenant.tenantKey }, await stack.issueToken());
+    assert.equal(admin.status, 403, "the admin role is not the media-host role");
+  });
+});
