@@ -24,7 +24,8 @@ export interface MutateOptions {
 
 /**
  * A pure change applied with optimistic concurrency: called with the current value
- * (again, on fresh state, if someone else wrote in between), returns the next value.
+ * (again, on fresh state, if someone else wrote in between), returns the next value —
+ * or the current value itself when there is nothing to change (then nothing is written).
  */
 export type Mutation<T> = (current: T) => T;
 
@@ -191,6 +192,8 @@ export interface CallSessionRepository {
   create(session: CallSessionRecord): Promise<void>;
   get(callId: string): Promise<Versioned<CallSessionRecord> | undefined>;
   update(callId: string, mutation: Mutation<CallSessionRecord>): Promise<Versioned<CallSessionRecord>>;
+  /** Notes what the media host was last told; one small unconditional write (a hint, not state). */
+  recordDelivered(callId: string, digest: string): Promise<void>;
 }
 
 export type { OnlineMeetingInfo };

@@ -127,19 +127,28 @@ export class CallService {
   }
 
   async #apply(tenantId: string, event: CallEvent): Promise<boolean> {
-    const existing = await this.sessions.get(event.callId);
-    if (!existing) {
+    const now = this.options.now();
+    let foreign = false;
+    let updated: CallSessionRecord;
+    try {
+      ({ value: updated } = await this.sessions.update(event.callId, (r) => {
+        foreign = r.tenantId !== tenantId;
+        if (foreign) return r;
+        const next = observeCall(r, event.observation, now);
+        // A replay changes nothing: keep the stored version, write nothing.
+        return JSON.stringify(next) === JSON.stringify(r) ? r : next;
+      }));
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
       // Graph can notify before the join's answer reached us; #catchUp reads the state then.
       this.options.log(`notification for unknown call ${event.callId} acknowledged`);
       return false;
     }
-    if (existing.value.tenantId !== tenantId) {
+    if (foreign) {
       this.options.log(`notification for call ${event.callId} came with tenant ${tenantId}, not the call's; ignored`);
       return false;
     }
-    const now = this.options.now();
-    const { value } = await this.sessions.update(event.callId, (r) => observeCall(r, event.observation, now));
-    await this.#deliver(value);
+    await this.#deliver(updated);
     return true;
   }
 
@@ -174,6 +183,6 @@ export class CallService {
       body: { callId: record.callId, deviceCallId: record.deviceCallId, ...view },
     };
     await this.bus.publish([message]);
-    await this.sessions.update(record.callId, (r) => ({ ...r, deliveredDigest: digest }));
+    await this.sessions.recordDelivered(record.callId, digest);
   }
 }

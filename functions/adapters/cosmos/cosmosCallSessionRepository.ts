@@ -32,6 +32,10 @@ export class CosmosCallSessionRepository implements CallSessionRepository {
     return readVersioned(this.#store.callSessions, callId, callId, mapping);
   }
 
+  async recordDelivered(callId: string, digest: string): Promise<void> {
+    await this.#store.callSessions.item(callId, callId).patch([{ op: "set", path: "/deliveredDigest", value: digest }]);
+  }
+
   update(callId: string, mutation: Mutation<CallSessionRecord>): Promise<Versioned<CallSessionRecord>> {
     return mutateDocument(this.#store.callSessions, callId, callId, mapping, mutation, { notFoundMessage: `call ${callId} is not known` });
   }

@@ -86,10 +86,13 @@ export async function mutateDocument<T>(
     if (options.ifMatch !== undefined && options.ifMatch !== current.etag) {
       throw new PreconditionFailedError("the resource has changed since it was read (ETag mismatch); read it again and retry");
     }
+    const next = mutation(current.value);
+    // A mutation that returns its input unchanged means "nothing to do": no write, no new version.
+    if (next === current.value) return current;
     try {
       const { resource } = await container
         .item(id, partitionKey)
-        .replace(mapping.toDocument(mutation(current.value)), { accessCondition: { type: "IfMatch", condition: current.rawEtag } });
+        .replace(mapping.toDocument(next), { accessCondition: { type: "IfMatch", condition: current.rawEtag } });
       if (!resource) throw new Error("Cosmos DB returned no document on replace");
       return versioned(resource, mapping);
     } catch (e) {

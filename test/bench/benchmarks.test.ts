@@ -1,0 +1,23 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, it } from "node:test";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const bench = (name: string) => fileURLToPath(new URL(`../../bench/${name}.js`, import.meta.url));
+
+// The benchmarks themselves run outside the test suite (npm run bench); this keeps them working.
+describe("benchmarks still run and print their JSON", () => {
+  it("call-notifications, on a tiny load", async () => {
+    const { stdout } = await run(process.execPath, [bench("callNotifications"), "40", "2"], { timeout: 120_000 });
+    const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    assert.equal(result.benchmark, "call-notifications");
+    assert.equal(result.notifications, 40);
+    for (const side of [result.webhook, result.storeOnly]) {
+      assert.ok(side.perSecond > 0);
+      assert.ok(side.p99Ms >= side.p50Ms);
+    }
+    assert.equal(typeof result.ratio, "number");
+  });
+});
