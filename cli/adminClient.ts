@@ -82,6 +82,11 @@ export class AdminClient {
     return this.#all((continuationToken) => this.listTenants({ ...options, ...(continuationToken ? { continuationToken } : {}) }));
   }
 
+  /** A fresh admin-consent link for the tenant's administrator (replaces earlier links). */
+  async consentLink(tenantIdOrKey: string): Promise<{ url: string; expiresAt: string }> {
+    return (await this.#send("POST", `/v1/tenants/${segment(tenantIdOrKey)}/consent-link`)).body as { url: string; expiresAt: string };
+  }
+
   async removeTenant(tenantIdOrKey: string): Promise<void> {
     await this.#send("DELETE", `/v1/tenants/${segment(tenantIdOrKey)}`);
   }

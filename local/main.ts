@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `npm start`: runs the local stack in the foreground until Ctrl-C.
+import { seedDemo } from "./demo.js";
 import { startLocalStack, writeLocalStackFile } from "./stack.js";
 
 const STACK_FILE = ".local/stack.json";
@@ -7,6 +8,7 @@ const TOKEN_HOURS = 12;
 
 try {
   const stack = await startLocalStack({ logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information" });
+  const demo = await seedDemo(stack);
   const token = await stack.issueToken({ expiresInSeconds: TOKEN_HOURS * 3600 });
   const expiresAt = new Date(Date.now() + TOKEN_HOURS * 3600_000).toISOString();
   writeLocalStackFile(STACK_FILE, { adminApiUrl: stack.adminApiUrl, token, expiresAt });
@@ -19,6 +21,11 @@ OpenCVI local stack is up.
   Callbacks      ${stack.publicBaseUrl}/api        (the same Functions over HTTPS, for Graph and Entra ID)
   Entra ID       ${stack.entra.origin}          (emulator: tokens, admin consent)
   Tenant keys    <9 digits>@t.${stack.settings.SERVICE_DOMAIN}
+
+Demo tenant (consented; every organizer enabled)
+  Tenant         ${demo.tenantId}   key ${demo.tenantKey}
+  Meeting        "OpenCVI demo meeting", VTC ID ${demo.vtcId}
+  Graph emulator ${stack.graph.operatorUrl}   (meetings, calls: admit from lobby, remove, end)
 
 An admin token (role CVI.Admin, valid ${TOKEN_HOURS} h) is in ${STACK_FILE}; the cvi CLI uses it by default.
 For other clients:  export CVI_TOKEN='${token}'

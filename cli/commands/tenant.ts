@@ -53,6 +53,21 @@ export const tenantCommands: GroupSpec = {
       },
     },
     {
+      name: "consent-link",
+      summary: "Print an admin-consent link for the tenant's administrator",
+      description:
+        "Makes a single-use link, valid for an hour, that takes the tenant's administrator to Microsoft's admin-consent page for this service's app. " +
+        "Making a new link invalidates the previous one. The tenant's consent state shows in `cvi tenant get` once the administrator has answered.",
+      options: {},
+      positionals: [{ name: "tenantIdOrKey", required: true, description: "The tenant id (GUID) or the tenant key" }],
+      examples: ["cvi tenant consent-link 72f988bf-86f1-41af-91ab-2d7cd011db47"],
+      async run(context) {
+        const link = await context.client().consentLink(context.positionals[0] ?? "");
+        if (context.json) printJson(context, link);
+        else context.out.stdout(`${link.url}\n(valid until ${link.expiresAt}; single use)\n`);
+      },
+    },
+    {
       name: "remove",
       summary: "Remove a tenant and everything stored for it",
       description:

@@ -14,7 +14,8 @@ export interface VtcCoordinates {
 
 const BEGIN = "<!-- opencvi:vtc-block:begin -->";
 const END = "<!-- opencvi:vtc-block:end -->";
-const FENCED = /<!-- opencvi:vtc-block:begin -->[\s\S]*?<!-- opencvi:vtc-block:end -->/g;
+/** A fence and its content; the content holds no begin marker, so a stray one (its end lost) never swallows a later block. */
+const FENCED = /<!-- opencvi:vtc-block:begin -->(?:(?!<!-- opencvi:vtc-block:begin -->)[\s\S])*?<!-- opencvi:vtc-block:end -->/g;
 
 export function fillInstructionUri(instructionUri: string | null, vtcId: string): string | null {
   return instructionUri === null ? null : instructionUri.replaceAll("{ConfId}", encodeURIComponent(vtcId));
@@ -39,7 +40,14 @@ export function renderVtcBlock(coordinates: VtcCoordinates): string {
 
 /** Removes every block of ours (all of them, should a client have copied one). */
 export function removeVtcBlocks(html: string): string {
-  return html.replace(FENCED, "");
+  // Until nothing changes: removing a block can join what surrounded it into another one.
+  let previous: string;
+  let current = html;
+  do {
+    previous = current;
+    current = previous.replace(FENCED, "");
+  } while (current !== previous);
+  return current;
 }
 
 /** The body with exactly one block, carrying these coordinates; idempotent. */
@@ -59,8 +67,9 @@ export function countVtcBlocks(html: string): number {
  * provider's ("Video Conference ID: 112 718 073 9" or the older "VTC Conference ID: 017920684").
  */
 export function findVtcCoordinates(htmlOrText: string): { tenantKey: string; vtcId: string } | undefined {
+  // Tags become line breaks, so that an ID never runs on into digits in the next element.
   const text = htmlOrText
-    .replace(/<[^>]*>/g, " ")
+    .replace(/<[^>]*>/g, "\n")
     .replaceAll("&nbsp;", " ")
     .replaceAll("&amp;", "&");
   const match = /([A-Za-z0-9._+-]+@[A-Za-z0-9.-]+)\s+(?:Video|VTC) Conference ID:\s*([0-9][0-9 ]{4,30}[0-9])/i.exec(text);

@@ -154,6 +154,20 @@ describe("cvi", () => {
   });
 
   describe("commands", { concurrency: true }, () => {
+    it("tenant consent-link prints a single-use admin-consent link for the tenant", async () => {
+      const tenantId = randomUUID();
+      await ok(["tenant", "add", "--tenant-id", tenantId, "--name", "Consenting"]);
+      const text = await ok(["tenant", "consent-link", tenantId]);
+      const url = new URL(text.split("\n")[0] ?? "");
+      assert.equal(url.pathname, `/${tenantId}/v2.0/adminconsent`);
+      assert.ok(url.searchParams.get("client_id"));
+      assert.ok(url.searchParams.get("state"));
+      assert.match(text, /single use/);
+      const json = await okJson<{ url: string; expiresAt: string }>(["tenant", "consent-link", tenantId]);
+      assert.ok(Date.parse(json.expiresAt) > Date.now());
+      assert.notEqual(new URL(json.url).searchParams.get("state"), url.searchParams.get("state"), "each link is new");
+    });
+
     it("onboards a tenant, sets up its provider, grants policies and resolves effective policies", async () => {
       const tenantId = randomUUID();
       const [group1, group2] = [randomUUID(), randomUUID()];

@@ -73,43 +73,44 @@ const coordinatesArb: fc.Arbitrary<VtcCoordinates> = fc.record({
   instructionUri: fc.option(fc.oneof(fc.webUrl(), fc.string({ maxLength: 60 })), { nil: null }),
 });
 
-/**
- * HTML-ish bodies: tags, entities, text, our markers (whole blocks, and markers on
- * their own, as a client might leave them), even fragments of markers.
- */
-const htmlishArb: fc.Arbitrary<string> = fc
-  .array(
-    fc.oneof(
-      fc.constantFrom(
-        "<html>",
-        "</html>",
-        "<body>",
-        "</body>",
-        "</BODY >",
-        "<div>",
-        "</div>",
-        "<br>",
-        '<p style="margin:0">',
-        "&nbsp;",
-        "&amp;",
-        "\n",
-        "\r\n",
-        "Meeting ID: 252 171 467 498",
-        "<!-- a comment -->",
-        BEGIN,
-        END,
-        "<!-- opencvi:vtc-block:beg",
-        "in -->",
-      ),
-      fc.string({ maxLength: 12 }),
-      coordinatesArb.map(renderVtcBlock),
-    ),
-    { maxLength: 25 },
-  )
-  .map((parts) => parts.join(""));
+const fragments = [
+  "<html>",
+  "</html>",
+  "<body>",
+  "</body>",
+  "</BODY >",
+  "<div>",
+  "</div>",
+  "<br>",
+  '<p style="margin:0">',
+  "&nbsp;",
+  "&amp;",
+  "\n",
+  "\r\n",
+  "Meeting ID: 252 171 467 498",
+  "<!-- a comment -->",
+  // Our markers on their own, as a client might leave them, and fragments of them.
+  BEGIN,
+  END,
+  "<!-- opencvi:vtc-block:beg",
+  "in -->",
+];
 
-/** Bodies in which none of our blocks (and no "video conferencing device" heading) occurs. */
-const plainHtmlArb = htmlishArb.filter((html) => removeVtcBlocks(html) === html && !html.toLowerCase().includes(HEADING.toLowerCase()));
+/** HTML-ish bodies: tags, entities, text, stray markers, and (when withBlocks) whole blocks of ours. */
+const htmlishOf = (withBlocks: boolean): fc.Arbitrary<string> =>
+  fc
+    .array(
+      withBlocks
+        ? fc.oneof(fc.constantFrom(...fragments), fc.string({ maxLength: 12 }), coordinatesArb.map(renderVtcBlock))
+        : fc.oneof(fc.constantFrom(...fragments), fc.string({ maxLength: 12 })),
+      { maxLength: 25 },
+    )
+    .map((parts) => parts.join(""));
+
+const htmlishArb = htmlishOf(true);
+
+/** Bodies in which no block of ours occurs (stray markers may). */
+const plainHtmlArb = htmlishOf(false).filter((html) => removeVtcBlocks(html) === html);
 
 // ---------------------------------------------------------------- golden files
 
@@ -285,6 +286,7 @@ describe("upsertVtcBlock", () => {
   it("leaves exactly one block (property)", () => {
     fc.assert(
       fc.property(plainHtmlArb, coordinatesArb, (html, c) => {
+        assert.equal(countVtcBlocks(html), 0);
         assert.equal(countVtcBlocks(upsertVtcBlock(html, c)), 1);
       }),
       { numRuns: NUM_RUNS },
@@ -325,6 +327,12 @@ describe("removeVtcBlocks", () => {
 
   it("removes a block that Outlook re-serialized (line breaks inside the fence)", () => {
     assert.equal(removeVtcBlocks(`<p>a</p>\n${BEGIN}\n<div>\n${HEADING}\n</div>\n${END}\n<p>b</p>`), "<p>a</p>\n\n<p>b</p>");
+  });
+
+  it("removes nested fences whole, and a fence that removing an inner block completes", () => {
+    assert.equal(removeVtcBlocks(`<p>${BEGIN}a${BEGIN}b${END}c${END}</p>`), "<p></p>");
+    const block = renderVtcBlock(coords());
+    assert.equal(removeVtcBlocks(`<p><!-- opencvi:vtc-block:beg${block}in -->x${END}</p>`), "<p></p>");
   });
 
   it("returns a body without our markers unchanged", () => {
@@ -419,6 +427,18 @@ describe("findVtcCoordinates", () => {
     assert.deepEqual(findVtcCoordinates(text), { tenantKey: "813878896@t.plcm.vc", vtcId: "1127180739" });
   });
 
+  it("does not run the ID into digits that follow it in the markup (text typed after the block)", () => {
+    const body = `<body>${renderVtcBlock(coords({ instructionUri: null }))}<div>9:30 coffee, 10 agenda</div></body>`;
+    assert.deepEqual(findVtcCoordinates(body), { tenantKey: "813878896@t.cvi.example.net", vtcId: "1127180739" });
+    assert.deepEqual(
+      findVtcCoordinates("<span>813878896@t.plcm.vc</span><br><span>Video Conference ID: 112 718 073 9</span><br><span>2 rooms</span>"),
+      {
+        tenantKey: "813878896@t.plcm.vc",
+        vtcId: "1127180739",
+      },
+    );
+  });
+
   it("returns undefined for text without coordinates", () => {
     for (const text of [
       "",
@@ -429,7 +449,7 @@ describe("findVtcCoordinates", () => {
       "813878896@t.plcm.vc Video Conference ID: 12345", // too short
       "813878896@t.plcm.vc Video Conference ID: abc def", // not digits
       "813878896@t.plcm.vc Conference ID: 112 718 073 9", // neither "Video" nor "VTC"
-      "813878896@t.plcm.vc Video Conference ID: 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7", // 17 digits
+      "813878896@t.plcm.vc Video Conference ID: 112 718 073 912 345 67", // 17 digits
     ]) {
       assert.equal(findVtcCoordinates(text), undefined, text);
     }
