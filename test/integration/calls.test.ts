@@ -88,9 +88,9 @@ describe("bot calls: join, call notifications, leave", () => {
     const graphCall = stack.graph.calls().find((c) => c.id === callId);
     assert.equal(graphCall?.identity.displayName, "Boardroom 4");
     assert.equal(graphCall?.identity.kind, "guest");
-    const last = received.filter((m) => m.sessionId === callId).at(-1);
-    assert.equal((last?.body as { state: string }).state, "established");
-    assert.equal((last?.body as { deviceCallId: string }).deviceCallId, "sip-1");
+    const last = received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string; deviceCallId: string } | undefined;
+    assert.equal(last?.state, "established");
+    assert.equal(last?.deviceCallId, "sip-1");
   });
 
   it("replayed three times and reordered, call notifications leave the state ordered delivery left", async () => {
@@ -117,7 +117,7 @@ describe("bot calls: join, call notifications, leave", () => {
     for (const n of sent) await stack.graph.resend(n);
     await settle();
     assert.deepEqual(stateOf(await record(callId)), stateOf(ended));
-    assert.equal((received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string }).state, "terminated");
+    assert.equal((received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string } | undefined)?.state, "terminated");
   });
 
   it("rejects forged, expired and wrong-audience notification tokens and changes nothing", async () => {
@@ -183,7 +183,7 @@ describe("bot calls: join, call notifications, leave", () => {
     const secondRecord = await record(second);
     assert.equal(secondRecord.state, "terminated");
     assert.equal(secondRecord.endedBy, "meeting");
-    assert.equal((received.filter((m) => m.sessionId === second).at(-1)?.body as { state: string }).state, "terminated");
+    assert.equal((received.filter((m) => m.sessionId === second).at(-1)?.body as { state: string } | undefined)?.state, "terminated");
   });
 
   it("waits in the lobby until admitted", async () => {
