@@ -192,6 +192,8 @@ export interface CallSessionRepository {
   create(session: CallSessionRecord): Promise<void>;
   get(callId: string): Promise<Versioned<CallSessionRecord> | undefined>;
   update(callId: string, mutation: Mutation<CallSessionRecord>): Promise<Versioned<CallSessionRecord>>;
+  /** Calls that have not ended, for keep-alives (a cross-partition query: a timer's, not a call path's). */
+  listActive(): Promise<CallSessionRecord[]>;
   /** Notes what the media host was last told; one small unconditional write (a hint, not state). */
   recordDelivered(callId: string, digest: string): Promise<void>;
 }

@@ -30,6 +30,8 @@ export interface LocalStackOptions {
   readonly entraPort?: number;
   /** The Microsoft Graph emulator's HTTPS port. */
   readonly graphPort?: number;
+  /** Lifetime of Entra ID's access tokens (default ~1 h, as Entra's). Under 5 minutes the SDK fetches a new one for every request. */
+  readonly entraTokenLifetimeSeconds?: number;
   /** Where scripts/dev-tls.sh put the CA and server certificate. */
   readonly tlsDirectory?: string;
   /** Log lines of the functions at or above this level; "none" for silence. */
@@ -149,7 +151,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const functionsHttps = await bind(true, options.functionsHttpsPort ?? 7072, "Functions HTTPS");
     const publicBaseUrl = `https://${HOST}:${functionsHttps.port}`;
 
-    const entra = new EntraIdEmulator({ origin: `https://${HOST}:${entraHost.port}` });
+    const entra = new EntraIdEmulator({
+      origin: `https://${HOST}:${entraHost.port}`,
+      ...(options.entraTokenLifetimeSeconds ? { accessTokenLifetimeSeconds: options.entraTokenLifetimeSeconds } : {}),
+    });
     await entra.start();
     entraHost.serve((req, res) => {
       entra.handle(req, res).then(

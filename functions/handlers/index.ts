@@ -26,4 +26,5 @@ import "./graphCallNotifications.js";
 import "./graphChangeNotifications.js";
 import "./graphLifecycleNotifications.js";
 import "./subscriptionsMaintain.js";
+import "./callsKeepAlive.js";
 import "./openApi.js";

@@ -1,3 +1,4 @@
+import type { ItemDefinition } from "@azure/cosmos";
 import { ConflictError } from "../../../shared/errors.js";
 import type { CallSessionRecord } from "../../../shared/domain/callSession.js";
 import type { CallSessionRepository, Mutation, Versioned } from "../../ports.js";
@@ -30,6 +31,13 @@ export class CosmosCallSessionRepository implements CallSessionRepository {
 
   get(callId: string): Promise<Versioned<CallSessionRecord> | undefined> {
     return readVersioned(this.#store.callSessions, callId, callId, mapping);
+  }
+
+  async listActive(): Promise<CallSessionRecord[]> {
+    const { resources } = await this.#store.callSessions.items
+      .query<ItemDefinition>("SELECT * FROM c WHERE c.state != 'terminated' AND IS_NULL(c.endedAt)")
+      .fetchAll();
+    return resources.map(mapping.fromDocument);
   }
 
   async recordDelivered(callId: string, digest: string): Promise<void> {
