@@ -112,6 +112,50 @@ describe("meeting-coordinate injection through Graph change notifications", () =
     assert.equal(gone.json.code, "retired-vtc-id");
   });
 
+  it("adopts Teams' own VTC ID, and resolves Teams-coordinated meetings it never saw through Graph's look-up", async () => {
+    const { tenant, organizerId } = await enabledOrganizer();
+    const adopted = stack.graph.createTeamsMeetingEvent(tenant.tenantId, organizerId, {
+      subject: "Has a Teams VTC ID",
+      start: new Date(),
+      end: new Date(Date.now() + 3600_000),
+      videoTeleconferenceId: "5550001234",
+    });
+    await settle();
+    assert.equal(findVtcCoordinates(body(tenant.tenantId, organizerId, adopted.eventId))?.vtcId, "5550001234");
+
+    // A meeting whose notification never reached us: only Graph knows its VTC ID.
+    stack.graph.holdNotifications = true;
+    const unseen = stack.graph.createTeamsMeetingEvent(tenant.tenantId, organizerId, {
+      subject: "Coordinated by Teams",
+      start: new Date(),
+      end: new Date(Date.now() + 3600_000),
+      videoTeleconferenceId: "5550009876",
+    });
+    stack.graph.holdNotifications = false;
+    const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+    const resolved = await adminApi(
+      stack,
+      "GET",
+      `/v1/resolve?tenantKey=${encodeURIComponent(tenant.tenantKey)}&vtcId=555%20000%209876`,
+      undefined,
+      mediaHost,
+    );
+    assert.equal(resolved.status, 200, resolved.text);
+    assert.equal(resolved.json.meeting.id, unseen.meetingId);
+    assert.equal(resolved.json.vtcId, "5550009876");
+    const unknown = await adminApi(
+      stack,
+      "GET",
+      `/v1/resolve?tenantKey=${encodeURIComponent(tenant.tenantKey)}&vtcId=5550000000`,
+      undefined,
+      mediaHost,
+    );
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.code, "unknown-vtc-id");
+    const wrongKey = await adminApi(stack, "GET", `/v1/resolve?tenantKey=999999999@t.cvi.localhost&vtcId=5550009876`, undefined, mediaHost);
+    assert.equal(wrongKey.json.code, "unknown-tenant-key");
+  });
+
   it("cancelling a meeting retires its VTC ID", async () => {
     const { tenant, organizerId } = await enabledOrganizer();
     const { eventId } = stack.graph.createTeamsMeetingEvent(tenant.tenantId, organizerId, {
