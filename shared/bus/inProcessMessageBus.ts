@@ -58,9 +58,16 @@ export class InProcessMessageBus implements MessagePublisher, MessageSubscriber 
     };
   }
 
-  /** Resolves when every delivery in flight has finished (for tests and orderly shutdown). */
+  /**
+   * Resolves when every delivery in flight has finished (for tests and orderly shutdown),
+   * including those that deliveries caused: a handler may publish while this waits.
+   */
   async drain(): Promise<void> {
-    for (const receiver of this.#receivers.values()) await Promise.allSettled(receiver.sessions.values());
+    for (;;) {
+      const inFlight = [...this.#receivers.values()].flatMap((receiver) => [...receiver.sessions.values()]);
+      if (inFlight.length === 0) return;
+      await Promise.allSettled(inFlight);
+    }
   }
 
   #enqueue(receiver: Receiver, message: BusMessage): void {

@@ -51,8 +51,10 @@ export function applyCallObservation(session: CallSessionState, observation: Cal
   if (observation.kind === "state") {
     const myParticipantId = session.myParticipantId ?? observation.myParticipantId;
     if (rank(observation.state) < rank(session.state)) return { ...session, myParticipantId };
-    // A terminal resultInfo is final; earlier states do not carry a meaningful one.
-    const resultInfo = session.state === "terminated" ? session.resultInfo : (observation.resultInfo ?? session.resultInfo);
+    // Only a terminated observation's resultInfo counts (earlier states do not carry a meaningful
+    // one, and taking it would make the result depend on arrival order); the first one given is final.
+    const terminal = observation.state === "terminated" ? observation.resultInfo : null;
+    const resultInfo = session.state === "terminated" ? (session.resultInfo ?? terminal) : (terminal ?? session.resultInfo);
     return { ...session, state: observation.state, resultInfo, myParticipantId };
   }
   const byId = new Map(session.participants.map((p) => [p.id, p]));

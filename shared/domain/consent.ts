@@ -74,15 +74,17 @@ export function decodeConsentState(state: string, key: string, now: Date): Conse
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !timingSafeEqual(expected, given))
     return { ok: false, reason: "the consent request's state was not issued by this service" };
-  let parsed: { t?: unknown; n?: unknown; e?: unknown };
+  let parsed: { t?: unknown; n?: unknown; e?: unknown } | null;
   try {
     parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
   } catch {
     return { ok: false, reason: "the consent request's state is malformed" };
   }
-  if (typeof parsed.t !== "string" || typeof parsed.n !== "string" || typeof parsed.e !== "number")
+  // JSON "null" parses to null; an expiry out of Date's range gives an invalid date.
+  if (parsed === null || typeof parsed.t !== "string" || typeof parsed.n !== "string" || typeof parsed.e !== "number")
     return { ok: false, reason: "the consent request's state is malformed" };
   const expiresAt = new Date(parsed.e * 1000);
+  if (Number.isNaN(expiresAt.getTime())) return { ok: false, reason: "the consent request's state is malformed" };
   if (expiresAt.getTime() <= now.getTime()) return { ok: false, reason: "the consent link has expired; ask the operator for a new one" };
   return { ok: true, claims: { tenantId: parsed.t, nonce: parsed.n, expiresAt } };
 }

@@ -42,7 +42,12 @@ const apply = (observations: readonly CallObservation[], from: CallSessionState 
   observations.reduce(applyCallObservation, from);
 
 /** The merged state, without anything else a record may carry. */
-const core = (s: CallSessionState) => ({ state: s.state, myParticipantId: s.myParticipantId, participants: s.participants, resultInfo: s.resultInfo });
+const core = (s: CallSessionState) => ({
+  state: s.state,
+  myParticipantId: s.myParticipantId,
+  participants: s.participants,
+  resultInfo: s.resultInfo,
+});
 
 const REMOVED: ResultInfo = { code: 200, subcode: 5300, message: "Removed from the meeting" };
 const ENDED: ResultInfo = { code: 200, subcode: 4097, message: "The meeting ended" };
@@ -96,7 +101,10 @@ describe("applyCallObservation: examples", () => {
   });
 
   it("keeps participants sorted by id, one entry each", () => {
-    const s = apply([participants(participant({ id: "c" }), participant({ id: "a" })), participants(participant({ id: "b" }), participant({ id: "a", sequence: 2 }))]);
+    const s = apply([
+      participants(participant({ id: "c" }), participant({ id: "a" })),
+      participants(participant({ id: "b" }), participant({ id: "a", sequence: 2 })),
+    ]);
     assert.deepEqual(
       s.participants.map((p) => [p.id, p.sequence]),
       [
@@ -141,9 +149,13 @@ describe("applyCallObservation: examples", () => {
 describe("applyCallObservation: order-insensitive and idempotent (property)", () => {
   const STATES_BEFORE_END: CallState[] = ["incoming", "establishing", "ringing", "established", "terminating"];
   const IDS = [ME, "p-1", "p-2", "p-3"];
+  const MAX_SEQUENCE = 4;
 
   const resultInfoArb: fc.Arbitrary<ResultInfo | null> = fc.option(
-    fc.record({ code: fc.integer({ min: 0, max: 600 }), subcode: fc.integer({ min: 0, max: 9999 }), message: fc.string({ maxLength: 10 }) }, { noNullPrototype: true }),
+    fc.record(
+      { code: fc.integer({ min: 0, max: 600 }), subcode: fc.integer({ min: 0, max: 9999 }), message: fc.string({ maxLength: 10 }) },
+      { noNullPrototype: true },
+    ),
     { nil: null },
   );
 
@@ -154,13 +166,25 @@ describe("applyCallObservation: order-insensitive and idempotent (property)", ()
   const callArb = (terminatedCount: fc.Arbitrary<number>, terminatedResult: (i: number) => fc.Arbitrary<ResultInfo | null>) =>
     fc
       .record({
-        content: fc.func(fc.record({ displayName: fc.string({ maxLength: 6 }), isInLobby: fc.boolean(), isMuted: fc.boolean() }, { noNullPrototype: true })),
-        states: fc.array(fc.record({ state: fc.constantFrom(...STATES_BEFORE_END), resultInfo: resultInfoArb, named: fc.boolean() }), { maxLength: 6 }),
+        // One roster entry's content per (id, sequence).
+        content: fc.array(
+          fc.record({ displayName: fc.string({ maxLength: 6 }), isInLobby: fc.boolean(), isMuted: fc.boolean() }, { noNullPrototype: true }),
+          {
+            minLength: IDS.length * (MAX_SEQUENCE + 1),
+            maxLength: IDS.length * (MAX_SEQUENCE + 1),
+          },
+        ),
+        states: fc.array(fc.record({ state: fc.constantFrom(...STATES_BEFORE_END), resultInfo: resultInfoArb, named: fc.boolean() }), {
+          maxLength: 6,
+        }),
         terminated: terminatedCount.chain((n) =>
           fc.tuple(...Array.from({ length: n }, (_, i) => fc.record({ resultInfo: terminatedResult(i), named: fc.boolean() }))),
         ),
         rosters: fc.array(
-          fc.array(fc.record({ id: fc.constantFrom(...IDS), sequence: fc.integer({ min: 0, max: 4 }), left: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+          fc.array(fc.record({ id: fc.constantFrom(...IDS), sequence: fc.integer({ min: 0, max: MAX_SEQUENCE }), left: fc.boolean() }), {
+            minLength: 1,
+            maxLength: 4,
+          }),
           { maxLength: 6 },
         ),
       })
@@ -168,18 +192,23 @@ describe("applyCallObservation: order-insensitive and idempotent (property)", ()
         ...states.map((s) => state(s.state, s.resultInfo, s.named ? ME : null)),
         ...terminated.map((t) => state("terminated", t.resultInfo, t.named ? ME : null)),
         ...rosters.map((entries) =>
-          participants(...entries.map((e) => ({ id: e.id, sequence: e.sequence, left: e.left, ...content(e.id, e.sequence) }))),
+          participants(
+            ...entries.map((e) => ({
+              id: e.id,
+              sequence: e.sequence,
+              left: e.left,
+              ...content[IDS.indexOf(e.id) * (MAX_SEQUENCE + 1) + e.sequence]!,
+            })),
+          ),
         ),
       ]);
 
   /** The observations duplicated up to 3 times each, then shuffled. */
   const replayArb = (observations: CallObservation[]) =>
-    fc
-      .array(fc.integer({ min: 1, max: 3 }), { minLength: observations.length, maxLength: observations.length })
-      .chain((copies) => {
-        const all = observations.flatMap((o, i) => Array.from({ length: copies[i]! }, () => o));
-        return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
-      });
+    fc.array(fc.integer({ min: 1, max: 3 }), { minLength: observations.length, maxLength: observations.length }).chain((copies) => {
+      const all = observations.flatMap((o, i) => Array.from({ length: copies[i]! }, () => o));
+      return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+    });
 
   const assertConverges = (observationsArb: fc.Arbitrary<CallObservation[]>) =>
     fc.assert(
@@ -206,10 +235,13 @@ describe("applyCallObservation: order-insensitive and idempotent (property)", ()
 
   it("applying an observation a second time changes nothing", () => {
     fc.assert(
-      fc.property(callArb(fc.integer({ min: 0, max: 1 }), () => resultInfoArb), (observations) => {
-        const once = apply(observations);
-        for (const o of observations) assert.deepEqual(core(applyCallObservation(once, o)), core(once));
-      }),
+      fc.property(
+        callArb(fc.integer({ min: 0, max: 1 }), () => resultInfoArb),
+        (observations) => {
+          const once = apply(observations);
+          for (const o of observations) assert.deepEqual(core(applyCallObservation(once, o)), core(once));
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });
@@ -238,7 +270,10 @@ describe("isInLobby", () => {
 
   it("is false when our participant was admitted (newer roster entry) or left", () => {
     assert.equal(isInLobby(apply([state("establishing"), waiting, participants(participant({ id: ME, sequence: 2 }))])), false);
-    assert.equal(isInLobby(apply([state("establishing"), waiting, participants(participant({ id: ME, sequence: 2, isInLobby: true, left: true }))])), false);
+    assert.equal(
+      isInLobby(apply([state("establishing"), waiting, participants(participant({ id: ME, sequence: 2, isInLobby: true, left: true }))])),
+      false,
+    );
   });
 });
 
