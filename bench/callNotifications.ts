@@ -42,7 +42,7 @@ async function measure(count: number, parallel: number, op: (i: number) => Promi
   return { perSecond: Math.round(count / seconds), p50Ms: +percentile(latencies, 50).toFixed(2), p99Ms: +percentile(latencies, 99).toFixed(2) };
 }
 
-const stack = await startLocalStack({ functionsPort: 0, functionsHttpsPort: 0, cosmosPort: 0, entraPort: 0, graphPort: 0, logLevel: "none" });
+const stack = await startLocalStack({ logLevel: "none" });
 try {
   const tenant = await onboardTenant(stack);
   const organizer = stack.graph.addUser(tenant.tenantId, { displayName: "Bench", userPrincipalName: "bench@bench.example.com" });

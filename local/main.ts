@@ -7,7 +7,15 @@ const STACK_FILE = ".local/stack.json";
 const TOKEN_HOURS = 12;
 
 try {
-  const stack = await startLocalStack({ logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information" });
+  // The well-known local ports: the Functions host's 7071, the Cosmos DB emulator's 8081.
+  const stack = await startLocalStack({
+    functionsPort: 7071,
+    functionsHttpsPort: 7072,
+    cosmosPort: 8081,
+    entraPort: 7443,
+    graphPort: 7444,
+    logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information",
+  });
   const demo = await seedDemo(stack);
   const token = await stack.issueToken({ expiresInSeconds: TOKEN_HOURS * 3600 });
   const expiresAt = new Date(Date.now() + TOKEN_HOURS * 3600_000).toISOString();

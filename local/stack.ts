@@ -20,7 +20,7 @@ import { GraphEmulator } from "../test/emulators/graph/graphEmulator.js";
  * (Entra ID and Graph emulators, rtpengine, media hosts) join here.
  */
 export interface LocalStackOptions {
-  /** Functions over plain HTTP, as the Functions host serves locally (7071; 0 picks a free port). */
+  /** Functions over plain HTTP (the run command uses the Functions host's 7071). Every port defaults to 0: a free one. */
   readonly functionsPort?: number;
   /** The same Functions over HTTPS: Graph and Entra ID call back here (PUBLIC_BASE_URL). */
   readonly functionsHttpsPort?: number;
@@ -137,18 +137,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     servers.push(cosmosServer);
     const cosmosPort = await new Promise<number>((resolve, reject) => {
       cosmosServer.once("error", (e: NodeJS.ErrnoException) =>
-        reject(
-          e.code === "EADDRINUSE" ? new Error(`embedded Cosmos DB cannot listen on ${HOST}:${options.cosmosPort ?? 8081}: the port is in use`) : e,
-        ),
+        reject(e.code === "EADDRINUSE" ? new Error(`embedded Cosmos DB cannot listen on ${HOST}:${options.cosmosPort ?? 0}: the port is in use`) : e),
       );
-      cosmosServer.listen(options.cosmosPort ?? 8081, HOST, () => resolve((cosmosServer.address() as AddressInfo).port));
+      cosmosServer.listen(options.cosmosPort ?? 0, HOST, () => resolve((cosmosServer.address() as AddressInfo).port));
     });
     const cosmosEndpoint = `https://${HOST}:${cosmosPort}`;
 
-    const entraHost = await bind(true, options.entraPort ?? 7443, "Entra ID emulator");
-    const graphHost = await bind(true, options.graphPort ?? 7444, "Graph emulator");
-    const functionsHttp = await bind(false, options.functionsPort ?? 7071, "Functions HTTP");
-    const functionsHttps = await bind(true, options.functionsHttpsPort ?? 7072, "Functions HTTPS");
+    const entraHost = await bind(true, options.entraPort ?? 0, "Entra ID emulator");
+    const graphHost = await bind(true, options.graphPort ?? 0, "Graph emulator");
+    const functionsHttp = await bind(false, options.functionsPort ?? 0, "Functions HTTP");
+    const functionsHttps = await bind(true, options.functionsHttpsPort ?? 0, "Functions HTTPS");
     const publicBaseUrl = `https://${HOST}:${functionsHttps.port}`;
 
     const entra = new EntraIdEmulator({

@@ -110,14 +110,7 @@ async function freePort(): Promise<number> {
 
 describe("cvi", () => {
   before(async () => {
-    stack = await startLocalStack({
-      functionsPort: 0,
-      cosmosPort: 0,
-      entraPort: 0,
-      functionsHttpsPort: 0,
-      logLevel: "none",
-      tlsDirectory: join(repoRoot, ".local", "tls"),
-    });
+    stack = await startLocalStack({ logLevel: "none", tlsDirectory: join(repoRoot, ".local", "tls") });
     workDir = mkdtempSync(join(tmpdir(), "cvi-test-"));
     baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("CVI_") && name !== "NODE_TEST_CONTEXT"));
     Object.assign(baseEnv, {
@@ -447,7 +440,7 @@ describe("cvi", () => {
       const cases: [string[], RegExp][] = [
         [[], /^cvi: no command given\nRun 'cvi --help' for usage\.\n$/],
         [["frobnicate"], /unknown command 'frobnicate'/],
-        [["tenant"], /'cvi tenant' needs a sub-command: add, get, list, remove\nRun 'cvi tenant --help'/],
+        [["tenant"], /'cvi tenant' needs a sub-command: add, get, list, consent-link, remove\nRun 'cvi tenant --help'/],
         [["tenant", "frobnicate"], /unknown command 'cvi tenant frobnicate'/],
         [["tenant", "list", "--bogus"], /^cvi: unknown option --bogus for 'cvi tenant list'\nRun 'cvi tenant list --help' for usage\.\n$/],
         [["tenant", "list", "--json=yes"], /option --json takes no value/],

@@ -10,7 +10,7 @@ let stack: LocalStack;
 const received: BusMessage[] = [];
 
 before(async () => {
-  stack = await startLocalStack({ functionsPort: 0, functionsHttpsPort: 0, cosmosPort: 0, entraPort: 0, graphPort: 0, logLevel: "none" });
+  stack = await startLocalStack({ logLevel: "none" });
   processBus.subscribe("mh-test", async (m) => {
     received.push(m);
   });

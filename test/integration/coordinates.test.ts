@@ -8,7 +8,7 @@ import { adminApi, type OnboardedTenant, onboardTenant } from "../support/onboar
 let stack: LocalStack;
 
 before(async () => {
-  stack = await startLocalStack({ functionsPort: 0, functionsHttpsPort: 0, cosmosPort: 0, entraPort: 0, graphPort: 0, logLevel: "none" });
+  stack = await startLocalStack({ logLevel: "none" });
 });
 after(() => stack.stop());
 

@@ -9,7 +9,7 @@ let stack: LocalStack;
 let token: string;
 
 before(async () => {
-  stack = await startLocalStack({ functionsPort: 0, cosmosPort: 0, entraPort: 0, functionsHttpsPort: 0, logLevel: "none" });
+  stack = await startLocalStack({ logLevel: "none" });
   token = await stack.issueToken();
 });
 after(() => stack.stop());

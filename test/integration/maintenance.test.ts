@@ -13,15 +13,7 @@ let stack: LocalStack;
 
 before(async () => {
   // Short-lived tokens, so a withdrawn consent shows at the next Graph call (as it does in Entra ID once the cached token expires).
-  stack = await startLocalStack({
-    functionsPort: 0,
-    functionsHttpsPort: 0,
-    cosmosPort: 0,
-    entraPort: 0,
-    graphPort: 0,
-    logLevel: "none",
-    entraTokenLifetimeSeconds: 120,
-  });
+  stack = await startLocalStack({ logLevel: "none", entraTokenLifetimeSeconds: 120 });
 });
 after(() => stack.stop());
 

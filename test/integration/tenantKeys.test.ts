@@ -10,7 +10,7 @@ let stack: LocalStack;
 let repository: CosmosTenantRepository;
 
 before(async () => {
-  stack = await startLocalStack({ functionsPort: 0, cosmosPort: 0, entraPort: 0, functionsHttpsPort: 0, logLevel: "none" });
+  stack = await startLocalStack({ logLevel: "none" });
   const store = await openCosmosStore({ endpoint: stack.cosmosEndpoint, key: stack.settings.COSMOS_KEY, databaseId: "keys-test" });
   repository = new CosmosTenantRepository(store);
 });

@@ -65,6 +65,10 @@ export class TenantGraphClients {
 /** Graph's status codes as our errors; `undefined` for a 404 the caller treats as "absent". */
 export function graphFailure(error: unknown, what: string): Error {
   if (error instanceof GraphError) {
+    // The SDK reports a failed token acquisition as status -1 with the credential error's name as code.
+    if (error.statusCode === -1 && /Credential|Authentication/.test(error.code ?? "")) {
+      return new ConsentMissingError(`${what}: no app token for the tenant (${error.code}); the tenant has not consented or is unknown to Entra ID`);
+    }
     if (error.statusCode === 404) return new NotFoundError(`${what}: not found in Microsoft Graph`);
     if (error.statusCode === 412) return new PreconditionFailedError(`${what}: changed in Microsoft Graph meanwhile`);
     if (error.statusCode === 401 || error.statusCode === 403) {
