@@ -59,10 +59,10 @@ export class SubscriptionService {
   async syncTenant(tenantId: string): Promise<void> {
     const [assignments, subscribed] = await Promise.all([this.policies.getAssignments(tenantId), this.records.list(tenantId)]);
     const users = new Set(subscribed.map((s) => s.userId));
-    const enablesUs = (policyName: string) => this.policies.list().some((p) => p.name === policyName && p.enabled);
-    if (enablesUs(assignments.value.global)) for (const id of await this.directory.listUserIds(tenantId)) users.add(id);
+    const enablesAProvider = (policyName: string) => this.policies.list().some((p) => p.name === policyName && p.enabled);
+    if (enablesAProvider(assignments.value.global)) for (const id of await this.directory.listUserIds(tenantId)) users.add(id);
     for (const group of assignments.value.groups) {
-      if (enablesUs(group.policyName)) for (const id of await this.directory.memberIdsOf(tenantId, group.groupId)) users.add(id);
+      if (enablesAProvider(group.policyName)) for (const id of await this.directory.memberIdsOf(tenantId, group.groupId)) users.add(id);
     }
     let continuationToken: string | undefined;
     do {

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { CALL_PERMISSIONS } from "../../shared/domain/consent.js";
+import { escapeHtml } from "../../shared/html.js";
 import { controlPlane } from "../controlPlane.js";
 import { registerHttpRoute } from "../platform/httpRoutes.js";
 
@@ -60,7 +61,6 @@ export async function consentCallback(request: HttpRequest, context: InvocationC
   }
 }
 
-const escapeHtml = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
 const list = (items: readonly string[]) => `<ul>${items.map((i) => `<li><code>${escapeHtml(i)}</code></li>`).join("")}</ul>`;
 
 function page(status: number, title: string, body: string): HttpResponseInit {

@@ -1,3 +1,4 @@
+import { escapeHtml } from "../html.js";
 import { formatVtcId, normalizeVtcId } from "./vtcId.js";
 
 /**
@@ -20,8 +21,6 @@ const FENCED = /<!-- opencvi:vtc-block:begin -->(?:(?!<!-- opencvi:vtc-block:beg
 export function fillInstructionUri(instructionUri: string | null, vtcId: string): string | null {
   return instructionUri === null ? null : instructionUri.replaceAll("{ConfId}", encodeURIComponent(vtcId));
 }
-
-const escapeHtml = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
 
 export function renderVtcBlock(coordinates: VtcCoordinates): string {
   const key = escapeHtml(coordinates.tenantKey);
