@@ -58,6 +58,8 @@ export interface LocalStack {
   /** The service operator's own tenant, where the admin API and its roles live. */
   readonly operatorTenantId: string;
   readonly settings: Readonly<Record<string, string>>;
+  /** What a media host of this stack authenticates with (client credentials; managed identity in Azure). */
+  readonly mediaHostIdentity: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
   /** A token for the admin (or media-host) API, from the Entra ID emulator; CVI.Admin by default. */
   issueToken(options?: StackTokenOptions): Promise<string>;
   stop(): Promise<void>;
@@ -70,7 +72,10 @@ const HOST = "127.0.0.1";
 export const LOCAL_BOT_APP_ID = "6c1f2a3b-0d4e-4f5a-8b6c-7d8e9f0a1b2c";
 const OPERATOR_TENANT_ID = "0b5c8e4a-1f2d-4c3b-9a8e-7f6d5c4b3a21";
 const ADMIN_API_APP_ID = "3f9a2b1c-5d4e-4a7b-8c6d-2e1f0a9b8c7d";
-const ADMIN_API_AUDIENCE = "api://opencvi-admin";
+const ADMIN_API_APP_ID_URI = "api://opencvi-admin";
+/** Entra's v2 access tokens name the API by its client id. */
+const ADMIN_API_AUDIENCE = ADMIN_API_APP_ID;
+const MEDIA_HOST_APP_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 /** What the gateway's bot app asks tenants to consent to. */
 export const BOT_APP_PERMISSIONS = [
   "Calls.JoinGroupCall.All",
@@ -187,10 +192,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     entra.registerApplication({
       clientId: ADMIN_API_APP_ID,
       displayName: "OpenCVI admin API",
-      appIdUri: ADMIN_API_AUDIENCE,
+      appIdUri: ADMIN_API_APP_ID_URI,
       appRoles: ["CVI.Admin", "CVI.MediaHost"],
+      // v2 tokens, as an API registered today gets: issuer …/v2.0, audience = the API's client id.
+      accessTokenVersion: 2,
       homeTenantId: OPERATOR_TENANT_ID,
     });
+    // The media hosts' identity (a managed identity in Azure): holds CVI.MediaHost on the control plane's API.
+    const mediaHostIdentity = { tenantId: OPERATOR_TENANT_ID, clientId: MEDIA_HOST_APP_ID, clientSecret: randomBytes(24).toString("base64url") };
+    entra.registerApplication({
+      clientId: MEDIA_HOST_APP_ID,
+      clientSecret: mediaHostIdentity.clientSecret,
+      displayName: "OpenCVI media hosts",
+      homeTenantId: OPERATOR_TENANT_ID,
+    });
+    entra.assignAppRole(OPERATOR_TENANT_ID, ADMIN_API_APP_ID_URI, MEDIA_HOST_APP_ID, "CVI.MediaHost");
     entra.registerApplication({
       clientId: LOCAL_BOT_APP_ID,
       clientSecret: botAppSecret,
@@ -258,6 +274,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       entra,
       graph,
       operatorTenantId: OPERATOR_TENANT_ID,
+      mediaHostIdentity,
       settings,
       issueToken: (token = {}) =>
         entra.issueToken({

@@ -1,0 +1,119 @@
+import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import type { Resolution, ResolutionRefusal, ResolvedMeeting } from "../../shared/domain/resolution.js";
+import type { MediaHostConfig } from "../config.js";
+
+export interface JoinMeetingOptions {
+  readonly tenantKey: string;
+  readonly vtcId: string;
+  readonly displayName: string;
+  readonly deviceCallId: string;
+  readonly mediaBlob: string;
+  readonly abortSignal?: AbortSignal;
+}
+
+export type JoinResult =
+  | { readonly kind: "joined"; readonly callId: string; readonly joinAsGuest: boolean; readonly meetingSubject: string | null }
+  | ResolutionRefusal;
+
+/** The control plane could not be reached or answered unexpectedly: the call fails with a 5xx, not a refusal. */
+export class ControlPlaneUnavailableError extends Error {
+  override readonly name = "ControlPlaneUnavailableError";
+  readonly sipStatus = 503;
+}
+
+const TIMEOUT_IN_MS = 10_000;
+
+/** The media host's own identity: managed identity in Azure, a client secret where there is none. */
+export function mediaHostCredential(config: MediaHostConfig): TokenCredential {
+  if (config.AZURE_CLIENT_SECRET && config.AZURE_TENANT_ID && config.AZURE_CLIENT_ID) {
+    return new ClientSecretCredential(config.AZURE_TENANT_ID, config.AZURE_CLIENT_ID, config.AZURE_CLIENT_SECRET, {
+      authorityHost: config.AZURE_AUTHORITY_HOST,
+      disableInstanceDiscovery: true,
+    });
+  }
+  return config.AZURE_CLIENT_ID ? new ManagedIdentityCredential({ clientId: config.AZURE_CLIENT_ID }) : new ManagedIdentityCredential();
+}
+
+/**
+ * What a media host asks of the control plane: which meeting a dial string leads
+ * to, join it as the bot, leave it. Graph credentials never leave the control plane.
+ */
+export class ControlPlaneClient {
+  readonly #baseUrl: string;
+  readonly #scope: string;
+  readonly #credential: TokenCredential;
+  readonly #mediaHostId: string;
+
+  constructor(config: Pick<MediaHostConfig, "CONTROL_PLANE_URL" | "CONTROL_PLANE_SCOPE" | "MEDIA_HOST_ID">, credential: TokenCredential) {
+    this.#baseUrl = config.CONTROL_PLANE_URL;
+    this.#scope = config.CONTROL_PLANE_SCOPE;
+    this.#credential = credential;
+    this.#mediaHostId = config.MEDIA_HOST_ID;
+  }
+
+  async resolve(tenantKey: string, vtcId: string, options: { abortSignal?: AbortSignal } = {}): Promise<Resolution> {
+    const query = new URLSearchParams({ tenantKey, vtcId });
+    const answer = await this.#send("GET", `/v1/resolve?${query}`, undefined, options.abortSignal);
+    if (answer.status === 200) return answer.body as ResolvedMeeting;
+    return this.#refusalOrThrow(answer);
+  }
+
+  async join(options: JoinMeetingOptions): Promise<JoinResult> {
+    const body = {
+      tenantKey: options.tenantKey,
+      vtcId: options.vtcId,
+      displayName: options.displayName,
+      mediaHostId: this.#mediaHostId,
+      deviceCallId: options.deviceCallId,
+      mediaBlob: options.mediaBlob,
+    };
+    const answer = await this.#send("POST", "/v1/calls", body, options.abortSignal);
+    if (answer.status === 201) return answer.body as JoinResult;
+    return this.#refusalOrThrow(answer);
+  }
+
+  async leave(callId: string, reason: string, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+    const answer = await this.#send(
+      "DELETE",
+      `/v1/calls/${encodeURIComponent(callId)}?${new URLSearchParams({ reason })}`,
+      undefined,
+      options.abortSignal,
+    );
+    // 404: the control plane no longer knows the call, so there is nothing left to leave.
+    if (answer.status !== 204 && answer.status !== 404)
+      throw new ControlPlaneUnavailableError(`leaving call ${callId}: the control plane answered ${answer.status}`);
+  }
+
+  #refusalOrThrow(answer: { status: number; body: unknown }): ResolutionRefusal {
+    const problem = answer.body as { code?: string; detail?: string; sipStatus?: number } | undefined;
+    if ((answer.status === 403 || answer.status === 404) && problem?.code && typeof problem.detail === "string") {
+      return { kind: "refused", code: problem.code as ResolutionRefusal["code"], reason: problem.detail, sipStatus: answer.status };
+    }
+    throw new ControlPlaneUnavailableError(`the control plane answered ${answer.status}${problem?.detail ? `: ${problem.detail}` : ""}`);
+  }
+
+  async #send(method: string, path: string, body: unknown, abortSignal: AbortSignal | undefined): Promise<{ status: number; body: unknown }> {
+    let response: Response;
+    try {
+      const token = await this.#credential.getToken(this.#scope, abortSignal ? { abortSignal } : {});
+      if (!token) throw new Error("no token for the control plane");
+      const signal = abortSignal ? AbortSignal.any([abortSignal, AbortSignal.timeout(TIMEOUT_IN_MS)]) : AbortSignal.timeout(TIMEOUT_IN_MS);
+      response = await fetch(`${this.#baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal,
+      });
+    } catch (e) {
+      throw new ControlPlaneUnavailableError(`the control plane could not be reached: ${(e as Error).message}`);
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, body: parsed };
+  }
+}
