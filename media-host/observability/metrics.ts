@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export type InviteOutcome = "answered" | "refused" | "cancelled" | "failed" | "rejected-malformed" | "unavailable";
+
+/**
+ * What an operator watches on a media host (Prometheus): calls in progress, how
+ * INVITEs ended, how long setup took, and how quickly rtpengine answers.
+ */
+export class MediaHostMetrics {
+  readonly registry = new Registry();
+  readonly activeCalls: Gauge;
+  readonly invites: Counter<"outcome">;
+  readonly setupSeconds: Histogram;
+  readonly rtpengineSeconds: Histogram<"command">;
+
+  constructor(labels: { mediaHostId: string }) {
+    this.registry.setDefaultLabels({ media_host: labels.mediaHostId });
+    collectDefaultMetrics({ register: this.registry, prefix: "cvi_media_host_" });
+    this.activeCalls = new Gauge({ name: "cvi_active_calls", help: "Device calls in progress on this media host", registers: [this.registry] });
+    this.invites = new Counter({
+      name: "cvi_invites_total",
+      help: "INVITEs received, by outcome",
+      labelNames: ["outcome"],
+      registers: [this.registry],
+    });
+    this.setupSeconds = new Histogram({
+      name: "cvi_call_setup_seconds",
+      help: "INVITE to 200 OK (direct dial) or to joining (IVR)",
+      buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21],
+      registers: [this.registry],
+    });
+    this.rtpengineSeconds = new Histogram({
+      name: "cvi_rtpengine_request_seconds",
+      help: "rtpengine ng request latency, by command",
+      labelNames: ["command"],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: [this.registry],
+    });
+  }
+
+  countInvite(outcome: InviteOutcome): void {
+    this.invites.inc({ outcome });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
