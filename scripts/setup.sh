@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 # Later parts add rtpengine, SIPp, baresip and Chromium to this list.
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
@@ -36,3 +37,6 @@ bash scripts/dev-tls.sh .local/tls
 # A clean build, so no output of a deleted source file lingers in dist/.
 rm -rf dist
 node_modules/.bin/tsc -p .
+
+# The IVR's spoken prompts (espeak-ng), made once and remade only when a text changes.
+node_modules/.bin/node dist/media-host/prompts/generatePrompts.js .local/prompts
