@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+command -v rtpengine >/dev/null 2>&1 || missing+=(rtpengine-daemon)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
@@ -16,7 +17,13 @@ if ((${#missing[@]})); then
   fi
   echo "setup: apt-get install ${missing[*]}"
   apt-get update -qq
+  # Install, but start no daemon (rtpengine's own would take ports): the project runs its own instances.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
 fi
 
 # npm dependencies as locked; Node 22 itself arrives this way (npm package node@22).
