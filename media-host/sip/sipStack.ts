@@ -1,0 +1,228 @@
+import { EventEmitter } from "node:events";
+import type { SipParseError } from "./errors.js";
+import type { SipRequest, SipResponse } from "./message.js";
+import { isRfc3261Branch } from "./message.js";
+import { checkRequestSanity, type RequestPolicy } from "./sanity.js";
+import { buildResponse, serializeMessage } from "./serializer.js";
+import { IncomingRequest } from "./incomingRequest.js";
+import { ServerInviteTransaction } from "./transactions/serverInviteTransaction.js";
+import { ServerNonInviteTransaction } from "./transactions/serverNonInviteTransaction.js";
+import { realScheduler, type Scheduler, type TimerValues } from "./transactions/timers.js";
+import type { Flow, InboundMessage, SipTransport } from "./transport/flow.js";
+
+export type RequestHandler = (request: IncomingRequest) => void | Promise<void>;
+
+export interface SipStackOptions {
+  readonly transports: readonly SipTransport[];
+  /** Methods with a handler, plus OPTIONS (answered by the stack) and ACK/CANCEL (transaction business). */
+  readonly supportedExtensions?: readonly string[];
+  /** Body types understood; others get a 415 with Accept. */
+  readonly acceptedBodyTypes?: readonly string[];
+  /** The Server header of every response. */
+  readonly serverName?: string;
+  readonly scheduler?: Scheduler;
+  readonly timers?: TimerValues;
+}
+
+export interface SipStackEvents {
+  /** An ACK for a 2xx: dialog business (it ends the 2xx retransmissions). */
+  ack: [request: SipRequest, flow: Flow];
+  /** A response for which we have no client transaction (a 2xx retransmission, or a stray). */
+  strayResponse: [response: SipResponse, flow: Flow];
+  malformed: [flow: Flow, error: SipParseError];
+  /** A handler threw: the request got a 500 and the error is reported here. */
+  handlerError: [error: unknown, request: SipRequest];
+}
+
+type ServerTransaction = ServerInviteTransaction<Buffer> | ServerNonInviteTransaction<Buffer>;
+
+interface ServerEntry {
+  readonly transaction: ServerTransaction;
+  readonly incoming: IncomingRequest;
+}
+
+const ALWAYS_ALLOWED = ["OPTIONS", "ACK", "CANCEL"];
+/** SDP, and what room systems send in INFO: DTMF (two formats) and fast-update requests. */
+const DEFAULT_BODY_TYPES = ["application/sdp", "application/dtmf-relay", "application/dtmf", "application/media_control+xml"];
+
+/**
+ * The SIP core of a media host: transports in, server transactions (RFC 3261 §17.2,
+ * matched per §17.2.3 with the RFC 2543 fallback), request checks (§8.2), a 100 Trying
+ * for every INVITE at once, CANCEL, OPTIONS, and per-method handlers in the spirit
+ * of drachtio-srf. Nothing a peer sends can throw out of it.
+ */
+export class SipStack extends EventEmitter<SipStackEvents> {
+  readonly #handlers = new Map<string, RequestHandler>();
+  readonly #server = new Map<string, ServerEntry>();
+  readonly #transports = new Map<string, SipTransport>();
+  readonly #options: SipStackOptions;
+  readonly #scheduler: Scheduler;
+  #unavailable: { retryAfterSeconds: number } | undefined;
+
+  constructor(options: SipStackOptions) {
+    super();
+    this.#options = options;
+    this.#scheduler = options.scheduler ?? realScheduler;
+    for (const transport of options.transports) {
+      this.#transports.set(transport.protocol, transport);
+      transport.on("message", (inbound) => this.#receive(inbound));
+      transport.on("malformed", (flow, error) => this.emit("malformed", flow, error));
+    }
+  }
+
+  /** Registers the handler of a method (INVITE, BYE, INFO, UPDATE…). */
+  handle(method: string, handler: RequestHandler): this {
+    this.#handlers.set(method.toUpperCase(), handler);
+    return this;
+  }
+
+  /** Draining: new INVITEs get 503 with Retry-After, OPTIONS reports the same (load balancers take the hint). */
+  setUnavailable(unavailable: { retryAfterSeconds: number } | undefined): void {
+    this.#unavailable = unavailable;
+  }
+
+  get serverTransactionCount(): number {
+    return this.#server.size;
+  }
+
+  get #policy(): RequestPolicy {
+    return {
+      role: "uas",
+      allowedMethods: [...new Set([...ALWAYS_ALLOWED, ...this.#handlers.keys()])],
+      supportedExtensions: this.#options.supportedExtensions ?? ["timer"],
+      acceptedBodyTypes: this.#options.acceptedBodyTypes ?? DEFAULT_BODY_TYPES,
+    };
+  }
+
+  #receive({ message, flow }: InboundMessage): void {
+    try {
+      if (message.kind === "response") this.emit("strayResponse", message, flow);
+      else this.#receiveRequest(message, flow);
+    } catch (e) {
+      // A header that parses lazily can still be broken: answer 400 where possible, drop otherwise.
+      if (message.kind === "request" && message.method !== "ACK") this.#sendStateless(message, flow, 400, "Bad Request");
+    }
+  }
+
+  #receiveRequest(request: SipRequest, flow: Flow): void {
+    const key = transactionKey(request);
+    if (request.method === "ACK") {
+      const entry = this.#server.get(key);
+      if (entry && entry.transaction instanceof ServerInviteTransaction && entry.transaction.state === "completed") entry.transaction.receiveAck();
+      else this.emit("ack", request, flow);
+      return;
+    }
+    const existing = this.#server.get(key);
+    if (existing) {
+      existing.transaction.receiveRequest();
+      return;
+    }
+    const rejection = checkRequestSanity(request, this.#policy);
+    const entry = this.#newTransaction(request, flow, key);
+    if (rejection) {
+      entry.incoming.respond(rejection.status, rejection.reason, { headers: rejection.headers, ...this.#serverHeader() });
+      return;
+    }
+    if (request.method === "CANCEL") {
+      this.#cancel(entry, request);
+      return;
+    }
+    if (request.method === "OPTIONS") {
+      this.#answerOptions(entry.incoming);
+      return;
+    }
+    if (request.method === "INVITE") {
+      entry.incoming.respond(100, "Trying", this.#serverHeader());
+      if (this.#unavailable) {
+        entry.incoming.respond(503, "Service Unavailable", {
+          headers: [["Retry-After", String(this.#unavailable.retryAfterSeconds)]],
+          ...this.#serverHeader(),
+        });
+        return;
+      }
+    }
+    const handler = this.#handlers.get(request.method);
+    if (!handler) {
+      entry.incoming.respond(405, "Method Not Allowed", { headers: [["Allow", this.#policy.allowedMethods.join(", ")]], ...this.#serverHeader() });
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(entry.incoming))
+      .catch((e: unknown) => {
+        this.emit("handlerError", e, request);
+        entry.incoming.respond(500, "Server Internal Error", this.#serverHeader());
+      });
+  }
+
+  #newTransaction(request: SipRequest, flow: Flow, key: string): ServerEntry {
+    const transport = this.#transports.get(flow.protocol);
+    const send = (data: Buffer) => void transport?.send(data, flow).catch(() => entry.transaction.transportError());
+    const reliable = flow.protocol !== "udp";
+    const options = { reliable, scheduler: this.#scheduler, ...(this.#options.timers ? { timers: this.#options.timers } : {}) };
+    const transaction: ServerTransaction =
+      request.method === "INVITE" ? new ServerInviteTransaction<Buffer>(options) : new ServerNonInviteTransaction<Buffer>(options);
+    const incoming = new IncomingRequest(request, flow, { respond: (data, status) => transaction.respond(data, status) });
+    const entry: ServerEntry = { transaction, incoming };
+    transaction.on("send", send);
+    transaction.on("terminated", () => this.#server.delete(key));
+    this.#server.set(key, entry);
+    return entry;
+  }
+
+  #cancel(entry: ServerEntry, cancel: SipRequest): void {
+    // §9.2: the CANCEL matches the INVITE transaction with the same branch (and sent-by).
+    const invite = this.#server.get(transactionKey(cancel, "INVITE"));
+    if (!invite) {
+      entry.incoming.respond(481, "Call/Transaction Does Not Exist", this.#serverHeader());
+      return;
+    }
+    entry.incoming.respond(200, "OK", this.#serverHeader());
+    invite.incoming.cancel();
+  }
+
+  #answerOptions(incoming: IncomingRequest): void {
+    const headers: [string, string][] = [
+      ["Allow", this.#policy.allowedMethods.join(", ")],
+      ["Accept", (this.#options.acceptedBodyTypes ?? DEFAULT_BODY_TYPES).join(", ")],
+      ["Supported", this.#policy.supportedExtensions.join(", ")],
+    ];
+    if (this.#unavailable) {
+      incoming.respond(503, "Service Unavailable", {
+        headers: [...headers, ["Retry-After", String(this.#unavailable.retryAfterSeconds)]],
+        ...this.#serverHeader(),
+      });
+    } else {
+      incoming.respond(200, "OK", { headers, ...this.#serverHeader() });
+    }
+  }
+
+  #sendStateless(request: SipRequest, flow: Flow, status: number, reason: string): void {
+    try {
+      const data = serializeMessage(buildResponse(request, status, reason, this.#serverHeader()));
+      void this.#transports
+        .get(flow.protocol)
+        ?.send(data, flow)
+        .catch(() => {});
+    } catch {
+      // Not even a response can be built from it: drop.
+    }
+  }
+
+  #serverHeader(): { server?: string } {
+    return this.#options.serverName ? { server: this.#options.serverName } : {};
+  }
+}
+
+/**
+ * §17.2.3: branch + sent-by + method (ACK counts as INVITE; a CANCEL has its own
+ * transaction but finds the INVITE's with `method`). Requests without the RFC 3261
+ * magic cookie (RFC 2543 peers) are matched on Call-ID, CSeq number, From tag,
+ * Request-URI and top Via instead (§17.2.3, second half).
+ */
+export function transactionKey(request: SipRequest, method?: string): string {
+  const via = request.headers.topVia();
+  const m = method ?? (request.method === "ACK" ? "INVITE" : request.method);
+  if (via && isRfc3261Branch(via.branch)) return `${via.branch}|${via.host}:${via.port ?? ""}|${m}`;
+  const h = request.headers;
+  return `2543|${h.callId()}|${h.cseq().seq}|${h.from().tag ?? ""}|${request.uri}|${via ? `${via.host}:${via.port ?? ""}` : ""}|${m}`;
+}
