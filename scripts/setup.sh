@@ -10,6 +10,8 @@ missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v rtpengine >/dev/null 2>&1 || missing+=(rtpengine-daemon)
+command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+command -v baresip >/dev/null 2>&1 || missing+=(baresip-core baresip-ffmpeg)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
