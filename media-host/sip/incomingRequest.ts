@@ -38,11 +38,16 @@ export class IncomingRequest {
     return this.#cancelled;
   }
 
-  /** Sends a response; after a final one further calls are ignored (a late answer after CANCEL or a timeout). */
-  respond(status: number, reason: string, options: ResponseOptions = {}): void {
-    if (this.#finalSent) return;
+  /**
+   * Sends a response and returns its bytes (a dialog retransmits its 2xx with them);
+   * after a final one further calls are ignored (a late answer after CANCEL or a timeout).
+   */
+  respond(status: number, reason: string, options: ResponseOptions = {}): Buffer | undefined {
+    if (this.#finalSent) return undefined;
     if (status >= 200) this.#finalSent = true;
-    this.#sink.respond(serializeMessage(buildResponse(this.request, status, reason, options)), status);
+    const data = serializeMessage(buildResponse(this.request, status, reason, options));
+    this.#sink.respond(data, status);
+    return data;
   }
 
   /** Called when the caller CANCELs this INVITE before a final answer; the stack has answered the CANCEL and will send 487. */

@@ -1,14 +1,22 @@
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { SipParseError } from "./errors.js";
 import type { SipRequest, SipResponse } from "./message.js";
-import { isRfc3261Branch } from "./message.js";
+import { isRfc3261Branch, parseUri, SipHeaders } from "./message.js";
 import { checkRequestSanity, type RequestPolicy } from "./sanity.js";
 import { buildResponse, serializeMessage } from "./serializer.js";
 import { IncomingRequest } from "./incomingRequest.js";
+import { ClientNonInviteTransaction } from "./transactions/clientNonInviteTransaction.js";
 import { ServerInviteTransaction } from "./transactions/serverInviteTransaction.js";
 import { ServerNonInviteTransaction } from "./transactions/serverNonInviteTransaction.js";
 import { realScheduler, type Scheduler, type TimerValues } from "./transactions/timers.js";
 import type { Flow, InboundMessage, SipTransport } from "./transport/flow.js";
+
+/** A request we sent got no final response in time (RFC 3261: treat as 408). */
+export class SipRequestTimeoutError extends Error {
+  override readonly name = "SipRequestTimeoutError";
+  readonly sipStatus = 408;
+}
 
 export type RequestHandler = (request: IncomingRequest) => void | Promise<void>;
 
@@ -22,6 +30,8 @@ export interface SipStackOptions {
   readonly serverName?: string;
   readonly scheduler?: Scheduler;
   readonly timers?: TimerValues;
+  /** The host this stack puts in its Via and Contact (its public address in Azure). */
+  readonly advertisedHost?: string;
 }
 
 export interface SipStackEvents {
@@ -35,6 +45,14 @@ export interface SipStackEvents {
 }
 
 type ServerTransaction = ServerInviteTransaction<Buffer> | ServerNonInviteTransaction<Buffer>;
+
+/** A request the stack sends (BYE, INFO, UPDATE): everything but the top Via, which the stack adds. */
+export interface OutgoingRequest {
+  readonly method: string;
+  readonly uri: string;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body?: Buffer;
+}
 
 interface ServerEntry {
   readonly transaction: ServerTransaction;
@@ -55,6 +73,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
   readonly #handlers = new Map<string, RequestHandler>();
   readonly #server = new Map<string, ServerEntry>();
   readonly #transports = new Map<string, SipTransport>();
+  readonly #client = new Map<string, ClientNonInviteTransaction<Buffer, SipResponse>>();
   readonly #options: SipStackOptions;
   readonly #scheduler: Scheduler;
   #unavailable: { retryAfterSeconds: number } | undefined;
@@ -96,7 +115,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
 
   #receive({ message, flow }: InboundMessage): void {
     try {
-      if (message.kind === "response") this.emit("strayResponse", message, flow);
+      if (message.kind === "response") this.#receiveResponse(message, flow);
       else this.#receiveRequest(message, flow);
     } catch (e) {
       // A header that parses lazily can still be broken: answer 400 where possible, drop otherwise.
@@ -152,6 +171,60 @@ export class SipStack extends EventEmitter<SipStackEvents> {
         this.emit("handlerError", e, request);
         entry.incoming.respond(500, "Server Internal Error", this.#serverHeader());
       });
+  }
+
+  /**
+   * Sends a non-INVITE request over a flow (in a dialog: the device's own flow, which is
+   * what reaches it behind NAT) and resolves with its final response, or rejects with a
+   * 408-like timeout. Retransmitted on UDP by its client transaction.
+   */
+  sendRequest(outgoing: OutgoingRequest, flow: Flow): Promise<SipResponse> {
+    const transport = this.#transports.get(flow.protocol);
+    if (!transport) return Promise.reject(new Error(`no ${flow.protocol} transport`));
+    const branch = `z9hG4bK${randomBytes(12).toString("base64url")}`;
+    const host = this.#options.advertisedHost ?? "127.0.0.1";
+    const headers = new SipHeaders([
+      ["Via", `SIP/2.0/${flow.protocol.toUpperCase()} ${host}:${flow.localPort};branch=${branch};rport`],
+      ...outgoing.headers,
+    ]);
+    if (this.#options.serverName && !headers.has("User-Agent")) headers.append("User-Agent", this.#options.serverName);
+    const data = serializeMessage({
+      kind: "request",
+      method: outgoing.method,
+      uri: outgoing.uri,
+      requestUri: parseUri(outgoing.uri),
+      headers,
+      body: outgoing.body ?? Buffer.alloc(0),
+    });
+    const key = `${branch}|${outgoing.method}`;
+    const transaction = new ClientNonInviteTransaction<Buffer, SipResponse>(data, {
+      reliable: flow.protocol !== "udp",
+      scheduler: this.#scheduler,
+      ...(this.#options.timers ? { timers: this.#options.timers } : {}),
+    });
+    this.#client.set(key, transaction);
+    return new Promise<SipResponse>((resolve, reject) => {
+      transaction.on("send", (bytes) => void transport.send(bytes, flow).catch(() => transaction.transportError()));
+      transaction.on("response", (response, status) => {
+        if (status >= 200) resolve(response);
+      });
+      transaction.on("timeout", () => reject(new SipRequestTimeoutError(`${outgoing.method} got no final response`)));
+      transaction.on("terminated", () => this.#client.delete(key));
+      transaction.start();
+    });
+  }
+
+  #receiveResponse(response: SipResponse, flow: Flow): void {
+    const branch = response.headers.topVia()?.branch;
+    const transaction = branch ? this.#client.get(`${branch}|${response.headers.cseq().method}`) : undefined;
+    if (transaction) transaction.receiveResponse(response, response.status);
+    else this.emit("strayResponse", response, flow);
+  }
+
+  /** Sends bytes over a flow outside any transaction (a dialog's 2xx retransmissions). */
+  sendRaw(data: Buffer, flow: Flow): Promise<void> {
+    const transport = this.#transports.get(flow.protocol);
+    return transport ? transport.send(data, flow) : Promise.reject(new Error(`no ${flow.protocol} transport`));
   }
 
   #newTransaction(request: SipRequest, flow: Flow, key: string): ServerEntry {

@@ -26,8 +26,14 @@ before(async () => {
   ports.l1 = await transports[2]!.listen("127.0.0.1", 0);
   const stack = new SipStack({ transports, serverName: "OpenCVI" });
   // Rings, and waits for the caller: what a dial-in does while the bot joins.
-  stack.handle("INVITE", (request) => request.respond(180, "Ringing", { toTag: "ringing" }));
-  for (const method of ["BYE", "INFO", "UPDATE"]) stack.handle(method, (request) => request.respond(200, "OK"));
+  stack.handle("INVITE", (request) => {
+    request.respond(180, "Ringing", { toTag: "ringing" });
+  });
+  for (const method of ["BYE", "INFO", "UPDATE"]) {
+    stack.handle(method, (request) => {
+      request.respond(200, "OK");
+    });
+  }
 });
 after(async () => {
   for (const t of transports) await t.close();

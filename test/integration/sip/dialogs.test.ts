@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { createSocket, type Socket } from "node:dgram";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Dialogs } from "../../../media-host/sip/dialogs.js";
+import { parseMessage } from "../../../media-host/sip/parser.js";
+import type { ServerDialog } from "../../../media-host/sip/serverDialog.js";
+import { SipStack } from "../../../media-host/sip/sipStack.js";
+import { StreamTransport } from "../../../media-host/sip/transport/streamTransport.js";
+import { UdpTransport } from "../../../media-host/sip/transport/udpTransport.js";
+import { describeResult, runSipp, type SippTransport } from "../../support/peers/sipp.js";
+
+const tlsDirectory = fileURLToPath(new URL("../../../../.local/tls/", import.meta.url));
+const sdp = Buffer.from(
+  "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
+);
+const transports = [
+  new UdpTransport(),
+  new StreamTransport({ protocol: "tcp" }),
+  new StreamTransport({
+    protocol: "tls",
+    tls: { cert: readFileSync(`${tlsDirectory}server.pem`), key: readFileSync(`${tlsDirectory}server-key.pem`) },
+  }),
+];
+const ports: Record<SippTransport, number> = { u1: 0, t1: 0, l1: 0 };
+let stack: SipStack;
+let dialogs: Dialogs;
+const ended: { callId: string; by: string }[] = [];
+let onInvite: (dialog: ServerDialog) => void;
+
+before(async () => {
+  ports.u1 = await transports[0]!.listen("127.0.0.1", 0);
+  ports.t1 = await transports[1]!.listen("127.0.0.1", 0);
+  ports.l1 = await transports[2]!.listen("127.0.0.1", 0);
+  const timers = { t1InMs: 50, t2InMs: 200, t4InMs: 250 };
+  stack = new SipStack({ transports, serverName: "OpenCVI", timers });
+  dialogs = new Dialogs(stack, { contact: "sip:gateway@127.0.0.1", timers });
+  stack.handle("INVITE", (invite) => {
+    const dialog = dialogs.accept(invite);
+    dialog.on("ended", (by) => ended.push({ callId: dialog.callId, by }));
+    onInvite(dialog);
+  });
+});
+after(async () => {
+  for (const t of transports) await t.close();
+});
+
+describe("dialogs: answer, ACK, BYE both ways", () => {
+  for (const transport of ["u1", "t1", "l1"] as const) {
+    it(`a device calls, is answered after ringing, and hangs up (SIPp, ${transport})`, async () => {
+      onInvite = (dialog) => {
+        dialog.ring();
+        setTimeout(() => dialog.answer(sdp), 50);
+      };
+      const result = await runSipp({
+        scenario: "direct-dial",
+        target: `127.0.0.1:${ports[transport]}`,
+        service: "123456789.1234567890",
+        transport,
+        calls: 2,
+        rate: 5,
+        mediaMs: 300,
+        timeoutInMs: 30_000,
+      });
+      assert.equal(result.successful, 2, describeResult(result));
+      assert.equal(result.failed, 0, describeResult(result));
+      assert.equal(dialogs.size, 0, "both dialogs ended");
+    });
+  }
+
+  it("retransmits the 2xx until the ACK; without one, hangs up with a BYE", async () => {
+    const device: Socket = createSocket("udp4");
+    await new Promise<void>((resolve) => device.bind(0, "127.0.0.1", resolve));
+    const seen: string[] = [];
+    device.on("message", (data) => {
+      const message = parseMessage(data);
+      if (message.kind === "response") seen.push(String(message.status));
+      else {
+        seen.push(message.method);
+        // Answer the BYE like a device would.
+        const lines = data.toString().split("\r\n");
+        const pick = (name: string) => lines.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)) ?? "";
+        const ok = ["SIP/2.0 200 OK", pick("Via"), pick("From"), pick("To"), pick("Call-ID"), pick("CSeq"), "Content-Length: 0", "", ""].join("\r\n");
+        device.send(ok, ports.u1, "127.0.0.1");
+      }
+    });
+    onInvite = (dialog) => dialog.answer(sdp);
+    const invite = [
+      "INVITE sip:123456789.1234567890@127.0.0.1 SIP/2.0",
+      `Via: SIP/2.0/UDP 127.0.0.1:${device.address().port};branch=z9hG4bK-noack;rport`,
+      "Max-Forwards: 70",
+      "From: <sip:room@example.com>;tag=room",
+      "To: <sip:123456789.1234567890@127.0.0.1>",
+      "Call-ID: no-ack@example.com",
+      "CSeq: 1 INVITE",
+      `Contact: <sip:room@127.0.0.1:${device.address().port}>`,
+      "Content-Type: application/sdp",
+      `Content-Length: ${sdp.length}`,
+      "",
+      sdp.toString(),
+    ].join("\r\n");
+    device.send(invite, ports.u1, "127.0.0.1");
+    const until = Date.now() + 6000;
+    while (!ended.some((e) => e.callId === "no-ack@example.com") && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    device.close();
+    assert.ok(seen.filter((s) => s === "200").length >= 4, `2xx retransmitted: ${seen.join(" ")}`);
+    assert.ok(seen.includes("BYE"), `a BYE ends the unacknowledged call: ${seen.join(" ")}`);
+    assert.deepEqual(
+      ended.filter((e) => e.callId === "no-ack@example.com").map((e) => e.by),
+      ["timeout"],
+    );
+  });
+
+  it("our side hangs up: the device gets a BYE over its own flow", async () => {
+    onInvite = (dialog) => {
+      dialog.answer(sdp);
+      dialog.once("confirmed", () => setTimeout(() => void dialog.bye("the meeting ended"), 100));
+    };
+    // A raw device: it ACKs our 2xx, then must receive our BYE (with its Reason) and answers it.
+    const device: Socket = createSocket("udp4");
+    await new Promise<void>((resolve) => device.bind(0, "127.0.0.1", resolve));
+    const got: string[] = [];
+    device.on("message", (data) => {
+      const message = parseMessage(data);
+      if (message.kind === "response" && message.status === 200 && message.headers.cseq().method === "INVITE") {
+        const toLine =
+          data
+            .toString()
+            .split("\r\n")
+            .find((l) => l.startsWith("To:")) ?? "";
+        device.send(
+          [
+            "ACK sip:gateway@127.0.0.1 SIP/2.0",
+            `Via: SIP/2.0/UDP 127.0.0.1:${device.address().port};branch=z9hG4bK-ack1;rport`,
+            "Max-Forwards: 70",
+            "From: <sip:room@example.com>;tag=room2",
+            toLine,
+            "Call-ID: we-hang-up@example.com",
+            "CSeq: 1 ACK",
+            "Content-Length: 0",
+            "",
+            "",
+          ].join("\r\n"),
+          ports.u1,
+          "127.0.0.1",
+        );
+      } else if (message.kind === "request" && message.method === "BYE") {
+        got.push(`BYE ${message.headers.get("Reason") ?? ""}`);
+        const lines = data.toString().split("\r\n");
+        const pick = (name: string) => lines.find((l) => l.startsWith(`${name}:`)) ?? "";
+        device.send(
+          ["SIP/2.0 200 OK", pick("Via"), pick("From"), pick("To"), pick("Call-ID"), pick("CSeq"), "Content-Length: 0", "", ""].join("\r\n"),
+          ports.u1,
+          "127.0.0.1",
+        );
+      }
+    });
+    device.send(
+      [
+        "INVITE sip:123456789.1234567890@127.0.0.1 SIP/2.0",
+        `Via: SIP/2.0/UDP 127.0.0.1:${device.address().port};branch=z9hG4bK-hang;rport`,
+        "Max-Forwards: 70",
+        "From: <sip:room@example.com>;tag=room2",
+        "To: <sip:123456789.1234567890@127.0.0.1>",
+        "Call-ID: we-hang-up@example.com",
+        "CSeq: 1 INVITE",
+        `Contact: <sip:room@127.0.0.1:${device.address().port}>`,
+        "Content-Length: 0",
+        "",
+        "",
+      ].join("\r\n"),
+      ports.u1,
+      "127.0.0.1",
+    );
+    const until = Date.now() + 4000;
+    while (!ended.some((e) => e.callId === "we-hang-up@example.com") && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    device.close();
+    assert.deepEqual(got, ['BYE SIP;cause=200;text="the meeting ended"']);
+    assert.deepEqual(
+      ended.filter((e) => e.callId === "we-hang-up@example.com").map((e) => e.by),
+      ["local"],
+    );
+  });
+});
