@@ -15,12 +15,30 @@ export class Dialogs {
   constructor(stack: SipStack, options: ServerDialogOptions) {
     this.#stack = stack;
     this.#options = options;
-    stack.on("ack", (request) => this.#find(request)?.receiveAck());
-    stack.handle("BYE", (bye) => {
-      const dialog = this.#find(bye.request);
-      if (dialog) dialog.receiveBye(bye);
-      else bye.respond(481, "Call/Transaction Does Not Exist");
+    stack.on("ack", (request) => this.#find(request)?.receiveAck(request));
+    stack.handle("BYE", (bye) => this.#inDialog(bye, (d) => d.receiveBye(bye)));
+    stack.handle("UPDATE", (update) => this.#inDialog(update, (d) => d.receiveUpdate(update)));
+    stack.handle("INFO", (info) => this.#inDialog(info, (d) => d.receiveInfo(info)));
+    stack.handle("INVITE", (invite) => {
+      // With our tag in To it is a re-INVITE of a dialog; without, a new call.
+      if (invite.request.headers.to().tag !== undefined) return this.#inDialog(invite, (d) => d.receiveReinvite(invite));
+      return this.#onCall(invite);
     });
+  }
+
+  /** The handler of new calls (INVITEs outside any dialog). */
+  onCall(handler: (invite: IncomingRequest) => void | Promise<void>): void {
+    this.#onCall = handler;
+  }
+
+  #onCall: (invite: IncomingRequest) => void | Promise<void> = (invite) => {
+    invite.respond(480, "Temporarily Unavailable");
+  };
+
+  async #inDialog(request: IncomingRequest, handle: (dialog: ServerDialog) => void | Promise<void>): Promise<void> {
+    const dialog = this.#find(request.request);
+    if (dialog) await handle(dialog);
+    else request.respond(481, "Call/Transaction Does Not Exist");
   }
 
   get size(): number {

@@ -1,20 +1,33 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { IncomingRequest } from "./incomingRequest.js";
-import type { SipStack } from "./sipStack.js";
+import type { SipRequest } from "./message.js";
+import type { OutgoingRequest, SipStack } from "./sipStack.js";
 import { DEFAULT_TIMERS, realScheduler, type Scheduler, type TimerValues, TransactionTimers } from "./transactions/timers.js";
 
 export type DialogEndedBy = "remote" | "local" | "timeout";
 
 export interface ServerDialogEvents {
-  /** The device's ACK arrived: the call is up. */
-  confirmed: [];
+  /** The device's ACK arrived: the call is up. `answer` is the SDP a late-offer device put in its ACK. */
+  confirmed: [answer: Buffer | undefined];
   ended: [by: DialogEndedBy, reason: string];
+  /** A digit from SIP INFO (application/dtmf-relay or application/dtmf); `eventId` tells repeats apart. */
+  dtmf: [digit: string, eventId: string];
+  /** The device asked for a keyframe (INFO application/media_control+xml picture_fast_update). */
+  pictureFastUpdate: [];
 }
+
+/** Answers an offer the device makes in the dialog (re-INVITE or UPDATE): hold, resume, codec change. */
+export type OfferAnswerer = (offer: Buffer) => Promise<Buffer>;
+
+/** The smallest session interval we accept (RFC 4028 recommends 90 s). */
+export const MIN_SESSION_EXPIRES = 90;
 
 export interface ServerDialogOptions {
   /** Our Contact URI (where the device sends in-dialog requests). */
   readonly contact: string;
+  /** Answers re-INVITE/UPDATE offers; without it such offers get 488. */
+  readonly answerOffer?: OfferAnswerer;
   readonly timers?: TimerValues;
   readonly scheduler?: Scheduler;
 }
@@ -37,6 +50,10 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
   readonly #values: TimerValues;
   #state: "early" | "answered" | "confirmed" | "ended" = "early";
   #localCSeq = 1;
+  /** RFC 4028: the interval and who refreshes; undefined when the device does not do session timers. */
+  #session: { seconds: number; refresher: "uac" | "uas" } | undefined;
+  /** The 2xx of a re-INVITE being retransmitted until its ACK (by CSeq). */
+  #pendingReinvite: number | undefined;
 
   constructor(stack: SipStack, invite: IncomingRequest, options: ServerDialogOptions) {
     super();
@@ -58,12 +75,37 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     if (this.#state === "early") this.invite.respond(status, reason, { toTag: this.localTag, headers: [["Contact", `<${this.#options.contact}>`]] });
   }
 
-  /** Answers with a 2xx carrying `sdp`, retransmitted until the ACK. */
+  /**
+   * Answers with a 2xx carrying `sdp` (the answer, or our offer when the INVITE had none),
+   * retransmitted until the ACK. Agrees session timers when the device asks (RFC 4028).
+   */
   answer(sdp: Buffer, headers: readonly (readonly [string, string])[] = []): void {
     if (this.#state !== "early") return;
+    const request = this.invite.request;
+    const asked = request.headers.sessionExpires();
+    const supportsTimer = request.headers.supported().includes("timer");
+    if (asked && asked.deltaSeconds < MIN_SESSION_EXPIRES) {
+      this.reject(422, "Session Interval Too Small", [["Min-SE", String(MIN_SESSION_EXPIRES)]]);
+      return;
+    }
+    const sessionHeaders: [string, string][] = [];
+    if (asked || supportsTimer) {
+      const seconds = asked?.deltaSeconds ?? 1800;
+      // The device refreshes when it offered to (or did not say and supports timers); else we do.
+      const refresher = asked?.refresher === "uas" || !supportsTimer ? "uas" : "uac";
+      this.#session = { seconds, refresher };
+      sessionHeaders.push(["Session-Expires", `${seconds};refresher=${refresher}`]);
+      if (supportsTimer) sessionHeaders.push(["Require", "timer"]);
+    }
     const data = this.invite.respond(200, "OK", {
       toTag: this.localTag,
-      headers: [["Contact", `<${this.#options.contact}>`], ["Content-Type", "application/sdp"], ...headers],
+      headers: [
+        ["Contact", `<${this.#options.contact}>`],
+        ["Supported", "timer"],
+        ...sessionHeaders,
+        ["Content-Type", "application/sdp"],
+        ...headers,
+      ],
       body: sdp,
     });
     if (!data) return; // cancelled meanwhile
@@ -82,12 +124,72 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     this.#end("local", `${status} ${reason}`);
   }
 
-  /** @internal the dialogs registry hands over the ACK for our 2xx. */
-  receiveAck(): void {
+  /** @internal the dialogs registry hands over an ACK for one of our 2xx. */
+  receiveAck(ack: SipRequest): void {
+    if (this.#pendingReinvite !== undefined && ack.headers.cseq().seq === this.#pendingReinvite) {
+      this.#pendingReinvite = undefined;
+      this.#timers.stop("re2xx");
+      return;
+    }
     if (this.#state !== "answered") return;
     this.#state = "confirmed";
-    this.#timers.stopAll();
-    this.emit("confirmed");
+    this.#timers.stop("2xx");
+    this.#timers.stop("ack");
+    this.#armSessionTimer();
+    this.emit("confirmed", ack.body.length > 0 ? ack.body : undefined);
+  }
+
+  /** @internal a re-INVITE (hold, resume, refresh): answered through the offer answerer, 2xx retransmitted until its ACK. */
+  async receiveReinvite(reinvite: IncomingRequest): Promise<void> {
+    if (this.#state !== "confirmed") {
+      // RFC 3261 §14.2: an INVITE while ours is pending (or before the ACK) waits its turn.
+      reinvite.respond(491, "Request Pending");
+      return;
+    }
+    const sdp = await this.#answerOffer(reinvite);
+    if (sdp === undefined) return;
+    const data = reinvite.respond(200, "OK", {
+      headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(reinvite), ["Content-Type", "application/sdp"]],
+      body: sdp,
+    });
+    this.#armSessionTimer();
+    if (!data || reinvite.flow.protocol !== "udp") return;
+    this.#pendingReinvite = reinvite.request.headers.cseq().seq;
+    this.#retransmit(data, this.#values.t1InMs, "re2xx", () => this.#pendingReinvite !== undefined);
+  }
+
+  /** @internal an UPDATE: a session refresh (no body) or an offer. */
+  async receiveUpdate(update: IncomingRequest): Promise<void> {
+    if (update.request.body.length === 0) {
+      update.respond(200, "OK", { headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(update)] });
+      this.#armSessionTimer();
+      return;
+    }
+    const sdp = await this.#answerOffer(update);
+    if (sdp === undefined) return;
+    update.respond(200, "OK", {
+      headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(update), ["Content-Type", "application/sdp"]],
+      body: sdp,
+    });
+    this.#armSessionTimer();
+  }
+
+  /** @internal an INFO: DTMF (two formats) or a keyframe request. */
+  receiveInfo(info: IncomingRequest): void {
+    const type = info.request.headers.contentType();
+    const mediaType = type ? `${type.type}/${type.subtype}`.toLowerCase() : "";
+    const body = info.request.body.toString("utf8");
+    const eventId = `info:${this.callId}:${info.request.headers.cseq().seq}`;
+    if (mediaType === "application/dtmf-relay") {
+      const digit = /^\s*Signal\s*=\s*([0-9A-D*#])/im.exec(body)?.[1];
+      if (digit) this.emit("dtmf", digit.toUpperCase(), eventId);
+    } else if (mediaType === "application/dtmf") {
+      const digit = /^\s*([0-9A-D*#])\s*$/i.exec(body)?.[1];
+      if (digit) this.emit("dtmf", digit.toUpperCase(), eventId);
+    } else if (mediaType === "application/media_control+xml" && /picture_fast_update/i.test(body)) {
+      this.emit("pictureFastUpdate");
+    }
+    info.respond(200, "OK");
   }
 
   /** @internal the device hung up. */
@@ -103,36 +205,90 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
 
   async #hangUp(by: DialogEndedBy, reason: string): Promise<void> {
     if (this.#state === "ended" || this.#state === "early") return;
+    this.#end(by, reason);
+    await this.#stack.sendRequest(this.#inDialog("BYE", [["Reason", `SIP;cause=200;text="${reason.replaceAll('"', "'")}"`]]), this.invite.flow);
+  }
+
+  /** A request of ours in this dialog (§12.2.1.1): their Contact as target, tags swapped, our CSeq. */
+  #inDialog(method: string, headers: readonly (readonly [string, string])[]): OutgoingRequest {
     const request = this.invite.request;
     const from = request.headers.get("From") ?? "";
     const to = request.headers.get("To") ?? "";
     const contact = request.headers.contacts();
     const target = contact !== "*" && contact[0] ? contact[0].uri.raw : request.uri;
-    this.#end(by, reason);
     this.#localCSeq++;
-    await this.#stack.sendRequest(
-      {
-        method: "BYE",
-        uri: target,
-        headers: [
-          ["Max-Forwards", "70"],
-          ["From", to.includes(";tag=") ? to : `${to};tag=${this.localTag}`],
-          ["To", from],
-          ["Call-ID", this.callId],
-          ["CSeq", `${this.#localCSeq} BYE`],
-          ["Reason", `SIP;cause=200;text="${reason.replaceAll('"', "'")}"`],
-        ],
-      },
-      this.invite.flow,
-    );
+    return {
+      method,
+      uri: target,
+      headers: [
+        ["Max-Forwards", "70"],
+        ["From", to.includes(";tag=") ? to : `${to};tag=${this.localTag}`],
+        ["To", from],
+        ["Call-ID", this.callId],
+        ["CSeq", `${this.#localCSeq} ${method}`],
+        ...headers,
+      ],
+    };
   }
 
-  #retransmit(data: Buffer, intervalInMs: number): void {
-    this.#timers.start("2xx", intervalInMs, () => {
-      if (this.#state !== "answered") return;
+  #retransmit(data: Buffer, intervalInMs: number, timer = "2xx", stillDue = () => this.#state === "answered"): void {
+    this.#timers.start(timer, intervalInMs, () => {
+      if (!stillDue()) return;
       void this.#stack.sendRaw(data, this.invite.flow).catch(() => {});
-      this.#retransmit(data, Math.min(2 * intervalInMs, this.#values.t2InMs));
+      if (intervalInMs < 64 * this.#values.t1InMs) this.#retransmit(data, Math.min(2 * intervalInMs, this.#values.t2InMs), timer, stillDue);
     });
+  }
+
+  async #answerOffer(request: IncomingRequest): Promise<Buffer | undefined> {
+    if (!this.#options.answerOffer) {
+      request.respond(488, "Not Acceptable Here");
+      return undefined;
+    }
+    try {
+      return await this.#options.answerOffer(request.request.body);
+    } catch {
+      request.respond(488, "Not Acceptable Here");
+      return undefined;
+    }
+  }
+
+  /** The Session-Expires of a refresh's answer: the device's new interval (at least ours), same refresher rule. */
+  #refreshedSession(request: IncomingRequest): [string, string][] {
+    const asked = request.request.headers.sessionExpires();
+    if (!asked && !this.#session) return [];
+    const seconds = Math.max(asked?.deltaSeconds ?? this.#session?.seconds ?? 1800, MIN_SESSION_EXPIRES);
+    const refresher = asked?.refresher ?? this.#session?.refresher ?? "uac";
+    this.#session = { seconds, refresher };
+    return [["Session-Expires", `${seconds};refresher=${refresher}`]];
+  }
+
+  /**
+   * RFC 4028 §10: when the device refreshes and misses it, the session is dead: BYE
+   * before it expires (interval − min(32 s, interval/3)). When we refresh, an UPDATE at half time.
+   */
+  #armSessionTimer(): void {
+    const session = this.#session;
+    if (!session || this.#state !== "confirmed") return;
+    if (session.refresher === "uac") {
+      const deadline = session.seconds - Math.min(32, session.seconds / 3);
+      this.#timers.start("session", deadline * 1000, () => void this.#hangUp("local", "session timer expired").catch(() => {}));
+    } else {
+      this.#timers.start("session", (session.seconds / 2) * 1000, () => void this.#refresh());
+    }
+  }
+
+  async #refresh(): Promise<void> {
+    if (this.#state !== "confirmed" || !this.#session) return;
+    try {
+      const response = await this.#stack.sendRequest(
+        this.#inDialog("UPDATE", [["Session-Expires", `${this.#session.seconds};refresher=uas`]]),
+        this.invite.flow,
+      );
+      if (response.status >= 300) throw new Error(`refresh answered ${response.status}`);
+      this.#armSessionTimer();
+    } catch {
+      await this.#hangUp("local", "session refresh failed");
+    }
   }
 
   #end(by: DialogEndedBy, reason: string): void {

@@ -28,6 +28,19 @@ let stack: SipStack;
 let dialogs: Dialogs;
 const ended: { callId: string; by: string }[] = [];
 let onInvite: (dialog: ServerDialog) => void;
+const digits: { digit: string; eventId: string }[] = [];
+
+function mirrorDirection(offer: Buffer): Buffer {
+  const text = offer.toString();
+  const direction = /a=(sendonly|recvonly|inactive|sendrecv)/.exec(text)?.[1] ?? "sendrecv";
+  const mirrored = { sendonly: "recvonly", recvonly: "sendonly", inactive: "inactive", sendrecv: "sendrecv" }[direction];
+  return Buffer.from(sdp.toString().replace("a=sendrecv", `a=${mirrored}`));
+}
+
+const answerAfterRinging = (dialog: ServerDialog) => {
+  dialog.ring();
+  setTimeout(() => dialog.answer(sdp), 30);
+};
 
 before(async () => {
   ports.u1 = await transports[0]!.listen("127.0.0.1", 0);
@@ -35,10 +48,12 @@ before(async () => {
   ports.l1 = await transports[2]!.listen("127.0.0.1", 0);
   const timers = { t1InMs: 50, t2InMs: 200, t4InMs: 250 };
   stack = new SipStack({ transports, serverName: "OpenCVI", timers });
-  dialogs = new Dialogs(stack, { contact: "sip:gateway@127.0.0.1", timers });
-  stack.handle("INVITE", (invite) => {
+  // Hold and resume are answered with the mirrored direction (sendonly → recvonly), never a cached sendrecv.
+  dialogs = new Dialogs(stack, { contact: "sip:gateway@127.0.0.1", timers, answerOffer: async (offer) => mirrorDirection(offer) });
+  dialogs.onCall((invite) => {
     const dialog = dialogs.accept(invite);
     dialog.on("ended", (by) => ended.push({ callId: dialog.callId, by }));
+    dialog.on("dtmf", (digit, eventId) => digits.push({ digit, eventId }));
     onInvite(dialog);
   });
 });
@@ -49,10 +64,7 @@ after(async () => {
 describe("dialogs: answer, ACK, BYE both ways", () => {
   for (const transport of ["u1", "t1", "l1"] as const) {
     it(`a device calls, is answered after ringing, and hangs up (SIPp, ${transport})`, async () => {
-      onInvite = (dialog) => {
-        dialog.ring();
-        setTimeout(() => dialog.answer(sdp), 50);
-      };
+      onInvite = answerAfterRinging;
       const result = await runSipp({
         scenario: "direct-dial",
         target: `127.0.0.1:${ports[transport]}`,
@@ -68,6 +80,69 @@ describe("dialogs: answer, ACK, BYE both ways", () => {
       assert.equal(dialogs.size, 0, "both dialogs ended");
     });
   }
+
+  it("hold then resume: each re-INVITE answered with the mirrored direction (SIPp)", async () => {
+    onInvite = answerAfterRinging;
+    const result = await runSipp({
+      scenario: "hold-resume",
+      target: `127.0.0.1:${ports.u1}`,
+      service: "123456789.1234567890",
+      transport: "u1",
+      timeoutInMs: 30_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+  });
+
+  it("session timers: agreed in the 2xx, refreshed by the device with UPDATE (SIPp)", async () => {
+    onInvite = answerAfterRinging;
+    const result = await runSipp({
+      scenario: "session-timer",
+      target: `127.0.0.1:${ports.u1}`,
+      service: "123456789.1234567890",
+      transport: "u1",
+      timeoutInMs: 30_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+    assert.ok(
+      result.logLines.some((l) => /^Session-Expires:\s*90/.test(l)),
+      result.logLines.join("\n"),
+    );
+  });
+
+  it("late offer: our offer in the 2xx, the device's answer in the ACK (SIPp)", async () => {
+    let answered: Buffer | undefined;
+    onInvite = (dialog) => {
+      dialog.once("confirmed", (answer) => {
+        answered = answer;
+      });
+      answerAfterRinging(dialog);
+    };
+    const result = await runSipp({
+      scenario: "late-offer",
+      target: `127.0.0.1:${ports.u1}`,
+      service: "123456789.1234567890",
+      transport: "u1",
+      timeoutInMs: 30_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+    assert.match(answered?.toString() ?? "", /m=audio/);
+  });
+
+  it("SIP INFO digits reach the call, each with its own event id (SIPp)", async () => {
+    onInvite = answerAfterRinging;
+    digits.length = 0;
+    const result = await runSipp({
+      scenario: "ivr-info",
+      target: `127.0.0.1:${ports.u1}`,
+      service: "813878896",
+      transport: "u1",
+      csv: { rows: [["1234567890#"]] },
+      timeoutInMs: 40_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+    assert.equal(digits.map((d) => d.digit).join(""), "1234567890#");
+    assert.equal(new Set(digits.map((d) => d.eventId)).size, 11);
+  });
 
   it("retransmits the 2xx until the ACK; without one, hangs up with a BYE", async () => {
     const device: Socket = createSocket("udp4");
