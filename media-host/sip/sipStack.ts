@@ -11,6 +11,7 @@ import { ServerInviteTransaction } from "./transactions/serverInviteTransaction.
 import { ServerNonInviteTransaction } from "./transactions/serverNonInviteTransaction.js";
 import { realScheduler, type Scheduler, type TimerValues } from "./transactions/timers.js";
 import type { Flow, InboundMessage, SipTransport } from "./transport/flow.js";
+import { stampTopVia } from "./transport/viaStamp.js";
 
 /** A request we sent got no final response in time (RFC 3261: treat as 408). */
 export class SipRequestTimeoutError extends Error {
@@ -125,6 +126,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
 
   #receiveRequest(request: SipRequest, flow: Flow): void {
     const key = transactionKey(request);
+    if (request.method !== "ACK") stampTopVia(request, flow);
     if (request.method === "ACK") {
       const entry = this.#server.get(key);
       if (entry && entry.transaction instanceof ServerInviteTransaction && entry.transaction.state === "completed") entry.transaction.receiveAck();

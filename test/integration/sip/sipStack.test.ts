@@ -100,6 +100,9 @@ describe("SIP stack over real sockets", () => {
     assert.match(ok.headers.get("Accept") ?? "", /application\/sdp.*application\/dtmf-relay/);
     assert.equal(ok.headers.get("Server"), "OpenCVI test");
     assert.equal(ok.headers.topVia()?.branch, `z9hG4bK-t${seq}`);
+    // RFC 3581: the rport the client asked for is filled in with the source port, with received.
+    assert.equal(ok.headers.topVia()?.rport, client.address().port);
+    assert.equal(ok.headers.topVia()?.received, "127.0.0.1");
   });
 
   it("handles a retransmitted request once and repeats the same answer", async () => {
