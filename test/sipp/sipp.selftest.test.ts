@@ -21,9 +21,7 @@ import {
  * they meet the real SIP server. Both sides must pass.
  */
 
-// SIPp replays pcaps through a raw socket: root only (CI and the dev machines run as root).
-const rawSocketsAllowed = process.getuid?.() === 0;
-const needsRoot = rawSocketsAllowed ? {} : { skip: "SIPp's pcap replay needs a raw socket (root)" };
+// SIPp replays pcaps through a raw socket, so these tests need root (as CI and the dev machines run).
 
 interface PairOptions extends Partial<Omit<SippRunOptions, "scenario" | "target">> {
   readonly uas?: string;
@@ -84,7 +82,7 @@ function report(t: TestContext, name: string, r: SippResult): void {
 }
 
 describe("SIPp scenarios against their UAS counterparts (loopback)", { concurrency: true }, () => {
-  it("direct-dial over UDP: the call flows and the pcap's PCMU tone arrives from SIPp's media port", needsRoot, async (t) => {
+  it("direct-dial over UDP: the call flows and the pcap's PCMU tone arrives from SIPp's media port", async (t) => {
     const sink = await rtpSink();
     try {
       const mediaPort = await freeMediaPort();
@@ -106,19 +104,15 @@ describe("SIPp scenarios against their UAS counterparts (loopback)", { concurren
   });
 
   for (const transport of ["t1", "l1"] as const) {
-    it(
-      `direct-dial over ${transport === "t1" ? "TCP" : "TLS (SIPp on TCP through the TLS bridge, .local/tls certificates)"}`,
-      needsRoot,
-      async (t) => {
-        const { caller, server } = await pair("direct-dial", { transport, calls: 2, rate: 10 });
-        assertPassed(caller, 2, "caller");
-        assertServerPassedOverTcp(server, 2);
-        report(t, `direct-dial ${transport}`, caller);
-      },
-    );
+    it(`direct-dial over ${transport === "t1" ? "TCP" : "TLS (SIPp on TCP through the TLS bridge, .local/tls certificates)"}`, async (t) => {
+      const { caller, server } = await pair("direct-dial", { transport, calls: 2, rate: 10 });
+      assertPassed(caller, 2, "caller");
+      assertServerPassedOverTcp(server, 2);
+      report(t, `direct-dial ${transport}`, caller);
+    });
   }
 
-  it("direct-dial over UDP with 10% of SIP packets lost (-lost 10): retransmissions carry 40 calls", needsRoot, async (t) => {
+  it("direct-dial over UDP with 10% of SIP packets lost (-lost 10): retransmissions carry 40 calls", async (t) => {
     // Bounded at 20 s: now and then a BYE whose 200s are all lost while the UAS still remembers
     // the call retransmits until Timer F (32 s); the run is then cut and counted from the
     // once-a-second statistics dump.
@@ -138,7 +132,7 @@ describe("SIPp scenarios against their UAS counterparts (loopback)", { concurren
     report(t, "load-direct-dial", caller);
   });
 
-  it("ivr-rfc4733: telephone-events for 123456789# reach the UAS's RTP port, the re-INVITE is answered", needsRoot, async (t) => {
+  it("ivr-rfc4733: telephone-events for 123456789# reach the UAS's RTP port, the re-INVITE is answered", async (t) => {
     const sink = await rtpSink();
     try {
       const { caller, server } = await pair("ivr-rfc4733", { service: "813878896", rtpPort: sink.port, dtmfDigits: "123456789#" });
