@@ -62,6 +62,11 @@ export interface DialPlan {
    * Undefined for a host that is not a customer domain.
    */
   readonly tenantKeyForDomain?: (host: string) => string | undefined;
+  /**
+   * The media host's own addresses (lower case): many room systems dial by IP
+   * (`813878896.1127180739@203.0.113.5`), which then counts as the service's host.
+   */
+  readonly ownHosts?: readonly string[];
 }
 
 /** Longer user parts are not anything we issue; refusing them early bounds the work on hostile input. */
@@ -106,7 +111,7 @@ export function parseDialString(userPart: string, hostPort: string, plan: DialPl
   if (user.length > MAX_USER_PART_LENGTH) return invalid("the user part is too long");
 
   const serviceDomain = plan.serviceDomain.toLowerCase();
-  if (host === `t.${serviceDomain}` || host === serviceDomain) return parseOnServiceHost(user, serviceDomain);
+  if (host === `t.${serviceDomain}` || host === serviceDomain || plan.ownHosts?.includes(host)) return parseOnServiceHost(user, serviceDomain);
 
   const customerKey = plan.tenantKeyForDomain?.(host);
   if (customerKey) {

@@ -347,3 +347,17 @@ describe("parseRequestUri: properties", () => {
     );
   });
 });
+
+describe("dialing the media host by IP address", () => {
+  it("treats the host's own addresses as the service's host", async () => {
+    const { parseRequestUri } = await import("../../../media-host/domain/dialString.js");
+    const plan = { serviceDomain: "cvi.example.net", ownHosts: ["203.0.113.5"] };
+    assert.deepEqual(parseRequestUri("sip:813878896.1127180739@203.0.113.5:5060", plan), {
+      kind: "direct",
+      tenantKey: "813878896@t.cvi.example.net",
+      vtcId: "1127180739",
+      order: "tenant-first",
+    });
+    assert.equal(parseRequestUri("sip:813878896.1127180739@198.51.100.1", plan).kind, "invalid");
+  });
+});
