@@ -1,0 +1,229 @@
+import type { Logger } from "pino";
+import type { BusMessage, MessageSubscriber, Subscription } from "../../shared/bus/messageBus.js";
+import type { ControlPlaneClient } from "../controlPlane/controlPlaneClient.js";
+import { ControlPlaneUnavailableError } from "../controlPlane/controlPlaneClient.js";
+import { type DialPlan, parseRequestUri } from "../domain/dialString.js";
+import type { FailedAttemptLimiter } from "../domain/failedAttemptLimiter.js";
+import type { MediaHostMetrics } from "../observability/metrics.js";
+import { type RtpengineClient, RtpengineError } from "../rtpengine/rtpengineClient.js";
+import type { Dialogs } from "../sip/dialogs.js";
+import type { IncomingRequest } from "../sip/incomingRequest.js";
+import type { ServerDialog } from "../sip/serverDialog.js";
+import type { MeetingLeg, MeetingLegFactory } from "./meetingLeg.js";
+
+export interface CallControllerOptions {
+  readonly mediaHostId: string;
+  readonly dialPlan: DialPlan;
+  readonly controlPlane: Pick<ControlPlaneClient, "join" | "leave">;
+  readonly rtpengine: RtpengineClient;
+  readonly meetingLegs: MeetingLegFactory;
+  readonly limiter: FailedAttemptLimiter;
+  readonly logger: Logger;
+  readonly metrics?: MediaHostMetrics;
+  readonly now?: () => number;
+}
+
+/** What the control plane tells a media host about its bot call (shared/domain/callSession.ts mediaHostView). */
+interface CallUpdate {
+  readonly callId: string;
+  readonly deviceCallId: string;
+  readonly state: string;
+  readonly inLobby: boolean;
+  readonly resultInfo: { readonly message: string } | null;
+}
+
+interface ActiveCall {
+  readonly dialog: ServerDialog;
+  readonly leg: MeetingLeg;
+  readonly deviceSdp: string;
+  readonly log: Logger;
+  readonly startedAt: number;
+  graphCallId: string | undefined;
+  /** Updates that came before the join's answer named the Graph call. */
+  readonly early: CallUpdate[];
+  finished: boolean;
+}
+
+const quote = (text: string) => text.replaceAll('"', "'").replace(/[\r\n]/g, " ");
+
+/**
+ * A device's call from INVITE to BYE (direct dial): the dial string names the meeting,
+ * rtpengine anchors the device's media, the control plane joins the meeting as the
+ * device's bot, and the bot's fate (established, lobby, ended) drives the SIP side —
+ * ringing until the bot is in, then answered; a BYE to the device when the meeting
+ * ends it; the bot leaves when the device hangs up.
+ */
+export class CallController {
+  readonly #calls = new Map<string, ActiveCall>();
+  readonly #options: CallControllerOptions;
+  readonly #subscription: Subscription;
+
+  constructor(dialogs: Dialogs, bus: MessageSubscriber, options: CallControllerOptions) {
+    this.#options = options;
+    dialogs.onCall((invite) => this.#onInvite(dialogs, invite));
+    this.#subscription = bus.subscribe(options.mediaHostId, (message) => this.#onBus(message));
+  }
+
+  get activeCalls(): number {
+    return this.#calls.size;
+  }
+
+  close(): Promise<void> {
+    return this.#subscription.close();
+  }
+
+  async #onInvite(dialogs: Dialogs, invite: IncomingRequest): Promise<void> {
+    const { logger, metrics, limiter } = this.#options;
+    const now = this.#options.now ?? Date.now;
+    const source = invite.flow.remoteAddress;
+    const callIdOfDevice = invite.request.headers.callId();
+    const log = logger.child({ callId: callIdOfDevice, source });
+    const target = parseRequestUri(invite.request.uri, this.#options.dialPlan);
+    if (target.kind === "invalid") {
+      metrics?.countInvite("refused");
+      invite.respond(404, "Not Found", { reasonHeader: `SIP;cause=404;text="${quote(target.reason)}"` });
+      return;
+    }
+    const decision = limiter.check(source, now());
+    if (!decision.allowed) {
+      metrics?.countInvite("refused");
+      invite.respond(403, "Forbidden", {
+        headers: [["Retry-After", String(decision.retryAfterSeconds)]],
+        reasonHeader: 'SIP;cause=403;text="too many failed attempts"',
+      });
+      return;
+    }
+    if (target.kind === "ivr") {
+      // The IVR conversation (media-host/domain/ivr.ts) is wired in next; until then say so plainly.
+      metrics?.countInvite("refused");
+      invite.respond(480, "Temporarily Unavailable", { reasonHeader: 'SIP;cause=480;text="dial <tenant key>.<conference ID>"' });
+      return;
+    }
+    if (invite.request.body.length === 0) {
+      invite.respond(488, "Not Acceptable Here", { reasonHeader: 'SIP;cause=488;text="an SDP offer is required"' });
+      return;
+    }
+    if (decision.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
+
+    const dialog = dialogs.accept(invite);
+    const from = invite.request.headers.from();
+    const uriUser = "user" in from.uri && typeof from.uri.user === "string" ? from.uri.user : "";
+    const displayName = from.displayName?.trim() || uriUser || "Video conferencing device";
+    let leg: MeetingLeg | undefined;
+    try {
+      // Anchor the device's media first: the answer it will get is rtpengine's.
+      leg = await this.#options.meetingLegs.create(dialog.callId);
+      const towardsMeeting = await this.#options.rtpengine.offer({
+        "call-id": dialog.callId,
+        "from-tag": dialog.remoteTag ?? "device",
+        sdp: invite.request.body.toString(),
+        replace: ["origin", "session-connection"],
+        ICE: "remove",
+        "transport-protocol": "RTP/AVP",
+      });
+      const towardsDevice = await this.#options.rtpengine.answer({
+        "call-id": dialog.callId,
+        "from-tag": dialog.remoteTag ?? "device",
+        "to-tag": dialog.localTag,
+        sdp: await leg.answer(towardsMeeting.sdp),
+        replace: ["origin", "session-connection"],
+      });
+      const call: ActiveCall = {
+        dialog,
+        leg,
+        deviceSdp: towardsDevice.sdp,
+        log,
+        startedAt: now(),
+        graphCallId: undefined,
+        early: [],
+        finished: false,
+      };
+      this.#calls.set(dialog.callId, call);
+      this.#options.metrics?.activeCalls.set(this.#calls.size);
+      dialog.on("ended", (by, reason) => void this.#deviceSideEnded(call, by, reason));
+      dialog.ring();
+      const joined = await this.#options.controlPlane.join({
+        tenantKey: target.tenantKey,
+        vtcId: target.vtcId,
+        displayName,
+        deviceCallId: dialog.callId,
+        mediaBlob: JSON.stringify({ mediaHostId: this.#options.mediaHostId }),
+      });
+      if (joined.kind === "refused") {
+        if (joined.code === "unknown-vtc-id" || joined.code === "retired-vtc-id" || joined.code === "unknown-tenant-key")
+          limiter.recordFailure(source, now());
+        metrics?.countInvite("refused");
+        log.info({ code: joined.code }, "dial-in refused");
+        dialog.reject(joined.sipStatus, joined.sipStatus === 404 ? "Not Found" : "Forbidden", [
+          ["Reason", `SIP;cause=${joined.sipStatus};text="${quote(joined.reason)}"`],
+        ]);
+        return;
+      }
+      call.graphCallId = joined.callId;
+      limiter.recordSuccess(source, now());
+      log.info({ graphCallId: joined.callId, joinAsGuest: joined.joinAsGuest }, "joining the meeting");
+      for (const update of call.early.splice(0)) this.#apply(call, update);
+    } catch (e) {
+      const unavailable = e instanceof ControlPlaneUnavailableError;
+      log.error({ err: (e as Error).message }, "call set-up failed");
+      if (e instanceof RtpengineError) {
+        // rtpengine refused the device's offer (no common codec, broken SDP): the offer is the problem.
+        metrics?.countInvite("refused");
+        dialog.reject(488, "Not Acceptable Here", [["Reason", `SIP;cause=488;text="${quote(e.reason || "the media offer could not be anchored")}"`]]);
+      } else {
+        metrics?.countInvite(unavailable ? "unavailable" : "failed");
+        dialog.reject(
+          unavailable ? 503 : 500,
+          unavailable ? "Service Unavailable" : "Server Internal Error",
+          unavailable ? [["Retry-After", "30"]] : [],
+        );
+      }
+      if (!this.#calls.has(dialog.callId)) await this.#release(dialog.callId, leg);
+    }
+  }
+
+  async #onBus(message: BusMessage): Promise<void> {
+    if (message.subject !== "call.updated") return;
+    const update = message.body as CallUpdate;
+    const call = this.#calls.get(update.deviceCallId);
+    if (!call) return; // ended already, or another host's: nothing to do
+    if (call.graphCallId === undefined) call.early.push(update);
+    else this.#apply(call, update);
+  }
+
+  #apply(call: ActiveCall, update: CallUpdate): void {
+    if (call.finished) return;
+    const { dialog } = call;
+    if (update.state === "terminated") {
+      const reason = update.resultInfo?.message || "the meeting ended the call";
+      if (dialog.state === "early") dialog.reject(480, "Temporarily Unavailable", [["Reason", `SIP;cause=480;text="${quote(reason)}"`]]);
+      else void dialog.bye(reason).catch(() => {});
+      return;
+    }
+    // In the meeting (or waiting in its lobby): the device is answered and its media flows.
+    if ((update.state === "established" || update.inLobby) && dialog.state === "early") {
+      dialog.answer(Buffer.from(call.deviceSdp));
+      this.#options.metrics?.setupSeconds.observe(((this.#options.now ?? Date.now)() - call.startedAt) / 1000);
+      this.#options.metrics?.countInvite("answered");
+    }
+  }
+
+  /** The dialog ended (device BYE, our BYE, a CANCEL, no ACK): leave the meeting and free the media. */
+  async #deviceSideEnded(call: ActiveCall, by: string, reason: string): Promise<void> {
+    if (call.finished) return;
+    call.finished = true;
+    this.#calls.delete(call.dialog.callId);
+    this.#options.metrics?.activeCalls.set(this.#calls.size);
+    call.log.info({ by, reason }, "call ended");
+    if (call.graphCallId && by !== "local")
+      await this.#options.controlPlane
+        .leave(call.graphCallId, reason)
+        .catch((e: Error) => call.log.warn({ err: e.message }, "leaving the meeting failed"));
+    await this.#release(call.dialog.callId, call.leg);
+  }
+
+  async #release(callId: string, leg: MeetingLeg | undefined): Promise<void> {
+    await this.#options.rtpengine.delete({ "call-id": callId }).catch(() => {});
+    await leg?.close().catch(() => {});
+  }
+}

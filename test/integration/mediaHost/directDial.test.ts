@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { after, before, describe, it } from "node:test";
+import { pino } from "pino";
+import { processBus } from "../../../functions/adapters/bus/processBus.js";
+import { CallController } from "../../../media-host/calls/callController.js";
+import { discardMeetingLegs } from "../../../media-host/calls/meetingLeg.js";
+import { loadMediaHostConfig } from "../../../media-host/config.js";
+import { ControlPlaneClient, mediaHostCredential } from "../../../media-host/controlPlane/controlPlaneClient.js";
+import { FailedAttemptLimiter } from "../../../media-host/domain/failedAttemptLimiter.js";
+import { Dialogs } from "../../../media-host/sip/dialogs.js";
+import { parseMessage } from "../../../media-host/sip/parser.js";
+import { SipStack } from "../../../media-host/sip/sipStack.js";
+import { UdpTransport } from "../../../media-host/sip/transport/udpTransport.js";
+import { findVtcCoordinates } from "../../../shared/domain/vtcBlock.js";
+import { type LocalStack, startLocalStack } from "../../../local/stack.js";
+import { type RtpengineHarness, startRtpengine } from "../rtpengine/support/harness.js";
+import { describeResult, runSipp } from "../../support/peers/sipp.js";
+import { adminApi, onboardTenant } from "../../support/onboarding.js";
+
+// A room system dials <tenant key>.<VTC ID> into a media host wired to the real control
+// plane (emulated Entra ID and Graph), rtpengine and SIPp: the full direct-dial path.
+let stack: LocalStack;
+let rtpengine: RtpengineHarness;
+let udp: UdpTransport;
+let sipPort: number;
+let controller: CallController;
+let meeting: { tenantKey: string; tenantId: string; vtcId: string; meetingId: string };
+
+before(async () => {
+  stack = await startLocalStack({ logLevel: "none" });
+  rtpengine = await startRtpengine();
+  const tenant = await onboardTenant(stack);
+  const organizer = stack.graph.addUser(tenant.tenantId, {
+    displayName: "Olivia",
+    userPrincipalName: `olivia@${tenant.tenantId.slice(0, 8)}.example.com`,
+  });
+  await adminApi(stack, "POST", `/v1/tenants/${tenant.tenantId}/providers`, { identity: "OpenCVI", tenantKey: tenant.tenantKey });
+  await adminApi(stack, "PUT", `/v1/tenants/${tenant.tenantId}/policy-assignments/global`, { policyName: "OpenCVIServiceProviderEnabled" });
+  const created = stack.graph.createTeamsMeetingEvent(tenant.tenantId, organizer.id, {
+    subject: "Board",
+    start: new Date(),
+    end: new Date(Date.now() + 3600_000),
+    lobbyScope: "everyone",
+  });
+  for (let i = 0; i < 3; i++) await stack.graph.idle();
+  const body = (stack.graph.getEvent(tenant.tenantId, organizer.id, created.eventId) as { body: { content: string } }).body.content;
+  meeting = { tenantKey: tenant.tenantKey, tenantId: tenant.tenantId, vtcId: findVtcCoordinates(body)?.vtcId ?? "", meetingId: created.meetingId };
+
+  const config = loadMediaHostConfig({
+    MEDIA_HOST_ID: "mh-direct",
+    CONTROL_PLANE_URL: stack.adminApiUrl,
+    AZURE_TENANT_ID: stack.mediaHostIdentity.tenantId,
+    AZURE_CLIENT_ID: stack.mediaHostIdentity.clientId,
+    AZURE_CLIENT_SECRET: stack.mediaHostIdentity.clientSecret,
+    AZURE_AUTHORITY_HOST: stack.entra.origin,
+  });
+  udp = new UdpTransport();
+  sipPort = await udp.listen("127.0.0.1", 0);
+  const sip = new SipStack({ transports: [udp], serverName: "OpenCVI" });
+  const dialogs = new Dialogs(sip, { contact: `sip:gateway@127.0.0.1:${sipPort}` });
+  controller = new CallController(dialogs, processBus, {
+    mediaHostId: config.MEDIA_HOST_ID,
+    dialPlan: { serviceDomain: "cvi.localhost", ownHosts: ["127.0.0.1"] },
+    controlPlane: new ControlPlaneClient(config, mediaHostCredential(config)),
+    rtpengine: rtpengine.client,
+    meetingLegs: discardMeetingLegs,
+    limiter: new FailedAttemptLimiter(),
+    logger: pino({ level: "silent" }),
+  });
+});
+after(async () => {
+  await controller.close();
+  await udp.close();
+  await rtpengine.stop();
+  await stack.stop();
+});
+
+const dial = () => `${meeting.tenantKey.split("@")[0]}.${meeting.vtcId}`;
+
+describe("direct dial through the whole path", () => {
+  it("a device dials <tenant key>.<VTC ID>: rings, is answered once the bot is in, shows in the roster, hangs up and the bot leaves", async () => {
+    const before = stack.graph.calls().length;
+    const result = await runSipp({
+      scenario: "direct-dial",
+      target: `127.0.0.1:${sipPort}`,
+      service: dial(),
+      transport: "u1",
+      calls: 1,
+      mediaMs: 500,
+      timeoutInMs: 30_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+    // The bot leaves once the media host has told the control plane (after SIPp's BYE got its 200).
+    const until = Date.now() + 5000;
+    while (stack.graph.calls().slice(before)[0]?.state !== "terminated" && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 3; i++) await stack.graph.idle();
+    const [bot] = stack.graph.calls().slice(before);
+    assert.ok(bot, "the control plane joined a bot for the device");
+    assert.equal(bot.identity.displayName, "OpenCVI test", "the roster shows the device's SIP display name");
+    assert.equal(bot.meetingId, meeting.meetingId);
+    assert.equal(bot.state, "terminated", "the device's BYE made the bot leave");
+    const record = await adminApi(stack, "GET", `/v1/calls/${bot.id}`);
+    assert.equal(record.json.endedBy, "device");
+    assert.ok(record.json.establishedAt);
+    assert.equal(controller.activeCalls, 0);
+  });
+
+  it("the meeting ends: the device gets a BYE with the reason", async () => {
+    const device = createSocket("udp4");
+    await new Promise<void>((resolve) => device.bind(0, "127.0.0.1", resolve));
+    const port = device.address().port;
+    const seen: string[] = [];
+    const sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 49172 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    const uri = `sip:${dial()}@127.0.0.1:${sipPort}`;
+    device.on("message", (data) => {
+      const message = parseMessage(data);
+      const lines = data.toString().split("\r\n");
+      const pick = (name: string) => lines.find((l) => l.startsWith(`${name}:`)) ?? "";
+      if (message.kind === "response") {
+        seen.push(String(message.status));
+        if (message.status === 200 && message.headers.cseq().method === "INVITE") {
+          const ack = [
+            `ACK ${uri} SIP/2.0`,
+            `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-ack-end;rport`,
+            "Max-Forwards: 70",
+            pick("From"),
+            pick("To"),
+            pick("Call-ID"),
+            "CSeq: 1 ACK",
+            "Content-Length: 0",
+            "",
+            "",
+          ];
+          device.send(ack.join("\r\n"), sipPort, "127.0.0.1");
+          // In the meeting: now the meeting ends.
+          setTimeout(() => stack.graph.endMeeting(meeting.meetingId), 100);
+        }
+      } else if (message.method === "BYE") {
+        seen.push(`BYE ${message.headers.get("Reason") ?? ""}`);
+        device.send(
+          ["SIP/2.0 200 OK", pick("Via"), pick("From"), pick("To"), pick("Call-ID"), pick("CSeq"), "Content-Length: 0", "", ""].join("\r\n"),
+          sipPort,
+          "127.0.0.1",
+        );
+      }
+    });
+    const invite = [
+      `INVITE ${uri} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-meeting-ends;rport`,
+      "Max-Forwards: 70",
+      '"Boardroom" <sip:boardroom@example.com>;tag=br'.replace(/^/, "From: "),
+      `To: <${uri}>`,
+      "Call-ID: meeting-ends@example.com",
+      "CSeq: 1 INVITE",
+      `Contact: <sip:boardroom@127.0.0.1:${port}>`,
+      "Content-Type: application/sdp",
+      `Content-Length: ${sdp.length}`,
+      "",
+      sdp,
+    ].join("\r\n");
+    device.send(invite, sipPort, "127.0.0.1");
+    const until = Date.now() + 10_000;
+    while (!seen.some((s) => s.startsWith("BYE")) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 200));
+    device.close();
+    assert.ok(seen.includes("180"), `rang first: ${seen.join(" ")}`);
+    assert.ok(seen.includes("200"), `answered: ${seen.join(" ")}`);
+    const bye = seen.find((s) => s.startsWith("BYE"));
+    assert.ok(bye, `the device was sent a BYE: ${seen.join(" ")}`);
+    assert.match(bye, /Reason: |SIP;cause=200;text=/);
+    assert.equal(controller.activeCalls, 0);
+  });
+
+  it("an unknown conference ID gets 404 with a Reason; an unknown host 404 too", async () => {
+    const device = createSocket("udp4");
+    await new Promise<void>((resolve) => device.bind(0, "127.0.0.1", resolve));
+    const answers: string[] = [];
+    device.on("message", (data) => answers.push(data.toString()));
+    const sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    const invite = (uri: string, callId: string) =>
+      [
+        `INVITE ${uri} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${device.address().port};branch=z9hG4bK-${callId};rport`,
+        "Max-Forwards: 70",
+        'From: "Lobby screen" <sip:lobby@example.com>;tag=x',
+        `To: <${uri}>`,
+        `Call-ID: ${callId}`,
+        "CSeq: 1 INVITE",
+        `Contact: <sip:lobby@127.0.0.1:${device.address().port}>`,
+        "Content-Type: application/sdp",
+        `Content-Length: ${sdp.length}`,
+        "",
+        sdp,
+      ].join("\r\n");
+    device.send(invite(`sip:${meeting.tenantKey.split("@")[0]}.9999999999@127.0.0.1:${sipPort}`, "unknown-id"), sipPort, "127.0.0.1");
+    device.send(invite(`sip:${dial()}@elsewhere.example.com`, "wrong-host"), sipPort, "127.0.0.1");
+    const until = Date.now() + 8000;
+    const final = (callId: string) =>
+      answers.map((a) => parseMessage(Buffer.from(a))).find((m) => m.kind === "response" && m.status >= 300 && m.headers.callId() === callId);
+    while ((!final("unknown-id") || !final("wrong-host")) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    device.close();
+    const unknown = final("unknown-id");
+    const host = final("wrong-host");
+    assert.equal(unknown?.kind === "response" ? unknown.status : 0, 404);
+    assert.match(unknown?.headers.get("Reason") ?? "", /no meeting with this conference ID/);
+    assert.equal(host?.kind === "response" ? host.status : 0, 404);
+    assert.match(host?.headers.get("Reason") ?? "", /not a domain of this service/);
+  });
+});
