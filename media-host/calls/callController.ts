@@ -9,18 +9,24 @@ import { type RtpengineClient, RtpengineError } from "../rtpengine/rtpengineClie
 import type { Dialogs } from "../sip/dialogs.js";
 import type { IncomingRequest } from "../sip/incomingRequest.js";
 import type { ServerDialog } from "../sip/serverDialog.js";
+import type { DtmfEventListener } from "../rtpengine/dtmfEventListener.js";
+import { IvrSession } from "./ivrSession.js";
 import type { MeetingLeg, MeetingLegFactory } from "./meetingLeg.js";
 
 export interface CallControllerOptions {
   readonly mediaHostId: string;
   readonly dialPlan: DialPlan;
-  readonly controlPlane: Pick<ControlPlaneClient, "join" | "leave">;
+  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave">;
   readonly rtpengine: RtpengineClient;
   readonly meetingLegs: MeetingLegFactory;
   readonly limiter: FailedAttemptLimiter;
   readonly logger: Logger;
   readonly metrics?: MediaHostMetrics;
   readonly now?: () => number;
+  /** Where the IVR's spoken prompts are (scripts/setup.sh makes them in .local/prompts). */
+  readonly promptsDirectory?: string;
+  /** RFC 4733 digits, from rtpengine's DTMF log. */
+  readonly dtmf?: Pick<DtmfEventListener, "on">;
 }
 
 /** What the control plane tells a media host about its bot call (shared/domain/callSession.ts mediaHostView). */
@@ -39,6 +45,7 @@ interface ActiveCall {
   readonly log: Logger;
   readonly startedAt: number;
   graphCallId: string | undefined;
+  ivr: IvrSession | undefined;
   /** Updates that came before the join's answer named the Graph call. */
   readonly early: CallUpdate[];
   finished: boolean;
@@ -62,6 +69,10 @@ export class CallController {
     this.#options = options;
     dialogs.onCall((invite) => this.#onInvite(dialogs, invite));
     this.#subscription = bus.subscribe(options.mediaHostId, (message) => this.#onBus(message));
+    // rtpengine's call id is the SIP Call-ID, so a digit finds its call directly.
+    options.dtmf?.on("dtmf", (event) => {
+      if (event.digit) this.#calls.get(event.callId)?.ivr?.digit(event.digit, event.eventId);
+    });
   }
 
   get activeCalls(): number {
@@ -91,12 +102,6 @@ export class CallController {
         headers: [["Retry-After", String(decision.retryAfterSeconds)]],
         reasonHeader: 'SIP;cause=403;text="too many failed attempts"',
       });
-      return;
-    }
-    if (target.kind === "ivr") {
-      // The IVR conversation (media-host/domain/ivr.ts) is wired in next; until then say so plainly.
-      metrics?.countInvite("refused");
-      invite.respond(480, "Temporarily Unavailable", { reasonHeader: 'SIP;cause=480;text="dial <tenant key>.<conference ID>"' });
       return;
     }
     if (invite.request.body.length === 0) {
@@ -135,34 +140,35 @@ export class CallController {
         log,
         startedAt: now(),
         graphCallId: undefined,
+        ivr: undefined,
         early: [],
         finished: false,
       };
       this.#calls.set(dialog.callId, call);
       this.#options.metrics?.activeCalls.set(this.#calls.size);
       dialog.on("ended", (by, reason) => void this.#deviceSideEnded(call, by, reason));
-      dialog.ring();
-      const joined = await this.#options.controlPlane.join({
-        tenantKey: target.tenantKey,
-        vtcId: target.vtcId,
-        displayName,
-        deviceCallId: dialog.callId,
-        mediaBlob: JSON.stringify({ mediaHostId: this.#options.mediaHostId }),
-      });
-      if (joined.kind === "refused") {
-        if (joined.code === "unknown-vtc-id" || joined.code === "retired-vtc-id" || joined.code === "unknown-tenant-key")
-          limiter.recordFailure(source, now());
-        metrics?.countInvite("refused");
-        log.info({ code: joined.code }, "dial-in refused");
-        dialog.reject(joined.sipStatus, joined.sipStatus === 404 ? "Not Found" : "Forbidden", [
-          ["Reason", `SIP;cause=${joined.sipStatus};text="${quote(joined.reason)}"`],
-        ]);
+      if (target.kind === "ivr") {
+        // The IVR answers at once and asks for the conference ID.
+        dialog.on("dtmf", (digit, eventId) => call.ivr?.digit(digit, eventId));
+        dialog.once("confirmed", () => {
+          call.ivr = new IvrSession({
+            dialog,
+            tenantKey: target.tenantKey,
+            source,
+            rtpengine: this.#options.rtpengine,
+            controlPlane: this.#options.controlPlane,
+            limiter,
+            promptsDirectory: this.#options.promptsDirectory ?? ".local/prompts",
+            log,
+            join: (meeting) => void this.#join(call, target.tenantKey, meeting.vtcId, displayName, source),
+          });
+          call.ivr.start();
+        });
+        dialog.answer(Buffer.from(call.deviceSdp));
         return;
       }
-      call.graphCallId = joined.callId;
-      limiter.recordSuccess(source, now());
-      log.info({ graphCallId: joined.callId, joinAsGuest: joined.joinAsGuest }, "joining the meeting");
-      for (const update of call.early.splice(0)) this.#apply(call, update);
+      dialog.ring();
+      await this.#join(call, target.tenantKey, target.vtcId, displayName, source);
     } catch (e) {
       const unavailable = e instanceof ControlPlaneUnavailableError;
       log.error({ err: (e as Error).message }, "call set-up failed");
@@ -180,6 +186,38 @@ export class CallController {
       }
       if (!this.#calls.has(dialog.callId)) await this.#release(dialog.callId, leg);
     }
+  }
+
+  /** Joins the meeting as the device's bot; a refusal ends the call with its reason. */
+  async #join(call: ActiveCall, tenantKey: string, vtcId: string, displayName: string, source: string): Promise<void> {
+    const { limiter, metrics } = this.#options;
+    const now = this.#options.now ?? Date.now;
+    const { dialog, log } = call;
+    const joined = await this.#options.controlPlane.join({
+      tenantKey,
+      vtcId,
+      displayName,
+      deviceCallId: dialog.callId,
+      mediaBlob: JSON.stringify({ mediaHostId: this.#options.mediaHostId }),
+    });
+    if (joined.kind === "refused") {
+      if (joined.code === "unknown-vtc-id" || joined.code === "retired-vtc-id" || joined.code === "unknown-tenant-key")
+        limiter.recordFailure(source, now());
+      metrics?.countInvite("refused");
+      log.info({ code: joined.code }, "dial-in refused");
+      if (dialog.state === "early") {
+        dialog.reject(joined.sipStatus, joined.sipStatus === 404 ? "Not Found" : "Forbidden", [
+          ["Reason", `SIP;cause=${joined.sipStatus};text="${quote(joined.reason)}"`],
+        ]);
+      } else {
+        await dialog.bye(joined.reason).catch(() => {});
+      }
+      return;
+    }
+    call.graphCallId = joined.callId;
+    limiter.recordSuccess(source, now());
+    log.info({ graphCallId: joined.callId, joinAsGuest: joined.joinAsGuest }, "joining the meeting");
+    for (const update of call.early.splice(0)) this.#apply(call, update);
   }
 
   async #onBus(message: BusMessage): Promise<void> {
@@ -212,6 +250,7 @@ export class CallController {
   async #deviceSideEnded(call: ActiveCall, by: string, reason: string): Promise<void> {
     if (call.finished) return;
     call.finished = true;
+    call.ivr?.close();
     this.#calls.delete(call.dialog.callId);
     this.#options.metrics?.activeCalls.set(this.#calls.size);
     call.log.info({ by, reason }, "call ended");

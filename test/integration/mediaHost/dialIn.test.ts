@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { after, before, describe, it } from "node:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pino } from "pino";
+import { generatePrompts } from "../../../media-host/prompts/generatePrompts.js";
 import { processBus } from "../../../functions/adapters/bus/processBus.js";
 import { CallController } from "../../../media-host/calls/callController.js";
 import { discardMeetingLegs } from "../../../media-host/calls/meetingLeg.js";
@@ -59,7 +63,11 @@ before(async () => {
   sipPort = await udp.listen("127.0.0.1", 0);
   const sip = new SipStack({ transports: [udp], serverName: "OpenCVI" });
   const dialogs = new Dialogs(sip, { contact: `sip:gateway@127.0.0.1:${sipPort}` });
+  const promptsDirectory = mkdtempSync(join(tmpdir(), "prompts-"));
+  await generatePrompts({ directory: promptsDirectory });
   controller = new CallController(dialogs, processBus, {
+    promptsDirectory,
+    dtmf: rtpengine.dtmf,
     mediaHostId: config.MEDIA_HOST_ID,
     dialPlan: { serviceDomain: "cvi.localhost", ownHosts: ["127.0.0.1"] },
     controlPlane: new ControlPlaneClient(config, mediaHostCredential(config)),
@@ -103,6 +111,37 @@ describe("direct dial through the whole path", () => {
     const record = await adminApi(stack, "GET", `/v1/calls/${bot.id}`);
     assert.equal(record.json.endedBy, "device");
     assert.ok(record.json.establishedAt);
+    assert.equal(controller.activeCalls, 0);
+  });
+
+  it("IVR: a device dials the tenant key, keys the conference ID in with SIP INFO and joins the meeting", async () => {
+    const before = stack.graph.calls().length;
+    const result = await runSipp({
+      scenario: "ivr-info",
+      target: `127.0.0.1:${sipPort}`,
+      service: meeting.tenantKey.split("@")[0] ?? "",
+      transport: "u1",
+      csv: { rows: [[`${meeting.vtcId}#`]] },
+      timeoutInMs: 40_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+    const until = Date.now() + 5000;
+    while (stack.graph.calls().slice(before)[0]?.state !== "terminated" && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    const [bot] = stack.graph.calls().slice(before);
+    assert.equal(bot?.meetingId, meeting.meetingId, "the keyed-in ID led to the meeting");
+    assert.equal(bot?.state, "terminated", "the device's BYE made the bot leave");
+  });
+
+  it("IVR: a wrong ID three times ends with a goodbye and our BYE", async () => {
+    const result = await runSipp({
+      scenario: "wrong-id-three-times",
+      target: `127.0.0.1:${sipPort}`,
+      service: meeting.tenantKey.split("@")[0] ?? "",
+      transport: "u1",
+      csv: { rows: [["9999999999#"]] },
+      timeoutInMs: 60_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
     assert.equal(controller.activeCalls, 0);
   });
 
