@@ -14,6 +14,7 @@ try {
     cosmosPort: 8081,
     entraPort: 7443,
     graphPort: 7444,
+    mediaHost: { sipPort: 5060, sipTlsPort: 5061, healthPort: 8090 },
     logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information",
   });
   const demo = await seedDemo(stack);
@@ -34,6 +35,12 @@ Demo tenant (consented; every organizer enabled)
   Tenant         ${demo.tenantId}   key ${demo.tenantKey}
   Meeting        "OpenCVI demo meeting", VTC ID ${demo.vtcId}
   Graph emulator ${stack.graph.operatorUrl}   (meetings, calls: admit from lobby, remove, end)
+
+Dial the demo meeting from a SIP softphone or room system (UDP or TCP ${stack.mediaHost?.ports.sipUdp}, TLS ${stack.mediaHost?.ports.sipTls}):
+  Direct         sip:${demo.tenantKey.split("@")[0]}.${demo.vtcId}@127.0.0.1
+  IVR            sip:${demo.tenantKey.split("@")[0]}@127.0.0.1   (then key in ${demo.vtcId}#)
+  Media host     http://127.0.0.1:${stack.mediaHost?.ports.health}/healthz and /metrics
+  (The meeting's own media side arrives with the media bridge: the device joins the roster; audio and video come next.)
 
 An admin token (role CVI.Admin, valid ${TOKEN_HOURS} h) is in ${STACK_FILE}; the cvi CLI uses it by default.
 For other clients:  export CVI_TOKEN='${token}'

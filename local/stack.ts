@@ -13,6 +13,11 @@ import { timerFunctions } from "../functions/platform/timers.js";
 import { createFunctionsRequestListener } from "./functionsHttpAdapter.js";
 import { EntraIdEmulator } from "../test/emulators/entra/entraIdEmulator.js";
 import { GraphEmulator } from "../test/emulators/graph/graphEmulator.js";
+import { pino } from "pino";
+import { processBus } from "../functions/adapters/bus/processBus.js";
+import { loadMediaHostConfig } from "../media-host/config.js";
+import { ControlPlaneClient, mediaHostCredential } from "../media-host/controlPlane/controlPlaneClient.js";
+import { type ListeningPorts, MediaHost } from "../media-host/mediaHost.js";
 
 /**
  * The one-machine default: embedded Cosmos DB, the control plane's Functions served
@@ -30,6 +35,8 @@ export interface LocalStackOptions {
   readonly entraPort?: number;
   /** The Microsoft Graph emulator's HTTPS port. */
   readonly graphPort?: number;
+  /** Also run a media host (rtpengine + SIP) against this control plane; ports default to free ones. */
+  readonly mediaHost?: { readonly sipPort?: number; readonly sipTlsPort?: number; readonly healthPort?: number; readonly promptsDirectory?: string };
   /** Lifetime of Entra ID's access tokens (default ~1 h, as Entra's). Under 5 minutes the SDK fetches a new one for every request. */
   readonly entraTokenLifetimeSeconds?: number;
   /** Where scripts/dev-tls.sh put the CA and server certificate. */
@@ -58,6 +65,8 @@ export interface LocalStack {
   /** The service operator's own tenant, where the admin API and its roles live. */
   readonly operatorTenantId: string;
   readonly settings: Readonly<Record<string, string>>;
+  /** The media host, when asked for: its SIP and health ports. */
+  readonly mediaHost: { readonly host: MediaHost; readonly ports: ListeningPorts } | undefined;
   /** What a media host of this stack authenticates with (client credentials; managed identity in Azure). */
   readonly mediaHostIdentity: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
   /** A token for the admin (or media-host) API, from the Entra ID emulator; CVI.Admin by default. */
@@ -265,6 +274,45 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     functionsHttp.serve((req, res) => void listener(req, res));
     functionsHttps.serve((req, res) => void listener(req, res));
+    let mediaHost: LocalStack["mediaHost"];
+    if (options.mediaHost) {
+      const config = loadMediaHostConfig({
+        MEDIA_HOST_ID: "local-media-host",
+        CONTROL_PLANE_URL: `http://${HOST}:${functionsHttp.port}/${routePrefix}`,
+        AZURE_TENANT_ID: mediaHostIdentity.tenantId,
+        AZURE_CLIENT_ID: mediaHostIdentity.clientId,
+        AZURE_CLIENT_SECRET: mediaHostIdentity.clientSecret,
+        AZURE_AUTHORITY_HOST: entra.origin,
+      });
+      const host = new MediaHost({
+        mediaHostId: config.MEDIA_HOST_ID,
+        serviceDomain: settings.SERVICE_DOMAIN ?? "cvi.localhost",
+        bindHost: HOST,
+        advertisedHost: HOST,
+        sipUdpPort: options.mediaHost.sipPort ?? 0,
+        sipTcpPort: options.mediaHost.sipPort ?? 0,
+        sipTls: { port: options.mediaHost.sipTlsPort ?? 0, options: tls },
+        healthPort: options.mediaHost.healthPort ?? 0,
+        rtpPortMin: 30000,
+        rtpPortMax: 30999,
+        promptsDirectory: options.mediaHost.promptsDirectory ?? ".local/prompts",
+        controlPlane: new ControlPlaneClient(config, mediaHostCredential(config)),
+        bus: processBus,
+        logger: pino(
+          {
+            level:
+              LEVELS.indexOf(options.logLevel ?? "information") <= LEVELS.indexOf("debug")
+                ? "debug"
+                : options.logLevel === "none"
+                  ? "silent"
+                  : "info",
+          },
+          pino.destination(2),
+        ),
+      });
+      stopEmulators.unshift(() => host.stop());
+      mediaHost = { host, ports: await host.start() };
+    }
     const functionsUrl = `http://${HOST}:${functionsHttp.port}`;
     return {
       functionsUrl,
@@ -273,6 +321,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cosmosEndpoint,
       entra,
       graph,
+      mediaHost,
       operatorTenantId: OPERATOR_TENANT_ID,
       mediaHostIdentity,
       settings,

@@ -1,0 +1,149 @@
+import type { TlsOptions } from "node:tls";
+import type { Logger } from "pino";
+import type { MessageSubscriber } from "../shared/bus/messageBus.js";
+import { CallController } from "./calls/callController.js";
+import { discardMeetingLegs, type MeetingLegFactory } from "./calls/meetingLeg.js";
+import type { ControlPlaneClient } from "./controlPlane/controlPlaneClient.js";
+import { FailedAttemptLimiter } from "./domain/failedAttemptLimiter.js";
+import { HealthServer } from "./observability/healthServer.js";
+import { MediaHostMetrics } from "./observability/metrics.js";
+import { DtmfEventListener } from "./rtpengine/dtmfEventListener.js";
+import { RtpengineClient } from "./rtpengine/rtpengineClient.js";
+import { RtpengineProcess } from "./rtpengine/rtpengineProcess.js";
+import { Dialogs } from "./sip/dialogs.js";
+import { SipStack } from "./sip/sipStack.js";
+import type { SipTransport } from "./sip/transport/flow.js";
+import { StreamTransport } from "./sip/transport/streamTransport.js";
+import { UdpTransport } from "./sip/transport/udpTransport.js";
+
+export interface MediaHostOptions {
+  readonly mediaHostId: string;
+  readonly serviceDomain: string;
+  /** Where SIP and media bind, and the address written into Via, Contact and SDP. */
+  readonly bindHost: string;
+  readonly advertisedHost: string;
+  readonly sipUdpPort: number;
+  readonly sipTcpPort: number;
+  /** TLS needs a certificate; without one no TLS listener starts. */
+  readonly sipTls?: { readonly port: number; readonly options: TlsOptions };
+  readonly healthPort: number;
+  readonly rtpPortMin: number;
+  readonly rtpPortMax: number;
+  readonly promptsDirectory: string;
+  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave">;
+  readonly bus: MessageSubscriber;
+  readonly logger: Logger;
+  readonly meetingLegs?: MeetingLegFactory;
+}
+
+export interface ListeningPorts {
+  readonly sipUdp: number;
+  readonly sipTcp: number;
+  readonly sipTls: number | undefined;
+  readonly health: number;
+}
+
+/**
+ * One media host: rtpengine (its own supervised instance), the SIP stack on UDP/TCP/TLS,
+ * the calls, and /healthz + /metrics. `main.ts` runs it on a VM; the local stack runs
+ * one in-process.
+ */
+export class MediaHost {
+  readonly metrics: MediaHostMetrics;
+  readonly #options: MediaHostOptions;
+  #rtpengine: RtpengineProcess | undefined;
+  #client: RtpengineClient | undefined;
+  #dtmf: DtmfEventListener | undefined;
+  #transports: SipTransport[] = [];
+  #stack: SipStack | undefined;
+  #controller: CallController | undefined;
+  #health: HealthServer | undefined;
+  #draining = false;
+
+  constructor(options: MediaHostOptions) {
+    this.#options = options;
+    this.metrics = new MediaHostMetrics({ mediaHostId: options.mediaHostId });
+  }
+
+  async start(): Promise<ListeningPorts> {
+    const o = this.#options;
+    this.#dtmf = await DtmfEventListener.open({ host: "127.0.0.1", port: 0 });
+    this.#rtpengine = new RtpengineProcess({
+      interfaces: [{ address: o.bindHost, ...(o.advertisedHost !== o.bindHost ? { advertisedAddress: o.advertisedHost } : {}) }],
+      portMin: o.rtpPortMin,
+      portMax: o.rtpPortMax,
+      dtmfLogDest: this.#dtmf.address,
+      logLevel: "warning",
+      onLogLine: (line) => o.logger.debug({ rtpengine: line }),
+    });
+    await this.#rtpengine.start();
+    this.#client = await RtpengineClient.open({
+      host: this.#rtpengine.ngHost,
+      port: this.#rtpengine.ngPort,
+      localAddress: "127.0.0.1",
+      requestTimeoutInMs: 3000,
+    });
+    const udp = new UdpTransport();
+    const tcp = new StreamTransport({ protocol: "tcp" });
+    this.#transports = [udp, tcp];
+    const sipUdp = await udp.listen(o.bindHost, o.sipUdpPort);
+    const sipTcp = await tcp.listen(o.bindHost, o.sipTcpPort);
+    let sipTls: number | undefined;
+    if (o.sipTls) {
+      const tls = new StreamTransport({ protocol: "tls", tls: o.sipTls.options });
+      this.#transports.push(tls);
+      sipTls = await tls.listen(o.bindHost, o.sipTls.port);
+    }
+    this.#stack = new SipStack({ transports: this.#transports, serverName: "OpenCVI", advertisedHost: o.advertisedHost });
+    this.#stack.on("malformed", () => this.metrics.countInvite("rejected-malformed"));
+    const dialogs = new Dialogs(this.#stack, { contact: `sip:gateway@${o.advertisedHost}:${sipUdp}` });
+    this.#controller = new CallController(dialogs, o.bus, {
+      mediaHostId: o.mediaHostId,
+      dialPlan: { serviceDomain: o.serviceDomain, ownHosts: [...new Set([o.advertisedHost, o.bindHost].map((h) => h.toLowerCase()))] },
+      controlPlane: o.controlPlane,
+      rtpengine: this.#client,
+      meetingLegs: o.meetingLegs ?? discardMeetingLegs,
+      limiter: new FailedAttemptLimiter(),
+      logger: o.logger,
+      metrics: this.metrics,
+      promptsDirectory: o.promptsDirectory,
+      dtmf: this.#dtmf,
+    });
+    this.#health = new HealthServer({
+      host: o.bindHost,
+      port: o.healthPort,
+      metrics: this.metrics,
+      health: () => ({
+        draining: this.#draining,
+        activeCalls: this.#controller?.activeCalls ?? 0,
+        problems: this.#rtpengine?.state === "running" ? [] : ["rtpengine not running"],
+      }),
+    });
+    const health = await this.#health.listen();
+    return { sipUdp, sipTcp, sipTls, health };
+  }
+
+  get activeCalls(): number {
+    return this.#controller?.activeCalls ?? 0;
+  }
+
+  /**
+   * SIGTERM: take no new calls (503 + Retry-After; OPTIONS says so, so load balancers
+   * move on), let calls finish for up to `graceInMs`, then stop.
+   */
+  async drain(graceInMs: number): Promise<void> {
+    this.#draining = true;
+    this.#stack?.setUnavailable({ retryAfterSeconds: 60 });
+    const until = Date.now() + graceInMs;
+    while (this.activeCalls > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+
+  async stop(): Promise<void> {
+    await this.#controller?.close();
+    for (const transport of this.#transports) await transport.close().catch(() => {});
+    await this.#health?.close();
+    await this.#client?.close().catch(() => {});
+    await this.#rtpengine?.stop().catch(() => {});
+    await this.#dtmf?.close().catch(() => {});
+  }
+}
