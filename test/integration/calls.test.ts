@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { BusMessage } from "../../shared/bus/messageBus.js";
-import { findVtcCoordinates } from "../../shared/domain/vtcBlock.js";
 import { processBus } from "../../functions/adapters/bus/processBus.js";
 import { LOCAL_BOT_APP_ID, type LocalStack, startLocalStack } from "../../local/stack.js";
-import { adminApi, type OnboardedTenant, onboardTenant } from "../support/onboarding.js";
+import { adminApi, type EnabledMeeting, enabledMeeting } from "../support/onboarding.js";
 
 let stack: LocalStack;
 const received: BusMessage[] = [];
@@ -22,34 +21,10 @@ async function settle(): Promise<void> {
   await processBus.drain();
 }
 
-interface Meeting {
-  tenant: OnboardedTenant;
-  organizerId: string;
-  meetingId: string;
-  vtcId: string;
-}
+type Meeting = EnabledMeeting;
 
 /** A meeting of an enabled organizer, with coordinates; its lobby lets everyone in unless told otherwise. */
-async function meetingWithCoordinates(lobbyScope: "everyone" | "organization" = "everyone"): Promise<Meeting> {
-  const tenant = await onboardTenant(stack);
-  const organizer = stack.graph.addUser(tenant.tenantId, {
-    displayName: "Olivia",
-    userPrincipalName: `olivia@${tenant.tenantId.slice(0, 8)}.example.com`,
-  });
-  await adminApi(stack, "POST", `/v1/tenants/${tenant.tenantId}/providers`, { identity: "OpenCVI", tenantKey: tenant.tenantKey });
-  await adminApi(stack, "PUT", `/v1/tenants/${tenant.tenantId}/policy-assignments/global`, { policyName: "OpenCVIServiceProviderEnabled" });
-  const { eventId, meetingId } = stack.graph.createTeamsMeetingEvent(tenant.tenantId, organizer.id, {
-    subject: "Design review",
-    start: new Date(),
-    end: new Date(Date.now() + 3600_000),
-    lobbyScope,
-  });
-  await settle();
-  const event = stack.graph.getEvent(tenant.tenantId, organizer.id, eventId) as { body: { content: string } };
-  const vtcId = findVtcCoordinates(event.body.content)?.vtcId;
-  assert.ok(vtcId, "the meeting has coordinates");
-  return { tenant, organizerId: organizer.id, meetingId, vtcId };
-}
+const meetingWithCoordinates = (lobbyScope: "everyone" | "organization" = "everyone") => enabledMeeting(stack, { lobbyScope });
 
 async function join(meeting: Meeting, deviceCallId: string): Promise<string> {
   const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });

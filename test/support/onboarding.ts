@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { findVtcCoordinates } from "../../shared/domain/vtcBlock.js";
 import type { LocalStack } from "../../local/stack.js";
 
 /** Calls the admin API of the stack with an admin token. */
@@ -61,4 +62,48 @@ export async function onboardTenant(stack: LocalStack, options: { consent?: bool
     assert.equal(result.status, 200, await result.text());
   }
   return { tenantId, tenantKey: created.json.tenantKey, name };
+}
+
+export interface EnabledMeeting {
+  readonly tenant: OnboardedTenant;
+  readonly organizerId: string;
+  readonly eventId: string;
+  readonly meetingId: string;
+  /** The VTC conference ID the product wrote into the invite. */
+  readonly vtcId: string;
+}
+
+/**
+ * A consented tenant with this service's provider, every organizer enabled (tenant-wide
+ * grant), and a Teams meeting whose invite already carries its coordinates.
+ */
+export async function enabledMeeting(
+  stack: LocalStack,
+  options: { lobbyScope?: "everyone" | "organization"; subject?: string } = {},
+): Promise<EnabledMeeting> {
+  const tenant = await onboardTenant(stack);
+  const organizer = stack.graph.addUser(tenant.tenantId, {
+    displayName: "Olivia Organizer",
+    userPrincipalName: `olivia@${tenant.tenantId.slice(0, 8)}.example.com`,
+  });
+  assert.equal(
+    (await adminApi(stack, "POST", `/v1/tenants/${tenant.tenantId}/providers`, { identity: "OpenCVI", tenantKey: tenant.tenantKey })).status,
+    201,
+  );
+  assert.equal(
+    (await adminApi(stack, "PUT", `/v1/tenants/${tenant.tenantId}/policy-assignments/global`, { policyName: "OpenCVIServiceProviderEnabled" }))
+      .status,
+    200,
+  );
+  const { eventId, meetingId } = stack.graph.createTeamsMeetingEvent(tenant.tenantId, organizer.id, {
+    subject: options.subject ?? "Design review",
+    start: new Date(),
+    end: new Date(Date.now() + 8 * 3600_000),
+    lobbyScope: options.lobbyScope ?? "everyone",
+  });
+  for (let i = 0; i < 3; i++) await stack.graph.idle();
+  const event = stack.graph.getEvent(tenant.tenantId, organizer.id, eventId) as { body: { content: string } };
+  const vtcId = findVtcCoordinates(event.body.content)?.vtcId;
+  assert.ok(vtcId, "the meeting's invite carries coordinates");
+  return { tenant, organizerId: organizer.id, eventId, meetingId, vtcId };
 }

@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { loadMediaHostConfig } from "../../../media-host/config.js";
 import { ControlPlaneClient, ControlPlaneUnavailableError, mediaHostCredential } from "../../../media-host/controlPlane/controlPlaneClient.js";
-import { findVtcCoordinates } from "../../../shared/domain/vtcBlock.js";
 import { type LocalStack, startLocalStack } from "../../../local/stack.js";
-import { adminApi, onboardTenant } from "../../support/onboarding.js";
+import { adminApi, enabledMeeting } from "../../support/onboarding.js";
 
 let stack: LocalStack;
 let client: ControlPlaneClient;
@@ -25,22 +24,7 @@ after(() => stack.stop());
 
 describe("the media host's control-plane client, with its own Entra identity", () => {
   it("resolves, joins and leaves through the control plane", async () => {
-    const tenant = await onboardTenant(stack);
-    const organizer = stack.graph.addUser(tenant.tenantId, {
-      displayName: "Olivia",
-      userPrincipalName: `olivia@${tenant.tenantId.slice(0, 8)}.example.com`,
-    });
-    await adminApi(stack, "POST", `/v1/tenants/${tenant.tenantId}/providers`, { identity: "OpenCVI", tenantKey: tenant.tenantKey });
-    await adminApi(stack, "PUT", `/v1/tenants/${tenant.tenantId}/policy-assignments/global`, { policyName: "OpenCVIServiceProviderEnabled" });
-    const { eventId } = stack.graph.createTeamsMeetingEvent(tenant.tenantId, organizer.id, {
-      subject: "Sync",
-      start: new Date(),
-      end: new Date(Date.now() + 3600_000),
-      lobbyScope: "everyone",
-    });
-    for (let i = 0; i < 3; i++) await stack.graph.idle();
-    const vtcId =
-      findVtcCoordinates((stack.graph.getEvent(tenant.tenantId, organizer.id, eventId) as { body: { content: string } }).body.content)?.vtcId ?? "";
+    const { tenant, vtcId } = await enabledMeeting(stack, { subject: "Sync" });
 
     const resolved = await client.resolve(tenant.tenantKey, vtcId);
     assert.equal(resolved.kind, "resolved");

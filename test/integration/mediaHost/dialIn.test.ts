@@ -16,11 +16,10 @@ import { Dialogs } from "../../../media-host/sip/dialogs.js";
 import { parseMessage } from "../../../media-host/sip/parser.js";
 import { SipStack } from "../../../media-host/sip/sipStack.js";
 import { UdpTransport } from "../../../media-host/sip/transport/udpTransport.js";
-import { findVtcCoordinates } from "../../../shared/domain/vtcBlock.js";
 import { type LocalStack, startLocalStack } from "../../../local/stack.js";
 import { type RtpengineHarness, startRtpengine } from "../rtpengine/support/harness.js";
 import { describeResult, runSipp } from "../../support/peers/sipp.js";
-import { adminApi, onboardTenant } from "../../support/onboarding.js";
+import { adminApi, enabledMeeting } from "../../support/onboarding.js";
 
 // A room system dials <tenant key>.<VTC ID> into a media host wired to the real control
 // plane (emulated Entra ID and Graph), rtpengine and SIPp: the full direct-dial path.
@@ -34,22 +33,8 @@ let meeting: { tenantKey: string; tenantId: string; vtcId: string; meetingId: st
 before(async () => {
   stack = await startLocalStack({ logLevel: "none" });
   rtpengine = await startRtpengine();
-  const tenant = await onboardTenant(stack);
-  const organizer = stack.graph.addUser(tenant.tenantId, {
-    displayName: "Olivia",
-    userPrincipalName: `olivia@${tenant.tenantId.slice(0, 8)}.example.com`,
-  });
-  await adminApi(stack, "POST", `/v1/tenants/${tenant.tenantId}/providers`, { identity: "OpenCVI", tenantKey: tenant.tenantKey });
-  await adminApi(stack, "PUT", `/v1/tenants/${tenant.tenantId}/policy-assignments/global`, { policyName: "OpenCVIServiceProviderEnabled" });
-  const created = stack.graph.createTeamsMeetingEvent(tenant.tenantId, organizer.id, {
-    subject: "Board",
-    start: new Date(),
-    end: new Date(Date.now() + 3600_000),
-    lobbyScope: "everyone",
-  });
-  for (let i = 0; i < 3; i++) await stack.graph.idle();
-  const body = (stack.graph.getEvent(tenant.tenantId, organizer.id, created.eventId) as { body: { content: string } }).body.content;
-  meeting = { tenantKey: tenant.tenantKey, tenantId: tenant.tenantId, vtcId: findVtcCoordinates(body)?.vtcId ?? "", meetingId: created.meetingId };
+  const created = await enabledMeeting(stack, { subject: "Board" });
+  meeting = { tenantKey: created.tenant.tenantKey, tenantId: created.tenant.tenantId, vtcId: created.vtcId, meetingId: created.meetingId };
 
   const config = loadMediaHostConfig({
     MEDIA_HOST_ID: "mh-direct",
