@@ -68,6 +68,7 @@ export class CallController {
   constructor(dialogs: Dialogs, bus: MessageSubscriber, options: CallControllerOptions) {
     this.#options = options;
     dialogs.onCall((invite) => this.#onInvite(dialogs, invite));
+    dialogs.answerOffersWith((offer, dialog) => this.#reoffer(dialog.callId, offer));
     this.#subscription = bus.subscribe(options.mediaHostId, (message) => this.#onBus(message));
     // rtpengine's call id is the SIP Call-ID, so a digit finds its call directly.
     options.dtmf?.on("dtmf", (event) => {
@@ -218,6 +219,29 @@ export class CallController {
     limiter.recordSuccess(source, now());
     log.info({ graphCallId: joined.callId, joinAsGuest: joined.joinAsGuest }, "joining the meeting");
     for (const update of call.early.splice(0)) this.#apply(call, update);
+  }
+
+  /** A device's offer inside the call (hold, resume, codec change): through rtpengine and the meeting leg again. */
+  async #reoffer(callId: string, offer: Buffer): Promise<Buffer> {
+    const call = this.#calls.get(callId);
+    if (!call) throw new Error(`no call ${callId}`);
+    const { dialog } = call;
+    const towardsMeeting = await this.#options.rtpengine.offer({
+      "call-id": callId,
+      "from-tag": dialog.remoteTag ?? "device",
+      sdp: offer.toString(),
+      replace: ["origin", "session-connection"],
+      ICE: "remove",
+      "transport-protocol": "RTP/AVP",
+    });
+    const towardsDevice = await this.#options.rtpengine.answer({
+      "call-id": callId,
+      "from-tag": dialog.remoteTag ?? "device",
+      "to-tag": dialog.localTag,
+      sdp: await call.leg.answer(towardsMeeting.sdp),
+      replace: ["origin", "session-connection"],
+    });
+    return Buffer.from(towardsDevice.sdp);
   }
 
   async #onBus(message: BusMessage): Promise<void> {

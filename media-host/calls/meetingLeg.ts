@@ -51,7 +51,10 @@ export class DiscardMeetingLeg implements MeetingLeg {
           (pt === undefined || keep.has(pt)) && !/^(sendonly|recvonly|inactive|sendrecv|crypto|ice-|candidate|fingerprint|setup|rtcp)/.test(l.value)
         );
       });
-      return { ...m, port: index === 0 ? port : 0, formats, lines: [...lines, { type: "a", value: "sendrecv" }] };
+      // Hold and resume: answer the offered direction mirrored (sendonly ↔ recvonly), never a fixed sendrecv.
+      const offered = m.lines.find((l) => l.type === "a" && /^(sendonly|recvonly|inactive|sendrecv)$/.test(l.value))?.value ?? "sendrecv";
+      const mirrored = offered === "sendonly" ? "recvonly" : offered === "recvonly" ? "sendonly" : offered;
+      return { ...m, port: index === 0 ? port : 0, formats, lines: [...lines, { type: "a", value: mirrored }] };
     });
     const session = offer.session.map((l) => (l.type === "c" ? { type: "c", value: `IN IP4 ${address}` } : l));
     return serializeSdp({ session, media });

@@ -1,6 +1,6 @@
 import type { IncomingRequest } from "./incomingRequest.js";
 import type { SipRequest } from "./message.js";
-import { ServerDialog, type ServerDialogOptions } from "./serverDialog.js";
+import { type OfferAnswerer, ServerDialog, type ServerDialogOptions } from "./serverDialog.js";
 import type { SipStack } from "./sipStack.js";
 
 /**
@@ -10,7 +10,7 @@ import type { SipStack } from "./sipStack.js";
 export class Dialogs {
   readonly #dialogs = new Map<string, ServerDialog>();
   readonly #stack: SipStack;
-  readonly #options: ServerDialogOptions;
+  #options: ServerDialogOptions;
 
   constructor(stack: SipStack, options: ServerDialogOptions) {
     this.#stack = stack;
@@ -24,6 +24,11 @@ export class Dialogs {
       if (invite.request.headers.to().tag !== undefined) return this.#inDialog(invite, (d) => d.receiveReinvite(invite));
       return this.#onCall(invite);
     });
+  }
+
+  /** Who answers the offers devices make inside their dialogs (the call, which owns the media). */
+  answerOffersWith(answerOffer: OfferAnswerer): void {
+    this.#options = { ...this.#options, answerOffer };
   }
 
   /** The handler of new calls (INVITEs outside any dialog). */

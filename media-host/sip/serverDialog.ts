@@ -18,7 +18,7 @@ export interface ServerDialogEvents {
 }
 
 /** Answers an offer the device makes in the dialog (re-INVITE or UPDATE): hold, resume, codec change. */
-export type OfferAnswerer = (offer: Buffer) => Promise<Buffer>;
+export type OfferAnswerer = (offer: Buffer, dialog: ServerDialog) => Promise<Buffer>;
 
 /** The smallest session interval we accept (RFC 4028 recommends 90 s). */
 export const MIN_SESSION_EXPIRES = 90;
@@ -245,7 +245,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       return undefined;
     }
     try {
-      return await this.#options.answerOffer(request.request.body);
+      return await this.#options.answerOffer(request.request.body, this);
     } catch {
       request.respond(488, "Not Acceptable Here");
       return undefined;

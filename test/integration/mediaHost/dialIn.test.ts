@@ -130,6 +130,11 @@ describe("direct dial through the whole path", () => {
     assert.equal(controller.activeCalls, 0);
   });
 
+  it("hold and resume on a live call: each re-INVITE goes through rtpengine, answered with the direction mirrored", async () => {
+    const result = await runSipp({ scenario: "hold-resume", target: `127.0.0.1:${sipPort}`, service: dial(), transport: "u1", timeoutInMs: 30_000 });
+    assert.equal(result.successful, 1, describeResult(result));
+  });
+
   it("the meeting ends: the device gets a BYE with the reason", async () => {
     const device = createSocket("udp4");
     await new Promise<void>((resolve) => device.bind(0, "127.0.0.1", resolve));

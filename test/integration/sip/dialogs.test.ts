@@ -49,7 +49,7 @@ before(async () => {
   const timers = { t1InMs: 50, t2InMs: 200, t4InMs: 250 };
   stack = new SipStack({ transports, serverName: "OpenCVI", timers });
   // Hold and resume are answered with the mirrored direction (sendonly → recvonly), never a cached sendrecv.
-  dialogs = new Dialogs(stack, { contact: "sip:gateway@127.0.0.1", timers, answerOffer: async (offer) => mirrorDirection(offer) });
+  dialogs = new Dialogs(stack, { contact: "sip:gateway@127.0.0.1", timers, answerOffer: async (offer: Buffer) => mirrorDirection(offer) });
   dialogs.onCall((invite) => {
     const dialog = dialogs.accept(invite);
     dialog.on("ended", (by) => ended.push({ callId: dialog.callId, by }));
