@@ -119,25 +119,11 @@ export class CallController {
     try {
       // Anchor the device's media first: the answer it will get is rtpengine's.
       leg = await this.#options.meetingLegs.create(dialog.callId);
-      const towardsMeeting = await this.#options.rtpengine.offer({
-        "call-id": dialog.callId,
-        "from-tag": dialog.remoteTag ?? "device",
-        sdp: invite.request.body.toString(),
-        replace: ["origin", "session-connection"],
-        ICE: "remove",
-        "transport-protocol": "RTP/AVP",
-      });
-      const towardsDevice = await this.#options.rtpengine.answer({
-        "call-id": dialog.callId,
-        "from-tag": dialog.remoteTag ?? "device",
-        "to-tag": dialog.localTag,
-        sdp: await leg.answer(towardsMeeting.sdp),
-        replace: ["origin", "session-connection"],
-      });
+      const deviceSdp = await this.#negotiate(dialog, leg, invite.request.body);
       const call: ActiveCall = {
         dialog,
         leg,
-        deviceSdp: towardsDevice.sdp,
+        deviceSdp,
         log,
         startedAt: now(),
         graphCallId: undefined,
@@ -225,23 +211,30 @@ export class CallController {
   async #reoffer(callId: string, offer: Buffer): Promise<Buffer> {
     const call = this.#calls.get(callId);
     if (!call) throw new Error(`no call ${callId}`);
-    const { dialog } = call;
+    return Buffer.from(await this.#negotiate(call.dialog, call.leg, offer));
+  }
+
+  /**
+   * One offer/answer through rtpengine (the call id is the SIP Call-ID, the device's tag
+   * the offerer, ours the answerer) with the meeting leg answering on the other side;
+   * returns the SDP the device gets. Used at set-up and for every in-dialog offer.
+   */
+  async #negotiate(dialog: ServerDialog, leg: MeetingLeg, deviceOffer: Buffer): Promise<string> {
+    const participants = { "call-id": dialog.callId, "from-tag": dialog.remoteTag ?? "device" };
     const towardsMeeting = await this.#options.rtpengine.offer({
-      "call-id": callId,
-      "from-tag": dialog.remoteTag ?? "device",
-      sdp: offer.toString(),
+      ...participants,
+      sdp: deviceOffer.toString(),
       replace: ["origin", "session-connection"],
       ICE: "remove",
       "transport-protocol": "RTP/AVP",
     });
     const towardsDevice = await this.#options.rtpengine.answer({
-      "call-id": callId,
-      "from-tag": dialog.remoteTag ?? "device",
+      ...participants,
       "to-tag": dialog.localTag,
-      sdp: await call.leg.answer(towardsMeeting.sdp),
+      sdp: await leg.answer(towardsMeeting.sdp),
       replace: ["origin", "session-connection"],
     });
-    return Buffer.from(towardsDevice.sdp);
+    return towardsDevice.sdp;
   }
 
   async #onBus(message: BusMessage): Promise<void> {
