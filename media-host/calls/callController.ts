@@ -12,6 +12,8 @@ import type { ServerDialog } from "../sip/serverDialog.js";
 import type { DtmfEventListener } from "../rtpengine/dtmfEventListener.js";
 import { IvrSession } from "./ivrSession.js";
 import type { MeetingLeg, MeetingLegFactory } from "./meetingLeg.js";
+import { WaitingPrompt } from "./waitingPrompt.js";
+import { Prompt } from "../domain/ivr.js";
 
 export interface CallControllerOptions {
   readonly mediaHostId: string;
@@ -46,6 +48,10 @@ interface ActiveCall {
   readonly startedAt: number;
   graphCallId: string | undefined;
   ivr: IvrSession | undefined;
+  /** Speaks to the device while the bot waits in the lobby, and says why when it is not let in. */
+  readonly waiting: WaitingPrompt;
+  /** The bot has waited in the meeting's lobby (a later "terminated" means it was not let in). */
+  wasInLobby: boolean;
   /** Updates that came before the join's answer named the Graph call. */
   readonly early: CallUpdate[];
   finished: boolean;
@@ -128,6 +134,14 @@ export class CallController {
         startedAt: now(),
         graphCallId: undefined,
         ivr: undefined,
+        waiting: new WaitingPrompt({
+          callId: dialog.callId,
+          deviceTag: dialog.remoteTag ?? "device",
+          rtpengine: this.#options.rtpengine,
+          promptsDirectory: this.#options.promptsDirectory ?? ".local/prompts",
+          log,
+        }),
+        wasInLobby: false,
         early: [],
         finished: false,
       };
@@ -251,8 +265,14 @@ export class CallController {
     const { dialog } = call;
     if (update.state === "terminated") {
       const reason = update.resultInfo?.message || "the meeting ended the call";
-      if (dialog.state === "early") dialog.reject(480, "Temporarily Unavailable", [["Reason", `SIP;cause=480;text="${quote(reason)}"`]]);
-      else void dialog.bye(reason).catch(() => {});
+      if (dialog.state === "early") {
+        dialog.reject(480, "Temporarily Unavailable", [["Reason", `SIP;cause=480;text="${quote(reason)}"`]]);
+      } else if (call.wasInLobby && call.waiting.playing) {
+        // Never let in (denied, or the lobby timed out): the caller hears why, then the BYE.
+        call.waiting.playOnce(Prompt.NotAdmitted).then(() => dialog.bye(reason).catch(() => {}));
+      } else {
+        void dialog.bye(reason).catch(() => {});
+      }
       return;
     }
     // In the meeting (or waiting in its lobby): the device is answered and its media flows.
@@ -261,6 +281,15 @@ export class CallController {
       this.#options.metrics?.setupSeconds.observe(((this.#options.now ?? Date.now)() - call.startedAt) / 1000);
       this.#options.metrics?.countInvite("answered");
     }
+    if (update.inLobby && !call.wasInLobby) {
+      call.wasInLobby = true;
+      // The device's media must reach rtpengine before a prompt can: once confirmed (ACK), it can.
+      if (dialog.state === "confirmed") call.waiting.loop(Prompt.WaitingInLobby);
+      else dialog.once("confirmed", () => !call.finished && call.waiting.loop(Prompt.WaitingInLobby));
+    } else if (!update.inLobby && update.state === "established" && call.waiting.playing) {
+      call.log.info("admitted from the lobby");
+      void call.waiting.stop();
+    }
   }
 
   /** The dialog ended (device BYE, our BYE, a CANCEL, no ACK): leave the meeting and free the media. */
@@ -268,6 +297,7 @@ export class CallController {
     if (call.finished) return;
     call.finished = true;
     call.ivr?.close();
+    void call.waiting.stop();
     this.#calls.delete(call.dialog.callId);
     this.#options.metrics?.activeCalls.set(this.#calls.size);
     call.log.info({ by, reason }, "call ended");

@@ -30,6 +30,7 @@ export const Prompt = {
   Goodbye: "goodbye",
   Joining: "joining",
   WaitingInLobby: "waiting-in-lobby",
+  NotAdmitted: "not-admitted",
 } as const;
 export type PromptId = (typeof Prompt)[keyof typeof Prompt];
 

@@ -15,4 +15,5 @@ export const PROMPT_TEXTS: Readonly<Record<PromptId, string>> = {
   goodbye: "Sorry, we could not find your meeting. Goodbye.",
   joining: "Thank you. Joining your meeting now.",
   "waiting-in-lobby": "Please wait. Someone in the meeting will let you in soon.",
+  "not-admitted": "Nobody let you into the meeting. Goodbye.",
 };

@@ -20,6 +20,7 @@ import { type LocalStack, startLocalStack } from "../../../local/stack.js";
 import { type RtpengineHarness, startRtpengine } from "../rtpengine/support/harness.js";
 import { describeResult, runSipp } from "../../support/peers/sipp.js";
 import { adminApi, enabledMeeting } from "../../support/onboarding.js";
+import { RawSipDevice } from "../../support/peers/rawSipDevice.js";
 
 // A room system dials <tenant key>.<VTC ID> into a media host wired to the real control
 // plane (emulated Entra ID and Graph), rtpengine and SIPp: the full direct-dial path.
@@ -117,6 +118,24 @@ describe("direct dial through the whole path", () => {
     assert.equal(bot?.state, "terminated", "the device's BYE made the bot leave");
   });
 
+  it("IVR: a device keys the conference ID in with RFC 4733 telephone-events (through rtpengine's DTMF log) and joins", async () => {
+    const before = stack.graph.calls().length;
+    const result = await runSipp({
+      scenario: "ivr-rfc4733",
+      target: `127.0.0.1:${sipPort}`,
+      service: meeting.tenantKey.split("@")[0] ?? "",
+      transport: "u1",
+      dtmfDigits: `${meeting.vtcId}#`,
+      timeoutInMs: 40_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+    const until = Date.now() + 5000;
+    while (stack.graph.calls().slice(before)[0]?.state !== "terminated" && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    const [bot] = stack.graph.calls().slice(before);
+    assert.equal(bot?.meetingId, meeting.meetingId, "the RFC 4733 digits led to the meeting");
+    assert.equal(bot?.state, "terminated", "the device's BYE made the bot leave");
+  });
+
   it("IVR: a wrong ID three times ends with a goodbye and our BYE", async () => {
     const result = await runSipp({
       scenario: "wrong-id-three-times",
@@ -199,6 +218,58 @@ describe("direct dial through the whole path", () => {
     assert.ok(bye, `the device was sent a BYE: ${seen.join(" ")}`);
     assert.match(bye, /Reason: |SIP;cause=200;text=/);
     assert.equal(controller.activeCalls, 0);
+  });
+
+  it("the lobby: the device is answered and hears the waiting prompt until admitted, then the prompt stops", async () => {
+    const lobby = await enabledMeeting(stack, { subject: "Lobby" });
+    stack.graph.setLobbyScope(lobby.meetingId, "organizer");
+    const before = stack.graph.calls().length;
+    const device = await RawSipDevice.open({ gatewayPort: sipPort, dial: `${lobby.tenant.tenantKey.split("@")[0]}.${lobby.vtcId}` });
+    try {
+      device.invite();
+      await device.until(() => device.responses.some((r) => r.status === 200), "the 200 while in the lobby");
+      const bot = stack.graph.calls().slice(before)[0];
+      assert.ok(bot?.inLobby, "the bot waits in the lobby while the device is answered");
+      // Nothing on the meeting side sends media: what the device hears is the prompt.
+      await device.until(() => device.rtpReceived > 25, "the waiting prompt's audio");
+      stack.graph.admitFromLobby(bot.id);
+      await device.until(() => stack.graph.calls().find((c) => c.id === bot.id)?.state === "established", "established");
+      // Once admitted the prompt stops: the audio dries up (a few packets may still be on their way).
+      let previous = -1;
+      for (let i = 0; i < 50 && device.rtpReceived !== previous; i++) {
+        previous = device.rtpReceived;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const quiet = device.rtpReceived;
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(device.rtpReceived, quiet, "no prompt audio once admitted");
+      device.hangUp();
+      await device.until(() => stack.graph.calls().find((c) => c.id === bot.id)?.state === "terminated", "the bot to leave");
+    } finally {
+      device.close();
+    }
+  });
+
+  it("the lobby: not let in, the device hears why and gets a BYE with the reason", async () => {
+    const lobby = await enabledMeeting(stack, { subject: "Denied" });
+    stack.graph.setLobbyScope(lobby.meetingId, "organizer");
+    const before = stack.graph.calls().length;
+    const device = await RawSipDevice.open({ gatewayPort: sipPort, dial: `${lobby.tenant.tenantKey.split("@")[0]}.${lobby.vtcId}` });
+    try {
+      device.invite();
+      await device.until(() => device.rtpReceived > 10, "the waiting prompt");
+      const bot = stack.graph.calls().slice(before)[0];
+      assert.ok(bot?.inLobby);
+      const heardBefore = device.rtpReceived;
+      stack.graph.removeParticipant(bot.id);
+      await device.until(() => device.byeReason !== undefined, "the BYE", 15_000);
+      assert.match(device.byeReason ?? "", /removed/);
+      // The goodbye was spoken between the removal and the BYE (about 2 s of audio).
+      assert.ok(device.rtpReceived - heardBefore > 50, `heard the reason: ${device.rtpReceived - heardBefore} packets`);
+      await device.until(() => controller.activeCalls === 0, "the call to be gone");
+    } finally {
+      device.close();
+    }
   });
 
   it("an unknown conference ID gets 404 with a Reason; an unknown host 404 too", async () => {

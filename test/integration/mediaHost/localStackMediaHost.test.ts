@@ -7,6 +7,8 @@ import { generatePrompts } from "../../../media-host/prompts/generatePrompts.js"
 import { seedDemo, type SeededDemo } from "../../../local/demo.js";
 import { type LocalStack, startLocalStack } from "../../../local/stack.js";
 import { describeResult, runSipp } from "../../support/peers/sipp.js";
+import { CLOSED_BY_PEER, startBaresip } from "../../support/peers/baresip.js";
+import { enabledMeeting } from "../../support/onboarding.js";
 
 // What `npm start` runs: the control plane with its emulators and a media host, seeded
 // with the demo; a room system dials the demo meeting the ways the README says.
@@ -65,4 +67,62 @@ describe("the local stack's media host", () => {
     assert.equal(bots.length, 3, "one bot per device call");
     assert.ok(bots.every((b) => b.identity.displayName === "OpenCVI test"));
   });
+
+  it("baresip dials the IVR, keys the VTC ID in with RFC 4733 DTMF, shows in the roster under its name; its hang-up ends the bot's call", async () => {
+    const ports = stack.mediaHost?.ports;
+    assert.ok(ports);
+    const baresip = await startBaresip({ displayName: "Baresip Boardroom", timeoutInMs: 90_000 });
+    try {
+      const before = stack.graph.calls().length;
+      await baresip.dialTo(demo.tenantKey.split("@")[0] ?? "", `127.0.0.1:${ports.sipUdp}`);
+      await baresip.waitForEstablished(15_000);
+      // The welcome prompt starts; keys pressed during it barge in.
+      await new Promise((r) => setTimeout(r, 1000));
+      await baresip.sendDtmf(`${demo.vtcId}#`);
+      const bot = await waitFor(
+        () =>
+          stack.graph
+            .calls()
+            .slice(before)
+            .find((c) => c.state === "established"),
+        "the bot in the meeting",
+        30_000,
+      );
+      assert.equal(bot.meetingId, demo.meetingId);
+      assert.equal(bot.identity.displayName, "Baresip Boardroom", "the roster shows the device's display name");
+      await baresip.hangup();
+      await waitFor(() => stack.graph.calls().find((c) => c.id === bot.id)?.state === "terminated" || undefined, "the bot's call to end");
+      await waitFor(() => (stack.mediaHost?.host.activeCalls === 0 ? true : undefined), "the media host to free the call");
+    } finally {
+      await baresip.quit();
+    }
+  });
+
+  it("baresip dials a meeting directly; the meeting ends and baresip receives the BYE", async () => {
+    const ports = stack.mediaHost?.ports;
+    assert.ok(ports);
+    const meeting = await enabledMeeting(stack, { subject: "Ends for everyone" });
+    const baresip = await startBaresip({ displayName: "Baresip Huddle", timeoutInMs: 60_000 });
+    try {
+      await baresip.dialTo(`${meeting.tenant.tenantKey.split("@")[0]}.${meeting.vtcId}`, `127.0.0.1:${ports.sipUdp}`);
+      await baresip.waitForEstablished(15_000);
+      const bot = stack.graph.calls().find((c) => c.meetingId === meeting.meetingId);
+      assert.equal(bot?.state, "established", "answered once the bot is in the meeting");
+      stack.graph.endMeeting(meeting.meetingId);
+      const closed = await baresip.waitForClosed(10_000);
+      assert.equal(closed.param, CLOSED_BY_PEER, "the BYE came from the gateway");
+    } finally {
+      await baresip.quit();
+    }
+  });
 });
+
+async function waitFor<T>(probe: () => T | undefined, what: string, timeoutInMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

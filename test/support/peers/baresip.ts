@@ -36,6 +36,8 @@ export interface BaresipOptions {
   readonly answerMode?: "manual" | "auto";
   /** User part of the local account (no registration: regint=0). */
   readonly user?: string;
+  /** The account's display name (From), e.g. "Boardroom". */
+  readonly displayName?: string;
   /** Extra config lines, appended. */
   readonly extraConfig?: readonly string[];
   /** Bound on baresip's life, ms (120 s unless told): it is killed then. */
@@ -337,7 +339,10 @@ export async function startBaresip(options: BaresipOptions = {}): Promise<Baresi
     ...(options.extraConfig ?? []),
   ];
   writeFileSync(join(dir, "config"), `${config.join("\n")}\n`);
-  writeFileSync(join(dir, "accounts"), `<sip:${options.user ?? "opencvi-test"}@127.0.0.1>;regint=0;answermode=${options.answerMode ?? "manual"}\n`);
+  writeFileSync(
+    join(dir, "accounts"),
+    `${options.displayName ? `"${options.displayName}" ` : ""}<sip:${options.user ?? "opencvi-test"}@127.0.0.1>;regint=0;answermode=${options.answerMode ?? "manual"}\n`,
+  );
   writeFileSync(join(dir, "contacts"), "");
 
   const child = spawn(binary, ["-f", dir, "-v"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
