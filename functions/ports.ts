@@ -191,11 +191,14 @@ export interface CallSessionRepository {
   /** Throws ConflictError when a session with this call id exists. */
   create(session: CallSessionRecord): Promise<void>;
   get(callId: string): Promise<Versioned<CallSessionRecord> | undefined>;
-  update(callId: string, mutation: Mutation<CallSessionRecord>): Promise<Versioned<CallSessionRecord>>;
+  /** `beforeWrite` runs before each write of the mutation's result; when it throws, nothing is written. */
+  update(
+    callId: string,
+    mutation: Mutation<CallSessionRecord>,
+    options?: { readonly beforeWrite?: (next: CallSessionRecord, current: CallSessionRecord) => Promise<void> },
+  ): Promise<Versioned<CallSessionRecord>>;
   /** Calls that have not ended, for keep-alives (a cross-partition query: a timer's, not a call path's). */
   listActive(): Promise<CallSessionRecord[]>;
-  /** Notes what the media host was last told; one small unconditional write (a hint, not state). */
-  recordDelivered(callId: string, digest: string): Promise<void>;
 }
 
 export type { OnlineMeetingInfo };

@@ -5,12 +5,12 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import functions, { type LogHandler, type LogLevel } from "@azure/functions";
-import { createHttpsServer as createCosmosServer } from "@vercel/cosmosdb-server";
 import { resetControlPlane, controlPlane } from "../functions/controlPlane.js";
 import { loadControlPlaneConfig } from "../functions/config.js";
 import { httpRoutes } from "../functions/platform/httpRoutes.js";
 import { timerFunctions } from "../functions/platform/timers.js";
 import { createFunctionsRequestListener } from "./functionsHttpAdapter.js";
+import { EmbeddedCosmos } from "./embeddedCosmos.js";
 import { EntraIdEmulator } from "../test/emulators/entra/entraIdEmulator.js";
 import { GraphEmulator } from "../test/emulators/graph/graphEmulator.js";
 import { pino } from "pino";
@@ -147,14 +147,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 
   try {
-    const cosmosServer = createCosmosServer({ ...tls, keepAlive: true } as never);
-    servers.push(cosmosServer);
-    const cosmosPort = await new Promise<number>((resolve, reject) => {
-      cosmosServer.once("error", (e: NodeJS.ErrnoException) =>
-        reject(e.code === "EADDRINUSE" ? new Error(`embedded Cosmos DB cannot listen on ${HOST}:${options.cosmosPort ?? 0}: the port is in use`) : e),
-      );
-      cosmosServer.listen(options.cosmosPort ?? 0, HOST, () => resolve((cosmosServer.address() as AddressInfo).port));
-    });
+    const cosmos = await EmbeddedCosmos.start({ ...tls, host: HOST, port: options.cosmosPort ?? 0 });
+    stopEmulators.push(() => cosmos.stop());
+    const cosmosPort = cosmos.port;
     const cosmosEndpoint = `https://${HOST}:${cosmosPort}`;
 
     const entraHost = await bind(true, options.entraPort ?? 0, "Entra ID emulator");
@@ -294,7 +289,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         sipTls: { port: options.mediaHost.sipTlsPort ?? 0, options: tls },
         healthPort: options.mediaHost.healthPort ?? 0,
         rtpPortMin: 30000,
-        rtpPortMax: 30999,
+        rtpPortMax: 33999,
         promptsDirectory: options.mediaHost.promptsDirectory ?? ".local/prompts",
         controlPlane: new ControlPlaneClient(config, mediaHostCredential(config)),
         bus: processBus,

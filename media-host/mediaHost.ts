@@ -72,6 +72,9 @@ export class MediaHost {
       interfaces: [{ address: o.bindHost, ...(o.advertisedHost !== o.bindHost ? { advertisedAddress: o.advertisedHost } : {}) }],
       portMin: o.rtpPortMin,
       portMax: o.rtpPortMax,
+      // rtpengine keeps a deleted call's ports 30 s by default; at tens of calls a second
+      // that exhausts a port range. A second absorbs late packets all the same.
+      deleteDelayInMs: 1000,
       dtmfLogDest: this.#dtmf.address,
       logLevel: "warning",
       onLogLine: (line) => o.logger.debug({ rtpengine: line }),

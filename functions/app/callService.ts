@@ -97,8 +97,6 @@ export class CallService {
 
   /** The device hung up (or the media host gave up): leave the meeting and close the record. */
   async leave(callId: string, reason: string): Promise<CallSessionRecord> {
-    const existing = await this.sessions.get(callId);
-    if (!existing) throw new NotFoundError(`call ${callId} is not known`);
     const now = this.options.now().toISOString();
     const { value } = await this.sessions.update(callId, (r) =>
       r.endedAt ? r : { ...r, endedAt: now, endedBy: "device", endReason: reason.slice(0, 300) || "the device hung up" },
@@ -150,15 +148,11 @@ export class CallService {
   async #apply(tenantId: string, event: CallEvent): Promise<boolean> {
     const now = this.options.now();
     let foreign = false;
-    let updated: CallSessionRecord;
     try {
-      ({ value: updated } = await this.sessions.update(event.callId, (r) => {
+      await this.#observe(event.callId, (r) => {
         foreign = r.tenantId !== tenantId;
-        if (foreign) return r;
-        const next = observeCall(r, event.observation, now);
-        // A replay changes nothing: keep the stored version, write nothing.
-        return JSON.stringify(next) === JSON.stringify(r) ? r : next;
-      }));
+        return foreign ? r : observeCall(r, event.observation, now);
+      });
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
       // Graph can notify before the join's answer reached us; #catchUp reads the state then.
@@ -169,7 +163,6 @@ export class CallService {
       this.options.log(`notification for call ${event.callId} came with tenant ${tenantId}, not the call's; ignored`);
       return false;
     }
-    await this.#deliver(updated);
     return true;
   }
 
@@ -183,27 +176,46 @@ export class CallService {
           { kind: "participants" as const, updated: current.participants.map((p) => toParticipant(p, false)).filter((p) => p !== undefined) },
         ]
       : [toStateObservation({}, true)];
-    const { value } = await this.sessions.update(record.callId, (r) => observations.reduce((acc, o) => (o ? observeCall(acc, o, now) : acc), r));
-    await this.#deliver(value);
+    await this.#observe(record.callId, (r) => observations.reduce((acc, o) => (o ? observeCall(acc, o, now) : acc), r));
   }
 
   /**
-   * Hands the media host the call's current view unless that exact view was handed
-   * over already. The message id is the view's digest, so a repeat is dropped by the
-   * bus's duplicate detection even if two workers race here.
+   * Applies an observation to the record and hands the media host the call's new view
+   * unless that exact view was handed over already. The hand-off happens before the
+   * write that records it (and again if the write loses a race), so a stored record
+   * never claims a delivery that did not happen; a replay after a failed write hands
+   * the same view over again, which the bus drops as a duplicate (the message id is
+   * the view's digest). A replay that changes nothing writes nothing.
    */
-  async #deliver(record: CallSessionRecord): Promise<void> {
-    const view = mediaHostView(record);
-    const digest = createHash("sha256").update(JSON.stringify(view)).digest("base64url").slice(0, 22);
-    if (record.deliveredDigest === digest) return;
-    const message: BusMessage = {
-      messageId: `${record.callId}:${digest}`,
-      sessionId: record.callId,
-      to: record.mediaHostId,
-      subject: CALL_UPDATED,
-      body: { callId: record.callId, deviceCallId: record.deviceCallId, ...view },
-    };
-    await this.bus.publish([message]);
-    await this.sessions.recordDelivered(record.callId, digest);
+  async #observe(callId: string, observe: (record: CallSessionRecord) => CallSessionRecord): Promise<void> {
+    await this.sessions.update(
+      callId,
+      (r) => {
+        const observed = observe(r);
+        const digest = viewDigest(observed);
+        const next = digest === observed.deliveredDigest ? observed : { ...observed, deliveredDigest: digest };
+        return JSON.stringify(next) === JSON.stringify(r) ? r : next;
+      },
+      {
+        beforeWrite: async (next, current) => {
+          if (next.deliveredDigest === current.deliveredDigest || next.deliveredDigest === null) return;
+          const message: BusMessage = {
+            messageId: `${next.callId}:${next.deliveredDigest}`,
+            sessionId: next.callId,
+            to: next.mediaHostId,
+            subject: CALL_UPDATED,
+            body: { callId: next.callId, deviceCallId: next.deviceCallId, ...mediaHostView(next) },
+          };
+          await this.bus.publish([message]);
+        },
+      },
+    );
   }
+}
+
+function viewDigest(record: CallSessionRecord): string {
+  return createHash("sha256")
+    .update(JSON.stringify(mediaHostView(record)))
+    .digest("base64url")
+    .slice(0, 22);
 }

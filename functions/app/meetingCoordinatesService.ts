@@ -58,7 +58,7 @@ export class MeetingCoordinatesService {
     if (!event || event.isCancelled) return this.eventDeleted(tenantId, userId, eventId);
     if (!event.joinWebUrl) return; // not a Teams meeting
     const tenant = (await this.tenants.get(tenantId))?.value;
-    const provider = tenant && Organizers.mayWriteInvites(tenant) ? await this.organizers.enabledProvider(tenantId, userId) : undefined;
+    const provider = tenant && Organizers.mayWriteInvites(tenant) ? await this.organizers.enabledProvider(tenant.tenantId, userId) : undefined;
     if (!provider) {
       const stripped = removeVtcBlocks(event.bodyHtml);
       if (stripped !== event.bodyHtml) await this.calendar.replaceEventBody(tenantId, userId, eventId, stripped, event.etag);

@@ -18,7 +18,7 @@ export class Organizers {
     private readonly naming: ProviderNaming,
   ) {}
 
-  /** This service's provider for the organizer, or undefined when they are not enabled for it. */
+  /** This service's provider for the organizer, or undefined when they are not enabled for it. `tenantId` is a stored tenant's (normalized) id. */
   async enabledProvider(tenantId: string, userId: string): Promise<VideoInteropServiceProvider | undefined> {
     let aliases = [userId];
     let groupIds: string[] = [];
@@ -31,7 +31,7 @@ export class Organizers {
       // Without directory permissions only grants to the user's id and the tenant-wide grant can apply.
       if (!(e instanceof ConsentMissingError)) throw e;
     }
-    const effective = await this.policies.effectiveFor(tenantId, aliases, groupIds);
+    const effective = await this.policies.effectiveForKnownTenant(tenantId, aliases, groupIds);
     if (!effective.policy.enabled || effective.policy.providerName !== this.naming.serviceProviderName) return undefined;
     return (await this.providers.get(tenantId, this.naming.serviceProviderName))?.value;
   }

@@ -90,16 +90,16 @@ export class PolicyService {
    * groups arrives with the identity work.
    */
   async effectiveFor(tenantId: string, userId: string | readonly string[], groupIds: readonly string[]): Promise<EffectivePolicy> {
+    const { value: tenant } = await this.#tenants.require(tenantId);
+    return this.effectiveForKnownTenant(tenant.tenantId, userId, groupIds);
+  }
+
+  /** effectiveFor, for callers that have just read the tenant (its normalized id): no second read. */
+  async effectiveForKnownTenant(tenantId: string, userId: string | readonly string[], groupIds: readonly string[]): Promise<EffectivePolicy> {
     // A user may have been granted under their object id or their UPN: every alias is looked up.
     const aliases = typeof userId === "string" ? [userId] : userId;
-    const parsed = parseOrThrow(
-      z.object({
-        userIds: z.array(userIdSchema).min(1, "userId is required"),
-        groupIds: z.array(guidSchema("groupId")).max(1000, "at most 1000 groupId values"),
-      }),
-      { userIds: aliases, groupIds },
-    );
-    const { value: tenant } = await this.#tenants.require(tenantId);
+    const parsed = parseOrThrow(effectiveForSchema, { userIds: aliases, groupIds });
+    const tenant = { tenantId };
     const [grants, assignments] = await Promise.all([
       Promise.all(parsed.userIds.map((id) => this.#repository.getUserGrant(tenant.tenantId, id))),
       this.#repository.getAssignments(tenant.tenantId),
@@ -113,3 +113,8 @@ export class PolicyService {
     });
   }
 }
+
+const effectiveForSchema = z.object({
+  userIds: z.array(userIdSchema).min(1, "userId is required"),
+  groupIds: z.array(guidSchema("groupId")).max(1000, "at most 1000 groupId values"),
+});

@@ -45,7 +45,7 @@ export class SubscriptionService {
     const userId = user?.id ?? userIdOrUpn.toLowerCase();
     const tenant = user ? (await this.tenants.get(tenantId))?.value : undefined;
     const enabled =
-      tenant !== undefined && Organizers.mayWriteInvites(tenant) && (await this.organizers.enabledProvider(tenantId, userId)) !== undefined;
+      tenant !== undefined && Organizers.mayWriteInvites(tenant) && (await this.organizers.enabledProvider(tenant.tenantId, userId)) !== undefined;
     const existing = await this.records.get(tenantId, userId);
     if (enabled && !existing) await this.#subscribe(tenantId, userId);
     if (!enabled && existing) {

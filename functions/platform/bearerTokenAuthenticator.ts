@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from "jose";
 import { AuthenticationError, AuthorizationError } from "../../shared/errors.js";
+import { VerifiedTokenCache } from "./verifiedTokenCache.js";
 
 export interface BearerTokenAuthenticatorOptions {
   readonly issuer: string;
@@ -29,6 +30,7 @@ export class TokenValidationUnavailableError extends Error {
 export class BearerTokenAuthenticator {
   readonly #options: BearerTokenAuthenticatorOptions;
   readonly #keys: ReturnType<typeof createRemoteJWKSet>;
+  readonly #verified = new VerifiedTokenCache<JWTPayload>();
 
   constructor(options: BearerTokenAuthenticatorOptions) {
     this.#options = options;
@@ -38,17 +40,20 @@ export class BearerTokenAuthenticator {
   async authenticate(authorization: string | null, requiredRole = this.#options.requiredRole): Promise<Principal> {
     const match = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/i.exec(authorization?.trim() ?? "");
     if (!match?.[1]) throw new AuthenticationError("an Authorization: Bearer <token> header is required");
-    let claims: JWTPayload;
-    try {
-      ({ payload: claims } = await jwtVerify(match[1], this.#keys, {
-        issuer: this.#options.issuer,
-        audience: this.#options.audience,
-        algorithms: ["RS256"],
-        clockTolerance: 60,
-        requiredClaims: ["exp"],
-      }));
-    } catch (e) {
-      throw tokenError(e);
+    let claims = this.#verified.get(match[1]);
+    if (!claims) {
+      try {
+        ({ payload: claims } = await jwtVerify(match[1], this.#keys, {
+          issuer: this.#options.issuer,
+          audience: this.#options.audience,
+          algorithms: ["RS256"],
+          clockTolerance: 60,
+          requiredClaims: ["exp"],
+        }));
+      } catch (e) {
+        throw tokenError(e);
+      }
+      this.#verified.set(match[1], claims, claims.exp);
     }
     const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === "string") : [];
     if (!roles.includes(requiredRole)) throw new AuthorizationError(`the token lacks the app role ${requiredRole}`);

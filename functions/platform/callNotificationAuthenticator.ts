@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from "jose";
 import { AuthenticationError } from "../../shared/errors.js";
 import { TokenValidationUnavailableError } from "./bearerTokenAuthenticator.js";
+import { VerifiedTokenCache } from "./verifiedTokenCache.js";
 
 export interface CallNotificationAuthenticatorOptions {
   /** The calling platform's OpenID configuration (its jwks_uri has the signing keys). */
@@ -18,6 +19,7 @@ export interface CallNotificationAuthenticatorOptions {
 export class CallNotificationAuthenticator {
   readonly #options: CallNotificationAuthenticatorOptions;
   #keys: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  readonly #verified = new VerifiedTokenCache<{ tenantId: string }>();
 
   constructor(options: CallNotificationAuthenticatorOptions) {
     this.#options = options;
@@ -27,6 +29,8 @@ export class CallNotificationAuthenticator {
   async authenticate(authorization: string | null): Promise<{ tenantId: string }> {
     const match = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/i.exec(authorization?.trim() ?? "");
     if (!match?.[1]) throw new AuthenticationError("call notifications must carry the calling platform's bearer token");
+    const known = this.#verified.get(match[1]);
+    if (known) return known;
     const keys = await this.#signingKeys();
     try {
       const { payload } = await jwtVerify(match[1], keys, {
@@ -37,7 +41,9 @@ export class CallNotificationAuthenticator {
         requiredClaims: ["exp", "tid"],
       });
       if (typeof payload.tid !== "string") throw new AuthenticationError("the token names no tenant");
-      return { tenantId: payload.tid.toLowerCase() };
+      const verified = { tenantId: payload.tid.toLowerCase() };
+      this.#verified.set(match[1], verified, payload.exp);
+      return verified;
     } catch (e) {
       if (e instanceof AuthenticationError) throw e;
       if (e instanceof joseErrors.JWTExpired) throw new AuthenticationError("the call notification token has expired");

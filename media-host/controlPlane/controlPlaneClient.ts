@@ -1,6 +1,7 @@
 import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import type { Resolution, ResolutionRefusal, ResolvedMeeting } from "../../shared/domain/resolution.js";
 import type { MediaHostConfig } from "../config.js";
+import { CachedTokenCredential } from "../../shared/identity/cachedTokenCredential.js";
 
 export interface JoinMeetingOptions {
   readonly tenantKey: string;
@@ -47,7 +48,7 @@ export class ControlPlaneClient {
   constructor(config: Pick<MediaHostConfig, "CONTROL_PLANE_URL" | "CONTROL_PLANE_SCOPE" | "MEDIA_HOST_ID">, credential: TokenCredential) {
     this.#baseUrl = config.CONTROL_PLANE_URL;
     this.#scope = config.CONTROL_PLANE_SCOPE;
-    this.#credential = credential;
+    this.#credential = new CachedTokenCredential(credential);
     this.#mediaHostId = config.MEDIA_HOST_ID;
   }
 

@@ -118,7 +118,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     try {
       if (message.kind === "response") this.#receiveResponse(message, flow);
       else this.#receiveRequest(message, flow);
-    } catch (e) {
+    } catch {
       // A header that parses lazily can still be broken: answer 400 where possible, drop otherwise.
       if (message.kind === "request" && message.method !== "ACK") this.#sendStateless(message, flow, 400, "Bad Request");
     }

@@ -34,7 +34,11 @@ export class InProcessMessageBus implements MessagePublisher, MessageSubscriber 
   async publish(messages: readonly BusMessage[], options: PublishOptions = {}): Promise<void> {
     options.abortSignal?.throwIfAborted();
     const now = Date.now();
-    for (const [id, at] of this.#seen) if (now - at > this.#options.duplicateDetectionWindowInMs) this.#seen.delete(id);
+    // Oldest first (a Map keeps insertion order): stop at the first id still inside the window.
+    for (const [id, at] of this.#seen) {
+      if (now - at <= this.#options.duplicateDetectionWindowInMs) break;
+      this.#seen.delete(id);
+    }
     for (const message of messages) {
       if (this.#seen.has(message.messageId)) continue;
       this.#seen.set(message.messageId, now);

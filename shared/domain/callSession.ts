@@ -98,7 +98,7 @@ export interface CallSessionRecord extends CallSessionState {
   readonly endedAt: string | null;
   readonly endedBy: EndedBy | null;
   readonly endReason: string | null;
-  /** Digest of the last state handed to the media host, so a lost hand-off is redone on the next notification. */
+  /** Digest of the view last handed to the media host: written only once the hand-off happened, so a lost one is redone. */
   readonly deliveredDigest: string | null;
 }
 

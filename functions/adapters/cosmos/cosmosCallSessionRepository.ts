@@ -13,8 +13,19 @@ const mapping: DocumentMapping<CallSessionRecord> = {
   },
 };
 
+type Known = Versioned<CallSessionRecord> & { readonly rawEtag: string };
+
+/** Call sessions this instance wrote or read last, kept to start the next update from. */
+const KNOWN_VERSIONS = 5000;
+
 export class CosmosCallSessionRepository implements CallSessionRepository {
   readonly #store: CosmosStore;
+  /**
+   * A call's notifications mostly reach the instance that made the call, one after
+   * another: starting each update from the version last seen here saves a read per
+   * notification. A stale version only costs the failed conditional replace.
+   */
+  readonly #known = new Map<string, Known>();
 
   constructor(store: CosmosStore) {
     this.#store = store;
@@ -22,15 +33,17 @@ export class CosmosCallSessionRepository implements CallSessionRepository {
 
   async create(session: CallSessionRecord): Promise<void> {
     try {
-      await createVersioned(this.#store.callSessions, session, mapping);
+      this.#remember(await createVersioned(this.#store.callSessions, session, mapping));
     } catch (e) {
       if (isStatus(e, 409)) throw new ConflictError(`call ${session.callId} exists already`);
       throw e;
     }
   }
 
-  get(callId: string): Promise<Versioned<CallSessionRecord> | undefined> {
-    return readVersioned(this.#store.callSessions, callId, callId, mapping);
+  async get(callId: string): Promise<Versioned<CallSessionRecord> | undefined> {
+    const found = await readVersioned(this.#store.callSessions, callId, callId, mapping);
+    if (found) this.#remember(found);
+    return found;
   }
 
   async listActive(): Promise<CallSessionRecord[]> {
@@ -40,11 +53,32 @@ export class CosmosCallSessionRepository implements CallSessionRepository {
     return resources.map(mapping.fromDocument);
   }
 
-  async recordDelivered(callId: string, digest: string): Promise<void> {
-    await this.#store.callSessions.item(callId, callId).patch([{ op: "set", path: "/deliveredDigest", value: digest }]);
+  async update(
+    callId: string,
+    mutation: Mutation<CallSessionRecord>,
+    options: { readonly beforeWrite?: (next: CallSessionRecord, current: CallSessionRecord) => Promise<void> } = {},
+  ): Promise<Versioned<CallSessionRecord>> {
+    const basis = this.#known.get(callId);
+    try {
+      const updated = await mutateDocument(this.#store.callSessions, callId, callId, mapping, mutation, {
+        notFoundMessage: `call ${callId} is not known`,
+        ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
+        ...(basis ? { basis } : {}),
+      });
+      this.#remember(updated);
+      return updated;
+    } catch (e) {
+      this.#known.delete(callId);
+      throw e;
+    }
   }
 
-  update(callId: string, mutation: Mutation<CallSessionRecord>): Promise<Versioned<CallSessionRecord>> {
-    return mutateDocument(this.#store.callSessions, callId, callId, mapping, mutation, { notFoundMessage: `call ${callId} is not known` });
+  #remember(version: Known): void {
+    this.#known.delete(version.value.callId);
+    this.#known.set(version.value.callId, version);
+    if (this.#known.size > KNOWN_VERSIONS) {
+      const oldest = this.#known.keys().next().value;
+      if (oldest !== undefined) this.#known.delete(oldest);
+    }
   }
 }

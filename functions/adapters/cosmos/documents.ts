@@ -43,7 +43,11 @@ export async function readVersioned<T>(
 }
 
 /** Creates the document; a 409 (the id exists) propagates for the caller to name. */
-export async function createVersioned<T>(container: Container, value: T, mapping: DocumentMapping<T>): Promise<Versioned<T>> {
+export async function createVersioned<T>(
+  container: Container,
+  value: T,
+  mapping: DocumentMapping<T>,
+): Promise<Versioned<T> & { readonly rawEtag: string }> {
   const { resource } = await container.items.create(mapping.toDocument(value));
   if (!resource) throw new Error("Cosmos DB returned no document on create");
   return versioned(resource, mapping);
@@ -55,6 +59,18 @@ export interface MutateDocumentOptions<T> extends MutateOptions {
   /** The value to mutate when the document does not exist yet; without it a missing document is a NotFoundError. */
   readonly initial?: () => T;
   readonly notFoundMessage: string;
+  /**
+   * Runs after the mutation and before its result is written (again on a retry): a side
+   * effect that must have happened whenever the write is durable, e.g. a hand-off on
+   * the bus that the stored value then records as done. If it throws, nothing is written.
+   */
+  readonly beforeWrite?: (next: T, current: T) => Promise<void>;
+  /**
+   * A version of the document seen earlier (e.g. by this instance's last write): the
+   * first attempt starts from it instead of reading. If it is stale the replace fails
+   * on its ETag and the loop reads afresh, so it only ever saves a read.
+   */
+  readonly basis?: Versioned<T> & { readonly rawEtag: string };
 }
 
 /**
@@ -70,10 +86,10 @@ export async function mutateDocument<T>(
   mapping: DocumentMapping<T>,
   mutation: Mutation<T>,
   options: MutateDocumentOptions<T>,
-): Promise<Versioned<T>> {
+): Promise<Versioned<T> & { readonly rawEtag: string }> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     options.abortSignal?.throwIfAborted();
-    const current = await readVersioned(container, id, partitionKey, mapping);
+    const current = attempt === 1 && options.basis ? options.basis : await readVersioned(container, id, partitionKey, mapping);
     if (current === undefined) {
       if (!options.initial || options.ifMatch !== undefined) throw new NotFoundError(options.notFoundMessage);
       try {
@@ -89,6 +105,7 @@ export async function mutateDocument<T>(
     const next = mutation(current.value);
     // A mutation that returns its input unchanged means "nothing to do": no write, no new version.
     if (next === current.value) return current;
+    await options.beforeWrite?.(next, current.value);
     try {
       const { resource } = await container
         .item(id, partitionKey)
@@ -101,8 +118,8 @@ export async function mutateDocument<T>(
       if (options.ifMatch !== undefined) {
         throw new PreconditionFailedError("the resource has changed since it was read (ETag mismatch); read it again and retry");
       }
-      // Lost the race: back off a little (jittered, growing) and redo on fresh state.
-      await delay(Math.random() * Math.min(200, 5 * 2 ** attempt));
+      // A stale basis is no race: read at once. Otherwise back off a little (jittered, growing) and redo on fresh state.
+      if (!(attempt === 1 && options.basis)) await delay(Math.random() * Math.min(200, 5 * 2 ** attempt));
     }
   }
   throw new PreconditionFailedError("the resource is being changed by many writers at once; retry the request");

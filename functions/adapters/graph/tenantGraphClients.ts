@@ -1,6 +1,6 @@
 import { ClientSecretCredential, type TokenCredential } from "@azure/identity";
 import { Client, GraphError } from "@microsoft/microsoft-graph-client";
-import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
+import { CachedTokenCredential } from "../../../shared/identity/cachedTokenCredential.js";
 import { ConsentMissingError, NotFoundError, PreconditionFailedError } from "../../../shared/errors.js";
 
 /** The resource, not a location: tokens are for Microsoft Graph wherever GRAPH_BASE_URL points. */
@@ -15,8 +15,8 @@ export interface TenantGraphClientsOptions {
 
 /**
  * App-only access to Microsoft Graph in each consenting tenant: one client-credential
- * credential and one Graph client per tenant, made on first use and kept (MSAL caches
- * the tokens inside the credential).
+ * credential and one Graph client per tenant, made on first use and kept (the token
+ * is cached in front of MSAL, whose own look-up is too slow to run per request).
  */
 export class TenantGraphClients {
   readonly #options: TenantGraphClientsOptions;
@@ -31,7 +31,7 @@ export class TenantGraphClients {
   credential(tenantId: string): TokenCredential {
     let credential = this.#credentials.get(tenantId);
     if (!credential) {
-      credential = this.newCredential(tenantId);
+      credential = new CachedTokenCredential(this.newCredential(tenantId));
       this.#credentials.set(tenantId, credential);
     }
     return credential;
@@ -49,8 +49,17 @@ export class TenantGraphClients {
   client(tenantId: string): Client {
     let client = this.#clients.get(tenantId);
     if (!client) {
+      const credential = this.credential(tenantId);
       client = Client.initWithMiddleware({
-        authProvider: new TokenCredentialAuthenticationProvider(this.credential(tenantId), { scopes: [GRAPH_SCOPE] }),
+        // The SDK's TokenCredentialAuthenticationProvider builds an error object on every request; this is the same without it.
+        authProvider: {
+          getAccessToken: async () => {
+            const token = await credential.getToken(GRAPH_SCOPE);
+            if (token) return token.token;
+            // Named like @azure/identity's failures, which graphFailure reads as missing consent.
+            throw Object.assign(new Error("Entra ID issued no app token for the tenant"), { name: "CredentialUnavailableError" });
+          },
+        },
         baseUrl: this.#options.graphBaseUrl,
         // Without this the SDK sends no token to a host that is not graph.microsoft.com.
         customHosts: new Set([new URL(this.#options.graphBaseUrl).hostname]),

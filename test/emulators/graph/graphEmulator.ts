@@ -307,6 +307,10 @@ export class GraphEmulator {
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stop = new AbortController();
   readonly #keyId = randomUUID();
+  /** Per tenant and audience, the platform's current notification token: minted once and reused, as a token lives for minutes. */
+  readonly #notificationTokens = new Map<string, { readonly authorization: string; readonly expiresAtMs: number }>();
+  /** App tokens whose signature was checked, until they expire: the RSA check once per token, not per request. */
+  readonly #verifiedAppTokens = new Map<string, { readonly claims: Record<string, unknown>; readonly expiresAtMs: number }>();
   #keys: { privateKey: SigningKey; forgeryKey: SigningKey; publicJwk: JWK } | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #clockOffset = 0;
@@ -418,6 +422,15 @@ export class GraphEmulator {
       .setNotBefore(Math.min(now - 300, exp - 60))
       .setExpirationTime(exp)
       .sign(options.forged ? keys.forgeryKey : keys.privateKey);
+  }
+
+  async #notificationAuthorization(tenantId: string, audience: string): Promise<string> {
+    const key = `${tenantId} ${audience}`;
+    const current = this.#notificationTokens.get(key);
+    if (current && current.expiresAtMs - 60_000 > Date.now()) return current.authorization;
+    const authorization = `Bearer ${await this.signCallNotificationToken({ audience, tenantId })}`;
+    this.#notificationTokens.set(key, { authorization, expiresAtMs: Date.now() + 300_000 });
+    return authorization;
   }
 
   #serveCallingPlatform(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -785,6 +798,8 @@ export class GraphEmulator {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw unauthorized("Access token is empty.");
     const jwt = match[1]!;
+    const known = this.#verifiedAppTokens.get(jwt);
+    if (known && known.expiresAtMs > Date.now()) return this.#appToken(known.claims);
     let claims: Record<string, unknown>;
     try {
       claims = decodeJwt(jwt);
@@ -800,6 +815,10 @@ export class GraphEmulator {
         audience: GRAPH_AUDIENCES,
         algorithms: ["RS256"],
       });
+      if (typeof claims.exp === "number") {
+        if (this.#verifiedAppTokens.size > 1000) this.#verifiedAppTokens.clear();
+        this.#verifiedAppTokens.set(jwt, { claims, expiresAtMs: claims.exp * 1000 });
+      }
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw unauthorized("Lifetime validation failed, the token is expired.");
       if (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === "aud")
@@ -808,6 +827,13 @@ export class GraphEmulator {
         throw unauthorized("Access token validation failure. Invalid issuer.");
       throw unauthorized(`Access token validation failure. (${(e as { code?: string }).code ?? (e as Error).message})`);
     }
+    return this.#appToken(claims);
+  }
+
+  #appToken(claims: Record<string, unknown>): AppToken {
+    const unauthorized = (message: string) =>
+      new GraphHttpError(401, "InvalidAuthenticationToken", message, { "www-authenticate": WWW_AUTHENTICATE });
+    const tenantId = String(claims.tid);
     if (typeof claims.scp === "string") {
       // Delegated tokens: the CVI product uses app-only tokens throughout, and the VTC look-up accepts nothing else.
       throw forbidden("This emulator accepts application (app-only) tokens only; the token carries delegated scopes (scp).");
@@ -1668,9 +1694,8 @@ export class GraphEmulator {
     for (let attempt = 1; attempt <= attempts && !this.#stop.signal.aborted; attempt++) {
       const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
       if (record.kind === "call") {
-        if (!keepAuthorization || !record.authorization) {
-          record.authorization = `Bearer ${await this.signCallNotificationToken({ audience: record.audience!, tenantId: record.tenantId })}`;
-        }
+        if (!keepAuthorization || !record.authorization)
+          record.authorization = await this.#notificationAuthorization(record.tenantId, record.audience!);
         headers.authorization = record.authorization;
       }
       try {

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { InProcessMessageBus, type InProcessMessageBusOptions } from "../../../shared/bus/inProcessMessageBus.js";
 import type { BusMessage } from "../../../shared/bus/messageBus.js";
+import { describeBusContract } from "../../support/busContract.js";
 
 const FAST: InProcessMessageBusOptions = { retryDelayInMs: 1, maxDeliveryCount: 5 };
 
@@ -346,3 +347,18 @@ describe("InProcessMessageBus: drain", () => {
     assert.deepEqual([...done].sort(), ["mh-1 follow-up", "mh-1 request", "mh-2 reply"]);
   });
 });
+
+// The port's contract, shared with the Service Bus adapter (test/integration/bus/serviceBusMessageBus.test.ts).
+describeBusContract(
+  "InProcessMessageBus",
+  async () => {
+    const bus = new InProcessMessageBus(FAST);
+    return {
+      bus,
+      deadLetters: async (receiverId) =>
+        bus.deadLetters.filter((d) => d.message.to === receiverId).map((d) => ({ messageId: d.message.messageId, reason: d.reason })),
+      close: () => bus.drain(),
+    };
+  },
+  { maxDeliveryCount: FAST.maxDeliveryCount! },
+);

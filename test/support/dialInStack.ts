@@ -1,0 +1,51 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { seedDemo, type SeededDemo } from "../../local/demo.js";
+import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/stack.js";
+import { generatePrompts } from "../../media-host/prompts/generatePrompts.js";
+
+export interface DialInStack {
+  readonly stack: LocalStack;
+  readonly demo: SeededDemo;
+  /** One direct-dial string (`<tenant digits>.<VTC ID>`) per meeting, for SIPp's injection file. */
+  readonly dialStrings: readonly string[];
+  /** The media host's SIP ports. */
+  readonly sip: { readonly udp: number; readonly tcp: number };
+}
+
+export interface StartDialInStackOptions {
+  /** Meetings to spread calls over (besides the demo's). */
+  readonly meetings: number;
+  readonly stack?: LocalStackOptions;
+}
+
+/**
+ * The local stack with its media host, the demo tenant and `meetings` more meetings of
+ * its organizer, each with a known VTC ID: calls spread over many meetings, as a
+ * gateway's are (in one meeting every join sends a roster update to every other bot,
+ * as Teams does, which is not what load looks like).
+ */
+export async function startDialInStack(options: StartDialInStackOptions): Promise<DialInStack> {
+  const promptsDirectory = mkdtempSync(join(tmpdir(), "prompts-"));
+  await generatePrompts({ directory: promptsDirectory });
+  const stack = await startLocalStack({ logLevel: "none", ...options.stack, mediaHost: { promptsDirectory, ...options.stack?.mediaHost } });
+  const demo = await seedDemo(stack);
+  const digits = demo.tenantKey.split("@")[0] ?? "";
+  const dialStrings: string[] = [];
+  for (let i = 0; i < options.meetings; i++) {
+    const vtcId = String(5_000_000_000 + i);
+    stack.graph.createTeamsMeetingEvent(demo.tenantId, demo.organizerId, {
+      subject: `Load ${i}`,
+      start: new Date(),
+      end: new Date(Date.now() + 8 * 3600_000),
+      lobbyScope: "everyone",
+      videoTeleconferenceId: vtcId,
+    });
+    dialStrings.push(`${digits}.${vtcId}`);
+  }
+  for (let i = 0; i < 3; i++) await stack.graph.idle();
+  const ports = stack.mediaHost?.ports;
+  if (!ports) throw new Error("the local stack started no media host");
+  return { stack, demo, dialStrings, sip: { udp: ports.sipUdp, tcp: ports.sipTcp } };
+}
