@@ -11,7 +11,8 @@
  *    at rising rates until a step fails or set-up time runs away (p99 over 2 s),
  *    with the stack process's CPU time per call at each step.
  *
- * Prints JSON. Usage: node dist/bench/dialIn.js [maxRate] [stepSeconds]
+ * Prints JSON. Usage: node dist/bench/dialIn.js [maxRate] [stepSeconds] [setUpCalls]
+ * (MEDIA_HOST_IN_PROCESS=1 runs the media host in the stack's process, on the in-process bus).
  */
 import { performance } from "node:perf_hooks";
 import { controlPlane } from "../functions/controlPlane.js";
@@ -25,13 +26,14 @@ console.info = (...args: unknown[]) => console.error(...args);
 
 const maxRate = Number(process.argv[2] ?? 80);
 const stepSeconds = Number(process.argv[3] ?? 10);
+const setUpCalls = Number(process.argv[4] ?? 100);
 const RUNAWAY_P99_MS = 2000;
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-const load = await startDialInStack({ meetings: 100 });
+const load = await startDialInStack({ meetings: 100, mediaHostProcess: process.env.MEDIA_HOST_IN_PROCESS !== "1" });
 const { stack, demo } = load;
 const injection = { order: "SEQUENTIAL" as const, rows: load.dialStrings.map((d) => [d]) };
 try {
@@ -42,7 +44,7 @@ try {
     service: "per-call",
     csv: injection,
     transport: "u1",
-    calls: 100,
+    calls: setUpCalls,
     rate: 5,
     timeoutInMs: 120_000,
   });
@@ -62,7 +64,7 @@ try {
     LOCAL_BOT_APP_ID,
   );
   const references: number[] = [];
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < Math.min(50, setUpCalls); i++) {
     const t0 = performance.now();
     const { callId } = await calls.join({
       tenantId: demo.tenantId,
@@ -129,8 +131,9 @@ try {
     `${JSON.stringify(
       {
         benchmark: "dial-in",
+        mediaHost: process.env.MEDIA_HOST_IN_PROCESS === "1" ? "in the stack's process, in-process bus" : "own process, Service Bus",
         setupTime: {
-          calls: 100,
+          calls: setUpCalls,
           ratePerSecond: 5,
           successful: light.successful,
           p50Ms: setupP50,
@@ -146,5 +149,5 @@ try {
     )}\n`,
   );
 } finally {
-  await stack.stop();
+  await load.stop();
 }

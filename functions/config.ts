@@ -78,6 +78,22 @@ export const controlPlaneConfigSchema = z.object({
         .map((i) => i.trim())
         .filter((i) => i !== ""),
     ),
+  /**
+   * Service Bus namespace (e.g. sb-cvi.servicebus.windows.net) whose topic carries call
+   * events to the media hosts. Unset: the one-machine in-process bus (the local stack).
+   */
+  SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE: z.string().min(1).optional(),
+  /** A custom AMQP endpoint (amqps://host:port) in front of the namespace: local stand-ins only. */
+  SERVICE_BUS_ENDPOINT: z.string().url("SERVICE_BUS_ENDPOINT must be an amqps:// URL").optional(),
+  SERVICE_BUS_TOPIC: z.string().min(1).default("media-host-commands"),
+  /**
+   * The Function App's own identity for Service Bus: its managed identity in Azure (none
+   * of these set, or AZURE_CLIENT_ID for a user-assigned one); a client secret only where
+   * there is no managed identity (the local stack).
+   */
+  AZURE_TENANT_ID: z.string().min(1).optional(),
+  AZURE_CLIENT_ID: z.string().min(1).optional(),
+  AZURE_CLIENT_SECRET: z.string().min(1).optional(),
 });
 
 export type ControlPlaneConfig = z.output<typeof controlPlaneConfigSchema>;
@@ -87,7 +103,7 @@ export class ConfigError extends Error {
 }
 
 /** Settings whose values are secrets: they never appear in messages, logs or Cosmos DB. */
-export const SECRET_SETTINGS = ["COSMOS_KEY", "BOT_APP_CLIENT_SECRET", "STATE_SIGNING_KEY"] as const;
+export const SECRET_SETTINGS = ["COSMOS_KEY", "BOT_APP_CLIENT_SECRET", "STATE_SIGNING_KEY", "AZURE_CLIENT_SECRET"] as const;
 
 /** Reads the settings from `env`; throws a ConfigError listing every missing or invalid one. */
 export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {

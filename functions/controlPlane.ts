@@ -27,6 +27,9 @@ import { ProviderService } from "./app/providerService.js";
 import { TenantService } from "./app/tenantService.js";
 import { type ControlPlaneConfig, loadControlPlaneConfig } from "./config.js";
 import { BearerTokenAuthenticator } from "./platform/bearerTokenAuthenticator.js";
+import type { MessagePublisher } from "../shared/bus/messageBus.js";
+import { connectServiceBus } from "../shared/bus/connectServiceBus.js";
+import { workloadCredential } from "../shared/identity/workloadCredential.js";
 
 /** Everything a control-plane function needs, wired once per worker process from the app settings. */
 export interface ControlPlane {
@@ -41,9 +44,28 @@ export interface ControlPlane {
   readonly callNotificationAuthenticator: CallNotificationAuthenticator;
   readonly coordinates: MeetingCoordinatesService;
   readonly subscriptions: SubscriptionService;
+  /** Closes what holds connections open (the Service Bus connection). */
+  close(): Promise<void>;
+}
+
+/** Service Bus when a namespace is configured (Azure: managed identity), else the one-machine in-process bus. */
+function openBus(config: ControlPlaneConfig): { bus: MessagePublisher; close: () => Promise<void> } {
+  if (!config.SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE) return { bus: processBus, close: async () => {} };
+  return connectServiceBus({
+    fullyQualifiedNamespace: config.SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE,
+    endpoint: config.SERVICE_BUS_ENDPOINT,
+    topicName: config.SERVICE_BUS_TOPIC,
+    credential: workloadCredential({
+      tenantId: config.AZURE_TENANT_ID,
+      clientId: config.AZURE_CLIENT_ID,
+      clientSecret: config.AZURE_CLIENT_SECRET,
+      authorityHost: config.ENTRA_AUTHORITY_HOST,
+    }),
+  });
 }
 
 async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
+  const bus = openBus(config);
   const store = await openCosmosStore({ endpoint: config.COSMOS_ENDPOINT, key: config.COSMOS_KEY, databaseId: config.COSMOS_DATABASE });
   const now = () => new Date();
   const naming = { serviceDomain: config.SERVICE_DOMAIN, serviceProviderName: config.SERVICE_PROVIDER_NAME };
@@ -56,7 +78,10 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
     clientSecret: config.BOT_APP_CLIENT_SECRET,
   });
   const providerRepository = new CosmosProviderRepository(store);
-  const policies = new PolicyService(new CosmosPolicyAssignmentRepository(store), tenants, config.SERVICE_PROVIDER_NAME, now);
+  // Grant and provider changes drop the cached dial-in decisions of the tenant's organizers.
+  let organizers: Organizers | undefined;
+  const policyChanged = (tenantId: string) => organizers?.forget(tenantId);
+  const policies = new PolicyService(new CosmosPolicyAssignmentRepository(store), tenants, config.SERVICE_PROVIDER_NAME, now, policyChanged);
   const consent = new ConsentService(tenants, tenantRepository, new CosmosConsentRequestRepository(store), new GraphConsentProbe(graph), {
     authorityHost: config.ENTRA_AUTHORITY_HOST,
     botAppId: config.BOT_APP_ID,
@@ -65,7 +90,7 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
     now,
   });
   const directory = new GraphDirectory(graph);
-  const organizers = new Organizers(policies, directory, providerRepository, naming);
+  organizers = new Organizers(policies, directory, providerRepository, naming);
   const mappings = new CosmosMeetingMappingRepository(store);
   const meetingDirectory = new GraphMeetingDirectory(graph);
   const resolution = new ResolutionService(tenantRepository, mappings, meetingDirectory, organizers, consent, naming);
@@ -100,11 +125,11 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
       requiredRole: config.ADMIN_AUTH_ROLE,
     }),
     tenants,
-    providers: new ProviderService(providerRepository, tenants, naming, now),
+    providers: new ProviderService(providerRepository, tenants, naming, now, policyChanged),
     policies,
     consent,
     resolution,
-    calls: new CallService(resolution, new GraphCallControl(graph, config.BOT_APP_ID), new CosmosCallSessionRepository(store), processBus, consent, {
+    calls: new CallService(resolution, new GraphCallControl(graph, config.BOT_APP_ID), new CosmosCallSessionRepository(store), bus.bus, consent, {
       callbackUri: `${config.PUBLIC_BASE_URL}/api/graph/calls`,
       now,
       log,
@@ -116,6 +141,7 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
       issuers: config.CALL_NOTIFICATION_ISSUERS,
       audience: config.BOT_APP_ID,
     }),
+    close: bus.close,
   };
 }
 
@@ -136,4 +162,11 @@ export function controlPlane(): Promise<ControlPlane> {
 /** Forgets the built control plane so the next call reads the settings again (tests, local stack restarts). */
 export function resetControlPlane(): void {
   current = undefined;
+}
+
+/** Closes the built control plane's connections, then forgets it. */
+export async function closeControlPlane(): Promise<void> {
+  const built = current;
+  current = undefined;
+  await built?.then((plane) => plane.close()).catch(() => {});
 }

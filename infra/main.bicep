@@ -1,6 +1,7 @@
-// OpenCVI control plane: Function App (Flex Consumption, Node 22) with Cosmos DB, Key Vault,
-// Service Bus and Application Insights. Everything is reached with the Function App's managed
-// identity; no account keys, SAS keys or connection strings are issued.
+// OpenCVI: the control plane (Function App on Flex Consumption, Node 22, with Cosmos DB, Key
+// Vault, Service Bus and Application Insights) and the media hosts (Debian VMs running SIP and
+// rtpengine) it sends call events to over a Service Bus topic. Everything is reached with
+// managed identities; no account keys, SAS keys or connection strings are issued.
 targetScope = 'resourceGroup'
 
 @description('Azure region for every resource. It must offer the Flex Consumption plan.')
@@ -59,6 +60,34 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+@description('Number of media host VMs; their ids are mh-0, mh-1, ... (MEDIA_HOST_ID), each with its own Service Bus subscription. Raise and redeploy to scale out.')
+@minValue(0)
+@maxValue(100)
+param mediaHostCount int = 2
+
+@description('VM size of the media hosts; it must support accelerated networking.')
+param mediaHostVmSize string = 'Standard_F4s_v2'
+
+@description('Admin user of the media host VMs (SSH key login only).')
+param mediaHostAdminUsername string = 'azureuser'
+
+@description('OpenSSH public key of the media hosts\' admin user.')
+param mediaHostAdminSshPublicKeyData string
+
+@description('Source (CIDR or service tag) allowed to SSH into the media hosts. Empty: SSH is closed.')
+param mediaHostSshSourceAddressPrefix string = ''
+
+@description('https URL of the media host package: a .tgz of the built repository (package.json, package-lock.json, dist/). Public, or an Azure Blob URL the media hosts\' identities can read; never a SAS URL.')
+param mediaHostPackageUrl string
+
+@description('Key Vault secret URI of the PEM certificate for SIP over TLS on the media hosts. Empty: SIP over UDP and TCP only.')
+param sipTlsCertificateSecretUri string = ''
+
+@description('On stop, how long a media host lets its calls go on before it ends them (DRAIN_GRACE_MS, in seconds here).')
+@minValue(0)
+@maxValue(86400)
+param mediaHostDrainGraceSeconds int = 300
+
 var prefix = toLower(baseName)
 // Deterministic per resource group, so redeploying updates rather than duplicates.
 var suffix = uniqueString(resourceGroup().id)
@@ -72,6 +101,8 @@ var names = {
   plan: 'plan-${prefix}-${suffix}'
   functionApp: 'func-${prefix}-${suffix}'
 }
+// Media host ids: MEDIA_HOST_ID, the Service Bus subscription name, part of the VM names.
+var mediaHostIds = [for i in range(0, mediaHostCount): 'mh-${i}']
 
 module monitoring './modules/monitoring.bicep' = {
   name: '${deployment().name}-monitoring'
@@ -117,6 +148,7 @@ module serviceBus './modules/servicebus.bicep' = {
     location: location
     tags: tags
     name: names.serviceBus
+    mediaHostIds: mediaHostIds
   }
 }
 
@@ -255,6 +287,15 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'CALL_NOTIFICATION_ISSUERS'
           value: 'https://api.botframework.com,https://graph.microsoft.com'
         }
+        {
+          // Call events go to the media hosts over this topic, sent with the managed identity.
+          name: 'SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE'
+          value: serviceBus.outputs.fullyQualifiedNamespace
+        }
+        {
+          name: 'SERVICE_BUS_TOPIC'
+          value: serviceBus.outputs.commandsTopicName
+        }
       ]
     }
   }
@@ -273,6 +314,31 @@ module functionAccess './modules/function-access.bicep' = {
   }
 }
 
+module mediaHosts './modules/mediahosts.bicep' = {
+  name: '${deployment().name}-mediahosts'
+  params: {
+    location: location
+    tags: tags
+    namePrefix: '${prefix}-${suffix}'
+    mediaHostIds: mediaHostIds
+    vmSize: mediaHostVmSize
+    adminUsername: mediaHostAdminUsername
+    adminSshPublicKeyData: mediaHostAdminSshPublicKeyData
+    sshSourceAddressPrefix: mediaHostSshSourceAddressPrefix
+    mediaHostPackageUrl: mediaHostPackageUrl
+    controlPlaneUrl: 'https://${functionApp.properties.defaultHostName}/api'
+    // The media hosts' tokens are for the admin API's app registration (role CVI.MediaHost).
+    controlPlaneScope: '${adminAuthAudience}/.default'
+    serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    // Module outputs, so the subscriptions exist before their role assignments.
+    serviceBusNamespaceName: serviceBus.outputs.name
+    commandsTopicName: serviceBus.outputs.commandsTopicName
+    serviceDomain: serviceDomain
+    sipTlsCertificateSecretUri: sipTlsCertificateSecretUri
+    drainGraceSeconds: mediaHostDrainGraceSeconds
+  }
+}
+
 @description('Default host name of the Function App.')
 output functionAppHostName string = functionApp.properties.defaultHostName
 
@@ -287,3 +353,18 @@ output keyVaultUri string = keyVault.outputs.uri
 
 @description('Service Bus namespace endpoint for the media-host command topic.')
 output serviceBusEndpoint string = serviceBus.outputs.endpoint
+
+@description('Service Bus namespace host (SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE of the Function App and the media hosts).')
+output serviceBusFullyQualifiedNamespace string = serviceBus.outputs.fullyQualifiedNamespace
+
+@description('Media host ids (MEDIA_HOST_ID), which are also their Service Bus subscription names.')
+output mediaHostIds array = mediaHostIds
+
+@description('Public IP of each media host, in mediaHostIds order: where devices send SIP and RTP.')
+output mediaHostPublicIps array = mediaHosts.outputs.publicIpAddresses
+
+@description('Principal ID of each media host identity, in mediaHostIds order: assign each the CVI.MediaHost app role (infra/README.md).')
+output mediaHostPrincipalIds array = mediaHosts.outputs.principalIds
+
+@description('Per media host: id, VM name, public IP and principal ID.')
+output mediaHosts array = mediaHosts.outputs.hosts

@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import functions, { type LogHandler, type LogLevel } from "@azure/functions";
-import { resetControlPlane, controlPlane } from "../functions/controlPlane.js";
+import { closeControlPlane, controlPlane } from "../functions/controlPlane.js";
 import { loadControlPlaneConfig } from "../functions/config.js";
 import { httpRoutes } from "../functions/platform/httpRoutes.js";
 import { timerFunctions } from "../functions/platform/timers.js";
@@ -15,6 +15,10 @@ import { EntraIdEmulator } from "../test/emulators/entra/entraIdEmulator.js";
 import { GraphEmulator } from "../test/emulators/graph/graphEmulator.js";
 import { pino } from "pino";
 import { processBus } from "../functions/adapters/bus/processBus.js";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import { ServiceBusBroker } from "../test/emulators/serviceBus/serviceBusBroker.js";
+import { connectServiceBus } from "../shared/bus/connectServiceBus.js";
+import type { MessageSubscriber } from "../shared/bus/messageBus.js";
 import { loadMediaHostConfig } from "../media-host/config.js";
 import { ControlPlaneClient, mediaHostCredential } from "../media-host/controlPlane/controlPlaneClient.js";
 import { type ListeningPorts, MediaHost } from "../media-host/mediaHost.js";
@@ -37,6 +41,12 @@ export interface LocalStackOptions {
   readonly graphPort?: number;
   /** Also run a media host (rtpengine + SIP) against this control plane; ports default to free ones. */
   readonly mediaHost?: { readonly sipPort?: number; readonly sipTlsPort?: number; readonly healthPort?: number; readonly promptsDirectory?: string };
+  /**
+   * Call events over Service Bus (the AMQP test broker, the real SDK, Entra ID tokens)
+   * instead of the in-process bus, as between Functions and media host VMs: one
+   * subscription per media host id (the stack's own media host's included).
+   */
+  readonly serviceBus?: { readonly mediaHostIds: readonly string[] };
   /** Lifetime of Entra ID's access tokens (default ~1 h, as Entra's). Under 5 minutes the SDK fetches a new one for every request. */
   readonly entraTokenLifetimeSeconds?: number;
   /** Where scripts/dev-tls.sh put the CA and server certificate. */
@@ -67,6 +77,10 @@ export interface LocalStack {
   readonly settings: Readonly<Record<string, string>>;
   /** The media host, when asked for: its SIP and health ports. */
   readonly mediaHost: { readonly host: MediaHost; readonly ports: ListeningPorts } | undefined;
+  /** Where media hosts of this stack reach Service Bus, when it runs one (the broker's controls included). */
+  readonly serviceBus:
+    | { readonly fullyQualifiedNamespace: string; readonly endpoint: string; readonly topic: string; readonly broker: ServiceBusBroker }
+    | undefined;
   /** What a media host of this stack authenticates with (client credentials; managed identity in Azure). */
   readonly mediaHostIdentity: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
   /** A token for the admin (or media-host) API, from the Entra ID emulator; CVI.Admin by default. */
@@ -85,6 +99,11 @@ const ADMIN_API_APP_ID_URI = "api://opencvi-admin";
 /** Entra's v2 access tokens name the API by its client id. */
 const ADMIN_API_AUDIENCE = ADMIN_API_APP_ID;
 const MEDIA_HOST_APP_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+const CONTROL_PLANE_APP_ID = "4d3c2b1a-9f8e-4d7c-8b6a-5f4e3d2c1b0a";
+const SERVICE_BUS_APP_ID = "80369ed6-5f11-4dd9-bef3-692475845e77";
+const SERVICE_BUS_AUDIENCE = "https://servicebus.azure.net";
+const SERVICE_BUS_TOPIC = "media-host-commands";
+const LOCAL_MEDIA_HOST_ID = "local-media-host";
 /** What the gateway's bot app asks tenants to consent to. */
 export const BOT_APP_PERMISSIONS = [
   "Calls.JoinGroupCall.All",
@@ -131,8 +150,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   const stopEmulators: (() => unknown)[] = [];
   const timers: NodeJS.Timeout[] = [];
+  const stopMediaHost: (() => unknown)[] = [];
   const stop = async () => {
     for (const t of timers) clearInterval(t);
+    // The media host first (it may still be ending calls through the control plane), then the control plane, then the rest.
+    for (const s of stopMediaHost) await s();
+    await closeControlPlane();
     for (const s of stopEmulators) await s();
     await Promise.all(
       servers.map(
@@ -143,7 +166,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           }),
       ),
     );
-    resetControlPlane();
   };
 
   try {
@@ -220,6 +242,57 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       homeTenantId: OPERATOR_TENANT_ID,
     });
 
+    let serviceBus: LocalStack["serviceBus"];
+    const serviceBusSettings: Record<string, string> = {};
+    if (options.serviceBus) {
+      const jwks = createRemoteJWKSet(new URL(entra.jwksUri));
+      const broker = new ServiceBusBroker({
+        tls,
+        host: HOST,
+        // Entra ID tokens for Service Bus, as the real namespace takes them (RBAC decides the rest there).
+        verifyToken: async (token) => {
+          try {
+            await jwtVerify(token, jwks, { audience: SERVICE_BUS_AUDIENCE, issuer: entra.issuerFor(OPERATOR_TENANT_ID, "1.0") });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        topics: [
+          {
+            name: SERVICE_BUS_TOPIC,
+            duplicateDetectionWindowInMs: 10 * 60_000,
+            subscriptions: [...new Set([...options.serviceBus.mediaHostIds, LOCAL_MEDIA_HOST_ID])].map((id) => ({ name: id, filter: { to: id } })),
+          },
+        ],
+      });
+      const { port } = await broker.start();
+      stopEmulators.push(() => broker.stop());
+      entra.registerApplication({
+        clientId: SERVICE_BUS_APP_ID,
+        displayName: "Azure Service Bus",
+        appIdUri: SERVICE_BUS_AUDIENCE,
+        homeTenantId: OPERATOR_TENANT_ID,
+      });
+      // The control plane's own identity (the Function App's managed identity in Azure).
+      const controlPlaneSecret = randomBytes(24).toString("base64url");
+      entra.registerApplication({
+        clientId: CONTROL_PLANE_APP_ID,
+        clientSecret: controlPlaneSecret,
+        displayName: "OpenCVI control plane",
+        homeTenantId: OPERATOR_TENANT_ID,
+      });
+      serviceBus = { fullyQualifiedNamespace: "localhost", endpoint: `sb://localhost:${port}`, topic: SERVICE_BUS_TOPIC, broker };
+      Object.assign(serviceBusSettings, {
+        SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE: serviceBus.fullyQualifiedNamespace,
+        SERVICE_BUS_ENDPOINT: serviceBus.endpoint,
+        SERVICE_BUS_TOPIC: SERVICE_BUS_TOPIC,
+        AZURE_TENANT_ID: OPERATOR_TENANT_ID,
+        AZURE_CLIENT_ID: CONTROL_PLANE_APP_ID,
+        AZURE_CLIENT_SECRET: controlPlaneSecret,
+      });
+    }
+
     const settings: Record<string, string> = {
       SERVICE_DOMAIN: "cvi.localhost",
       SERVICE_PROVIDER_NAME: "OpenCVI",
@@ -240,10 +313,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // Fresh per run: the local stack's own secrets, never written anywhere.
       BOT_APP_CLIENT_SECRET: botAppSecret,
       STATE_SIGNING_KEY: randomBytes(32).toString("base64url"),
+      ...serviceBusSettings,
     };
+    // A stack without Service Bus must not inherit an earlier stack's settings for it.
+    for (const name of ["SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE", "SERVICE_BUS_ENDPOINT", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"])
+      delete process.env[name];
     Object.assign(process.env, settings);
     loadControlPlaneConfig(); // fail now, with the list of bad settings, not at the first request
-    resetControlPlane();
+    await closeControlPlane();
     await controlPlane(); // creates the database and containers
 
     await loadFunctionModules();
@@ -272,13 +349,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let mediaHost: LocalStack["mediaHost"];
     if (options.mediaHost) {
       const config = loadMediaHostConfig({
-        MEDIA_HOST_ID: "local-media-host",
+        MEDIA_HOST_ID: LOCAL_MEDIA_HOST_ID,
         CONTROL_PLANE_URL: `http://${HOST}:${functionsHttp.port}/${routePrefix}`,
         AZURE_TENANT_ID: mediaHostIdentity.tenantId,
         AZURE_CLIENT_ID: mediaHostIdentity.clientId,
         AZURE_CLIENT_SECRET: mediaHostIdentity.clientSecret,
         AZURE_AUTHORITY_HOST: entra.origin,
       });
+      let mediaHostBus: MessageSubscriber = processBus;
+      if (serviceBus) {
+        const connection = connectServiceBus({
+          fullyQualifiedNamespace: serviceBus.fullyQualifiedNamespace,
+          endpoint: serviceBus.endpoint,
+          topicName: serviceBus.topic,
+          credential: mediaHostCredential(config),
+        });
+        stopMediaHost.push(() => connection.close());
+        mediaHostBus = connection.bus;
+      }
       const host = new MediaHost({
         mediaHostId: config.MEDIA_HOST_ID,
         serviceDomain: settings.SERVICE_DOMAIN ?? "cvi.localhost",
@@ -292,7 +380,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         rtpPortMax: 33999,
         promptsDirectory: options.mediaHost.promptsDirectory ?? ".local/prompts",
         controlPlane: new ControlPlaneClient(config, mediaHostCredential(config)),
-        bus: processBus,
+        bus: mediaHostBus,
         logger: pino(
           {
             level:
@@ -305,7 +393,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           pino.destination(2),
         ),
       });
-      stopEmulators.unshift(() => host.stop());
+      stopMediaHost.unshift(() => host.stop());
       mediaHost = { host, ports: await host.start() };
     }
     const functionsUrl = `http://${HOST}:${functionsHttp.port}`;
@@ -317,6 +405,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       entra,
       graph,
       mediaHost,
+      serviceBus,
       operatorTenantId: OPERATOR_TENANT_ID,
       mediaHostIdentity,
       settings,

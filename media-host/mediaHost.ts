@@ -141,6 +141,11 @@ export class MediaHost {
     while (this.activeCalls > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 250));
   }
 
+  /** Ends the calls still up (after the drain grace): bots leave, devices get a BYE. */
+  async endCalls(reason: string): Promise<void> {
+    await this.#controller?.endAll(reason);
+  }
+
   async stop(): Promise<void> {
     await this.#controller?.close();
     for (const transport of this.#transports) await transport.close().catch(() => {});

@@ -24,7 +24,17 @@ export class PolicyService {
   readonly #policies: readonly VideoInteropPolicy[];
   readonly #now: () => Date;
 
-  constructor(repository: PolicyAssignmentRepository, tenants: TenantService, serviceProviderName: string, now: () => Date) {
+  /** Told after every grant change, so that cached decisions about the tenant's organizers are dropped. */
+  readonly #onChange: (tenantId: string) => void;
+
+  constructor(
+    repository: PolicyAssignmentRepository,
+    tenants: TenantService,
+    serviceProviderName: string,
+    now: () => Date,
+    onChange: (tenantId: string) => void = () => {},
+  ) {
+    this.#onChange = onChange;
     this.#repository = repository;
     this.#tenants = tenants;
     this.#policies = builtInPolicies(serviceProviderName);
@@ -53,10 +63,12 @@ export class PolicyService {
     const { value: tenant } = await this.#tenants.require(tenantId);
     if (grant.policyName === null) {
       await this.#repository.removeUserGrant(tenant.tenantId, grant.userId);
+      this.#onChange(tenant.tenantId);
       return undefined;
     }
     const stored = { userId: grant.userId, policyName: grant.policyName, grantedAt: this.#now().toISOString() };
     await this.#repository.setUserGrant(tenant.tenantId, stored);
+    this.#onChange(tenant.tenantId);
     return stored;
   }
 
@@ -64,7 +76,7 @@ export class PolicyService {
   async grantToGroup(tenantId: string, groupId: string, input: unknown, options?: MutateOptions): Promise<Versioned<PolicyAssignments>> {
     const grant = parseGroupGrant(input, groupId, this.#policies);
     const { value: tenant } = await this.#tenants.require(tenantId);
-    return this.#repository.updateAssignments(
+    const updated = await this.#repository.updateAssignments(
       tenant.tenantId,
       (current) => ({
         ...current,
@@ -75,13 +87,17 @@ export class PolicyService {
       }),
       options,
     );
+    this.#onChange(tenant.tenantId);
+    return updated;
   }
 
   /** Grants tenant-wide (`-Global`); `policyName: null` goes back to the built-in Global policy. */
   async grantGlobally(tenantId: string, input: unknown, options?: MutateOptions): Promise<Versioned<PolicyAssignments>> {
     const policyName = parseGlobalGrant(input, this.#policies);
     const { value: tenant } = await this.#tenants.require(tenantId);
-    return this.#repository.updateAssignments(tenant.tenantId, (current) => ({ ...current, global: policyName }), options);
+    const updated = await this.#repository.updateAssignments(tenant.tenantId, (current) => ({ ...current, global: policyName }), options);
+    this.#onChange(tenant.tenantId);
+    return updated;
   }
 
   /**

@@ -20,7 +20,17 @@ export class ProviderService {
   readonly #naming: ProviderNaming;
   readonly #now: () => Date;
 
-  constructor(repository: ProviderRepository, tenants: TenantService, naming: ProviderNaming, now: () => Date) {
+  /** Told after every provider change, so that cached decisions about the tenant's organizers are dropped. */
+  readonly #onChange: (tenantId: string) => void;
+
+  constructor(
+    repository: ProviderRepository,
+    tenants: TenantService,
+    naming: ProviderNaming,
+    now: () => Date,
+    onChange: (tenantId: string) => void = () => {},
+  ) {
+    this.#onChange = onChange;
     this.#repository = repository;
     this.#tenants = tenants;
     this.#naming = naming;
@@ -31,7 +41,9 @@ export class ProviderService {
     const { value: tenant } = await this.#tenants.require(tenantId);
     const request = parseNewProvider(input, this.#naming);
     checkProviderBelongsToTenant(request, tenant.tenantKey, this.#naming);
-    return this.#repository.create(tenant.tenantId, createProvider(request, this.#now()));
+    const created = await this.#repository.create(tenant.tenantId, createProvider(request, this.#now()));
+    this.#onChange(tenant.tenantId);
+    return created;
   }
 
   async set(tenantId: string, identity: string, input: unknown, options: MutateOptions = {}): Promise<Versioned<VideoInteropServiceProvider>> {
@@ -40,7 +52,9 @@ export class ProviderService {
     const changes = parseProviderChanges(input, name, this.#naming);
     if (changes.tenantKey !== undefined)
       checkProviderBelongsToTenant({ identity: name, tenantKey: changes.tenantKey }, tenant.tenantKey, this.#naming);
-    return this.#repository.update(tenant.tenantId, name, (current) => applyProviderChanges(current, changes, this.#now()), options);
+    const updated = await this.#repository.update(tenant.tenantId, name, (current) => applyProviderChanges(current, changes, this.#now()), options);
+    this.#onChange(tenant.tenantId);
+    return updated;
   }
 
   async get(tenantId: string, identity: string): Promise<Versioned<VideoInteropServiceProvider>> {
@@ -62,6 +76,7 @@ export class ProviderService {
   async remove(tenantId: string, identity: string, options: MutateOptions = {}): Promise<void> {
     const { value: tenant } = await this.#tenants.require(tenantId);
     await this.#repository.remove(tenant.tenantId, this.#knownName(identity, tenant.tenantId), options);
+    this.#onChange(tenant.tenantId);
   }
 
   // An identity that is no provider name at all cannot exist: 404, as for any missing provider.

@@ -15,6 +15,9 @@ import type { Organizers } from "./organizers.js";
  * with. Our own mappings first (one point read), then Teams' own coordinates through
  * Graph's VideoTeleconferenceId look-up.
  */
+/** How long a dial-in may rely on an organizer's enablement decided earlier (see Organizers.recentlyEnabledProvider). */
+export const ORGANIZER_DECISION_MAX_AGE_IN_MS = 30_000;
+
 export class ResolutionService {
   constructor(
     private readonly tenants: TenantRepository,
@@ -52,7 +55,7 @@ export class ResolutionService {
     }
     if (!meeting) return refuse("unknown-vtc-id", "there is no meeting with this conference ID");
 
-    const provider = await this.organizers.enabledProvider(tenant.tenantId, meeting.organizerId);
+    const provider = await this.organizers.recentlyEnabledProvider(tenant.tenantId, meeting.organizerId, ORGANIZER_DECISION_MAX_AGE_IN_MS);
     if (!provider) return refuse("organizer-not-enabled", "the meeting's organizer is not enabled for video conferencing devices with this service");
     return {
       kind: "resolved",

@@ -90,6 +90,20 @@ export class CallController {
     return this.#subscription.close();
   }
 
+  /** Ends every call (shutdown after the drain grace): the bot leaves the meeting, the device gets a BYE with `reason`. */
+  async endAll(reason: string): Promise<void> {
+    await Promise.all(
+      [...this.#calls.values()].map(async (call) => {
+        if (call.graphCallId)
+          await this.#options.controlPlane
+            .leave(call.graphCallId, reason)
+            .catch((e: Error) => call.log.warn({ err: e.message }, "leaving the meeting failed"));
+        if (call.dialog.state === "early") call.dialog.reject(503, "Service Unavailable", [["Reason", `SIP;cause=503;text="${quote(reason)}"`]]);
+        else await call.dialog.bye(reason).catch(() => {});
+      }),
+    );
+  }
+
   async #onInvite(dialogs: Dialogs, invite: IncomingRequest): Promise<void> {
     const { logger, metrics, limiter } = this.#options;
     const now = this.#options.now ?? Date.now;
@@ -217,6 +231,14 @@ export class CallController {
     }
     call.graphCallId = joined.callId;
     limiter.recordSuccess(source, now());
+    if (call.finished) {
+      // The device gave up (CANCEL, BYE) while the join was on its way: the bot leaves at once.
+      log.info({ graphCallId: joined.callId }, "the device left during the join: leaving the meeting");
+      await this.#options.controlPlane
+        .leave(joined.callId, "the device hung up while joining")
+        .catch((e: Error) => log.warn({ err: e.message }, "leaving the meeting failed"));
+      return;
+    }
     log.info({ graphCallId: joined.callId, joinAsGuest: joined.joinAsGuest }, "joining the meeting");
     for (const update of call.early.splice(0)) this.#apply(call, update);
   }

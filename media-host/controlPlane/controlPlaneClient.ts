@@ -1,4 +1,5 @@
-import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
+import { workloadCredential } from "../../shared/identity/workloadCredential.js";
 import type { Resolution, ResolutionRefusal, ResolvedMeeting } from "../../shared/domain/resolution.js";
 import type { MediaHostConfig } from "../config.js";
 import { CachedTokenCredential } from "../../shared/identity/cachedTokenCredential.js";
@@ -26,13 +27,12 @@ const TIMEOUT_IN_MS = 10_000;
 
 /** The media host's own identity: managed identity in Azure, a client secret where there is none. */
 export function mediaHostCredential(config: MediaHostConfig): TokenCredential {
-  if (config.AZURE_CLIENT_SECRET && config.AZURE_TENANT_ID && config.AZURE_CLIENT_ID) {
-    return new ClientSecretCredential(config.AZURE_TENANT_ID, config.AZURE_CLIENT_ID, config.AZURE_CLIENT_SECRET, {
-      authorityHost: config.AZURE_AUTHORITY_HOST,
-      disableInstanceDiscovery: true,
-    });
-  }
-  return config.AZURE_CLIENT_ID ? new ManagedIdentityCredential({ clientId: config.AZURE_CLIENT_ID }) : new ManagedIdentityCredential();
+  return workloadCredential({
+    tenantId: config.AZURE_TENANT_ID,
+    clientId: config.AZURE_CLIENT_ID,
+    clientSecret: config.AZURE_CLIENT_SECRET,
+    authorityHost: config.AZURE_AUTHORITY_HOST,
+  });
 }
 
 /**

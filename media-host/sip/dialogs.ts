@@ -56,7 +56,10 @@ export class Dialogs {
     const key = `${dialog.callId}|${dialog.localTag}`;
     this.#dialogs.set(key, dialog);
     dialog.once("ended", () => this.#dialogs.delete(key));
-    invite.onCancel(() => this.#dialogs.delete(key));
+    invite.onCancel(() => {
+      this.#dialogs.delete(key);
+      dialog.receiveCancel();
+    });
     return dialog;
   }
 

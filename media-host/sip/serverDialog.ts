@@ -124,6 +124,11 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     this.#end("local", `${status} ${reason}`);
   }
 
+  /** @internal the device CANCELled the INVITE before our answer (the stack sends the 487): the dialog ends, by the device. */
+  receiveCancel(): void {
+    if (this.#state === "early") this.#end("remote", "CANCEL from the device");
+  }
+
   /** @internal the dialogs registry hands over an ACK for one of our 2xx. */
   receiveAck(ack: SipRequest): void {
     if (this.#pendingReinvite !== undefined && ack.headers.cseq().seq === this.#pendingReinvite) {

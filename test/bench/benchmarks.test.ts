@@ -20,4 +20,16 @@ describe("benchmarks still run and print their JSON", () => {
     }
     assert.equal(typeof result.ratio, "number");
   });
+
+  it("dial-in, on a tiny load", async () => {
+    const { stdout } = await run(process.execPath, [bench("dialIn"), "10", "2", "10"], { timeout: 180_000, env: process.env });
+    const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    assert.equal(result.benchmark, "dial-in");
+    assert.equal(result.setupTime.successful, 10);
+    assert.ok(result.setupTime.p99Ms >= result.setupTime.p50Ms);
+    assert.ok(result.setupTime.emulatorJoinP50Ms > 0);
+    assert.equal(typeof result.setupTime.ratio, "number");
+    assert.equal(result.sustainedRate.steps.length, 1);
+    assert.ok(result.sustainedRate.steps[0].cpuMsPerCall > 0);
+  });
 });

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { Language, type Node, Parser } from "web-tree-sitter";
 import { CONTAINERS } from "../../functions/adapters/cosmos/cosmosStore.js";
 import { controlPlaneConfigSchema } from "../../functions/config.js";
+import { mediaHostConfigSchema } from "../../media-host/config.js";
 
 /**
  * No Bicep compiler can run here, so the templates are checked with the tree-sitter
@@ -99,12 +100,119 @@ function resourceType(declaration: Node): string | undefined {
   return literal(parts(declaration).find((n) => n.type === "string"));
 }
 
-/** The body object of a resource declaration, also when it is conditional (`= if (...) {...}`). */
+/** The body object of a resource or module declaration, also when it is conditional (`= if (...) {...}`) or a loop (`= [for ...: {...}]`). */
 function resourceBody(declaration: Node): Node | undefined {
-  const body = parts(declaration).at(-1);
+  let body = parts(declaration).at(-1);
+  if (body?.type === "for_statement") body = parts(body).at(-1);
   if (body?.type === "object") return body;
   if (body?.type === "if_statement") return parts(body).find((n) => n.type === "object");
   return undefined;
+}
+
+/** A loop declaration's loop: the collection it iterates over and its item variable (`[for (item, i) in collection: ...]`). */
+function loopOf(declaration: Node): { collection: string; item: string; index: string | undefined } | undefined {
+  const loop = parts(declaration).find((n) => n.type === "for_statement");
+  if (!loop) return undefined;
+  // `for item in collection` has two identifiers; `for (item, index) in collection` a for_loop_parameters and one.
+  const [head, collection] = parts(loop);
+  if (collection?.type !== "identifier") return undefined;
+  if (head?.type === "identifier") return { collection: collection.text, item: head.text, index: undefined };
+  const variables = head?.type === "for_loop_parameters" ? parts(head) : [];
+  const item = variables.find((n) => n.type === "loop_variable")?.text;
+  if (item === undefined) return undefined;
+  return { collection: collection.text, item, index: variables.find((n) => n.type === "loop_enumerator")?.text };
+}
+
+/** Whether a resource declaration is `existing` (a reference, not a deployment). */
+function isExisting(declaration: Node): boolean {
+  return declaration.children.some((n) => n.type === "existing");
+}
+
+/** The resource declarations of a file whose type (before the @version) is `type`. */
+function resourcesOfType(file: BicepFile, type: string): Node[] {
+  return nodesOfType(file, "resource_declaration").filter((d) => resourceType(d)?.split("@")[0] === type);
+}
+
+/** The declared symbol (its first identifier) of a declaration. */
+function symbolOf(declaration: Node): string | undefined {
+  return parts(declaration).find((n) => n.type === "identifier")?.text;
+}
+
+/** A file's top-level `var` and `param` declarations by name: their value, or a param's default. */
+function declaredValues(file: BicepFile): Map<string, Node> {
+  const values = new Map<string, Node>();
+  for (const declaration of parts(file.root)) {
+    if (declaration.type !== "variable_declaration" && declaration.type !== "parameter_declaration") continue;
+    const [name, ...rest] = parts(declaration);
+    const value = rest.at(-1);
+    if (name?.type === "identifier" && value !== undefined && value.type !== "type") values.set(name.text, value);
+  }
+  return values;
+}
+
+type Value = string | number | boolean;
+
+/**
+ * The value of an expression built only from literals, interpolation, + - * and the file's own
+ * vars and params (with their defaults), or undefined for anything else (a resource property,
+ * a loop variable, a function call).
+ */
+function evaluate(file: BicepFile, node: Node | undefined, depth = 0): Value | undefined {
+  if (node === undefined || depth > 20) return undefined;
+  switch (node.type) {
+    case "number":
+      return Number(node.text);
+    case "boolean":
+      return node.text === "true";
+    case "parenthesized_expression":
+      return evaluate(file, parts(node)[0], depth + 1);
+    case "identifier": {
+      const value = declaredValues(file).get(node.text);
+      return value === undefined ? undefined : evaluate(file, value, depth + 1);
+    }
+    case "string": {
+      let text = "";
+      for (const child of parts(node)) {
+        if (child.type === "string_content") text += child.text;
+        else if (child.type === "escape_sequence" && child.text in escapes) text += escapes[child.text];
+        else if (child.type === "interpolation") {
+          const value = evaluate(file, parts(child)[0], depth + 1);
+          if (value === undefined) return undefined;
+          text += String(value);
+        } else return undefined;
+      }
+      return text;
+    }
+    case "binary_expression": {
+      const [left, right] = parts(node).map((n) => evaluate(file, n, depth + 1));
+      const operator = node.children.find((n) => !n.isNamed)?.text;
+      if (typeof left !== "number" || typeof right !== "number") return undefined;
+      if (operator === "+") return left + right;
+      if (operator === "-") return left - right;
+      if (operator === "*") return left * right;
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The node and, through identifiers naming the file's vars, the values those vars hold: what an expression is built from. */
+function* expandedNodes(file: BicepFile, node: Node, seen = new Set<string>()): Generator<Node> {
+  for (const n of walk(node)) {
+    yield n;
+    if (n.type !== "identifier" || seen.has(n.text)) continue;
+    const value = declaredValues(file).get(n.text);
+    if (value === undefined) continue;
+    seen.add(n.text);
+    yield* expandedNodes(file, value, seen);
+  }
+}
+
+function fileNamed(name: string): BicepFile {
+  const file = files.find((f) => f.path === join(infraDir, ...name.split("/")));
+  assert.ok(file, `infra/${name} was not parsed`);
+  return file;
 }
 
 /** Names of the decorators (`@description(...)` → "description") on a declaration. */
@@ -223,6 +331,14 @@ describe("infra/*.bicep", () => {
   });
 });
 
+/**
+ * Control plane settings the Function App deliberately does not set: COSMOS_KEY (Cosmos is
+ * reached with the managed identity; local auth is disabled), SERVICE_BUS_ENDPOINT (a custom
+ * AMQP endpoint for local stand-ins), and the client-secret / user-assigned identity settings
+ * (the app uses its system-assigned identity, which needs none of them).
+ */
+const UNSET_IN_AZURE = ["COSMOS_KEY", "SERVICE_BUS_ENDPOINT", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"];
+
 describe("infra/main.bicep Function App", () => {
   /** The appSettings names, each required to be a literal `{ name: '...', value: ... }` entry. */
   function appSettingNames(): string[] {
@@ -238,9 +354,9 @@ describe("infra/main.bicep Function App", () => {
     return names;
   }
 
-  it("sets every control plane config key except COSMOS_KEY", () => {
+  it("sets every control plane config key except those Azure leaves unset", () => {
     const names = appSettingNames();
-    const expected = Object.keys(controlPlaneConfigSchema.shape).filter((k) => k !== "COSMOS_KEY");
+    const expected = Object.keys(controlPlaneConfigSchema.shape).filter((k) => !UNSET_IN_AZURE.includes(k));
     assert.deepEqual(
       expected.filter((k) => !names.includes(k)),
       [],
@@ -257,7 +373,7 @@ describe("infra/main.bicep Function App", () => {
 
   it("does not set COSMOS_KEY, key-based storage, or settings Flex Consumption rejects", () => {
     const forbidden = [
-      "COSMOS_KEY", // Cosmos is reached with the managed identity; local auth is disabled
+      ...UNSET_IN_AZURE,
       "AzureWebJobsStorage", // identity-based AzureWebJobsStorage__accountName instead
       "FUNCTIONS_WORKER_RUNTIME", // Flex: functionAppConfig.runtime
       "FUNCTIONS_EXTENSION_VERSION", // Flex: managed by the platform
@@ -317,5 +433,325 @@ describe("infra Cosmos DB containers", () => {
     const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
     const expected = Object.values(CONTAINERS).map(({ id, partitionKeyPath }) => ({ id, partitionKeyPath }));
     assert.deepEqual(declared.sort(byId), expected.sort(byId));
+  });
+});
+
+describe("infra Service Bus between control plane and media hosts", () => {
+  it("the command topic drops duplicates by message id (10 minutes)", () => {
+    const file = fileNamed("modules/servicebus.bicep");
+    const topics = resourcesOfType(file, "Microsoft.ServiceBus/namespaces/topics").filter((d) => !isExisting(d));
+    assert.equal(topics.length, 1, `${file.name}: expected one topic`);
+    const props = at(resourceBody(topics[0] as Node), "properties");
+    assert.equal(evaluate(file, at(props, "requiresDuplicateDetection")), true, "requiresDuplicateDetection");
+    assert.equal(evaluate(file, at(props, "duplicateDetectionHistoryTimeWindow")), "PT10M", "duplicateDetectionHistoryTimeWindow");
+  });
+
+  it("has one plain (not session) subscription per media host, named by its id", () => {
+    const file = fileNamed("modules/servicebus.bicep");
+    const subscriptions = resourcesOfType(file, "Microsoft.ServiceBus/namespaces/topics/subscriptions").filter((d) => !isExisting(d));
+    assert.equal(subscriptions.length, 1, `${file.name}: expected one subscriptions declaration (a loop over the media host ids)`);
+    const declaration = subscriptions[0] as Node;
+    const loop = loopOf(declaration);
+    assert.equal(loop?.collection, "mediaHostIds", `${where(file, declaration)}: subscriptions must loop over the mediaHostIds param`);
+    const body = resourceBody(declaration);
+    assert.equal(at(body, "name")?.text, loop?.item, `${where(file, declaration)}: a subscription is named by its media host id`);
+    const props = at(body, "properties");
+    const settings = Object.fromEntries(
+      ["requiresSession", "maxDeliveryCount", "lockDuration", "deadLetteringOnMessageExpiration", "defaultMessageTimeToLive"].map((k) => [
+        k,
+        evaluate(file, at(props, k)),
+      ]),
+    );
+    assert.deepEqual(settings, {
+      requiresSession: false,
+      maxDeliveryCount: 10,
+      lockDuration: "PT1M",
+      deadLetteringOnMessageExpiration: true,
+      defaultMessageTimeToLive: "PT1H",
+    });
+  });
+
+  it("each subscription's only rule, $Default, is a correlation filter on the application property `to` = its host id", () => {
+    const file = fileNamed("modules/servicebus.bicep");
+    const subscriptionSymbols = resourcesOfType(file, "Microsoft.ServiceBus/namespaces/topics/subscriptions").map(symbolOf);
+    const rules = resourcesOfType(file, "Microsoft.ServiceBus/namespaces/topics/subscriptions/rules");
+    assert.equal(rules.length, 1, `${file.name}: expected one rules declaration (a loop over the media host ids)`);
+    const declaration = rules[0] as Node;
+    const loop = loopOf(declaration);
+    assert.equal(loop?.collection, "mediaHostIds", `${where(file, declaration)}: rules must loop over the mediaHostIds param`);
+    const body = resourceBody(declaration);
+    // Replacing the rule Service Bus creates with every subscription; another name would leave its true filter in place.
+    assert.equal(evaluate(file, at(body, "name")), "$Default", `${where(file, declaration)}: the rule must be $Default itself`);
+    const parent = at(body, "parent");
+    assert.ok(
+      parent?.type === "subscript_expression" && subscriptionSymbols.includes(parts(parent)[0]?.text) && parts(parent)[1]?.text === loop?.index,
+      `${where(file, declaration)}: the rule's parent must be the subscription of the same index`,
+    );
+    const props = at(body, "properties");
+    assert.equal(evaluate(file, at(props, "filterType")), "CorrelationFilter");
+    const filter = at(props, "correlationFilter");
+    assert.equal(filter?.type, "object", "correlationFilter must be an object literal");
+    // `to` among the user properties; correlationFilter.to would match the AMQP system property instead.
+    assert.deepEqual([...properties(filter as Node).keys()], ["properties"], "correlationFilter filters on user properties only");
+    const userProperties = at(filter, "properties");
+    assert.deepEqual([...properties(userProperties as Node).keys()], ["to"], "the correlation filter matches `to` only");
+    assert.equal(at(userProperties, "to")?.text, loop?.item, "`to` must equal the subscription's media host id");
+    assert.equal(at(props, "sqlFilter"), undefined);
+  });
+
+  it("main.bicep gives the same media host ids to the Service Bus and the media host modules", () => {
+    const file = mainFile();
+    const idsOf = (path: string) => {
+      const module = nodesOfType(file, "module_declaration").find((d) => literal(parts(d).find((n) => n.type === "string")) === path);
+      assert.ok(module, `${file.name}: no module ${path}`);
+      return at(resourceBody(module), "params", "mediaHostIds")?.text;
+    };
+    const ids = idsOf("./modules/servicebus.bicep");
+    assert.ok(ids, "servicebus.bicep gets no mediaHostIds");
+    assert.equal(idsOf("./modules/mediahosts.bicep"), ids);
+  });
+
+  it("grants Service Bus Data Receiver only on a media host's own subscription, and Data Sender only on the topic", () => {
+    const roles = [
+      { role: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0", name: "Data Receiver", scope: "Microsoft.ServiceBus/namespaces/topics/subscriptions" },
+      { role: "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39", name: "Data Sender", scope: "Microsoft.ServiceBus/namespaces/topics" },
+    ];
+    const problems: string[] = [];
+    const found = new Map<string, number>();
+    for (const file of files) {
+      for (const declaration of resourcesOfType(file, "Microsoft.Authorization/roleAssignments")) {
+        const body = resourceBody(declaration);
+        const definition = at(body, "properties", "roleDefinitionId");
+        const mentioned = definition ? [...expandedNodes(file, definition)].map((n) => literal(n)) : [];
+        for (const { role, name, scope } of roles) {
+          if (!mentioned.includes(role)) continue;
+          found.set(name, (found.get(name) ?? 0) + 1);
+          const target = at(body, "scope");
+          const symbol = target?.type === "subscript_expression" ? parts(target)[0]?.text : target?.type === "identifier" ? target.text : undefined;
+          const scoped = nodesOfType(file, "resource_declaration").find((d) => symbolOf(d) === symbol);
+          if (scoped === undefined || resourceType(scoped)?.split("@")[0] !== scope)
+            problems.push(`${where(file, declaration)}: ${name} must be scoped to a ${scope} resource, not ${JSON.stringify(target?.text)}`);
+        }
+      }
+    }
+    assert.deepEqual(problems, [], problems.join("\n"));
+    assert.ok(found.get("Data Receiver"), "no Service Bus Data Receiver assignment");
+    assert.ok(found.get("Data Sender"), "no Service Bus Data Sender assignment");
+  });
+
+  it("each media host's identity gets the receiver grant on the subscription named by its id", () => {
+    const file = fileNamed("modules/mediahosts.bicep");
+    const access = nodesOfType(file, "module_declaration").filter(
+      (d) => literal(parts(d).find((n) => n.type === "string")) === "./mediahost-access.bicep",
+    );
+    assert.equal(access.length, 1, `${file.name}: expected one mediahost-access module (a loop over the media host ids)`);
+    const declaration = access[0] as Node;
+    const loop = loopOf(declaration);
+    assert.equal(loop?.collection, "mediaHostIds");
+    const params = at(resourceBody(declaration), "params");
+    assert.equal(at(params, "subscriptionName")?.text, loop?.item, "the grant is on the host's own subscription");
+    assert.match(
+      at(params, "principalId")?.text ?? "",
+      new RegExp(`^\\w+\\[${loop?.index}\\]\\.identity\\.principalId$`),
+      "the grant is for the host VM's identity",
+    );
+  });
+});
+
+describe("infra/modules/mediahosts.bicep", () => {
+  /** The media host settings the module writes: the UPPER_SNAKE keys of its object literals. */
+  function envSettings(file: BicepFile): Map<string, Node> {
+    const settings = new Map<string, Node>();
+    for (const object of nodesOfType(file, "object")) {
+      for (const [key, value] of properties(object)) if (/^[A-Z][A-Z0-9_]*$/.test(key)) settings.set(key, value);
+    }
+    return settings;
+  }
+
+  it("writes exactly the media host settings of media-host/config.ts that Azure needs", () => {
+    const file = fileNamed("modules/mediahosts.bicep");
+    const names = [...envSettings(file).keys()].sort();
+    const schema = Object.keys(mediaHostConfigSchema.shape);
+    assert.deepEqual(
+      names.filter((n) => !schema.includes(n)),
+      [],
+      "settings that mediaHostConfigSchema does not read",
+    );
+    assert.deepEqual(
+      names,
+      [
+        "MEDIA_HOST_ID",
+        "CONTROL_PLANE_URL",
+        "CONTROL_PLANE_SCOPE",
+        "SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE",
+        "SERVICE_BUS_TOPIC",
+        "SERVICE_DOMAIN",
+        "SIP_BIND_HOST",
+        "SIP_ADVERTISED_HOST",
+        "SIP_PORT",
+        "SIP_TLS_PORT",
+        "SIP_TLS_CERT_FILE",
+        "SIP_TLS_KEY_FILE",
+        "RTP_PORT_MIN",
+        "RTP_PORT_MAX",
+        "HEALTH_PORT",
+        "PROMPTS_DIRECTORY",
+        "DRAIN_GRACE_MS",
+      ].sort(),
+      // AZURE_CLIENT_ID etc. stay unset: the VM's system-assigned identity is the default one.
+    );
+    // Nothing else writes settings as text (NAME=value lines in a string).
+    const textual: string[] = [];
+    for (const node of nodesOfType(file, "string_content")) {
+      for (const match of node.text.matchAll(/(?:^|\n)\s*([A-Z][A-Z0-9_]*)=/g)) textual.push(`${where(file, node)} ${match[1]}`);
+    }
+    assert.deepEqual(textual, [], "settings written as text instead of in an object literal");
+  });
+
+  it("boots Debian 12 with the packages, the env file and a draining systemd unit", () => {
+    const file = fileNamed("modules/mediahosts.bicep");
+    const values = declaredValues(file);
+    const packages = values.get("debianPackages");
+    assert.equal(packages?.type, "array");
+    assert.deepEqual(
+      parts(packages as Node)
+        .map(literal)
+        .sort(),
+      ["espeak-ng", "nodejs", "npm", "rtpengine-daemon"],
+    );
+    const envFile = evaluate(file, values.get("envFilePath"));
+    assert.equal(envFile, "/etc/opencvi/media-host.env");
+    // The unit's lines, as far as they are known before deployment.
+    const unit = values.get("unitFile");
+    assert.ok(unit, "no unitFile var");
+    const lines = [...walk(unit)].filter((n) => n.type === "string").map((n) => evaluate(file, n));
+    for (const line of [
+      `EnvironmentFile=${envFile}`,
+      "ExecStart=/opt/opencvi/current/runtime/bin/node dist/media-host/main.js",
+      "KillSignal=SIGTERM",
+      "KillMode=mixed",
+      "Restart=always",
+      "WantedBy=multi-user.target",
+    ])
+      assert.ok(lines.includes(line), `the unit has no line ${line}`);
+    const drainMs = evaluate(file, envSettings(file).get("DRAIN_GRACE_MS"));
+    assert.equal(typeof drainMs, "number", "DRAIN_GRACE_MS must be computable from the params' defaults");
+    assert.ok(lines.includes(`TimeoutStopSec=${(drainMs as number) / 1000 + 30}`), "TimeoutStopSec must be the drain grace plus 30 s");
+    // The env file is among the files cloud-init writes, and the VMs boot Debian 12.
+    const vm = resourcesOfType(file, "Microsoft.Compute/virtualMachines")[0];
+    assert.ok(vm, "no virtual machine");
+    const paths = [...walk(vm)].filter((n) => n.type === "object").map((o) => properties(o).get("path"));
+    assert.ok(
+      paths.some((p) => p !== undefined && evaluate(file, p) === envFile),
+      "cloud-init does not write the env file",
+    );
+    const image = at(resourceBody(vm), "properties", "storageProfile", "imageReference");
+    assert.deepEqual([literal(at(image, "publisher")), literal(at(image, "offer"))], ["Debian", "debian-12"]);
+    assert.equal(literal(at(resourceBody(vm), "identity", "type")), "SystemAssigned");
+    assert.equal(evaluate(file, at(resourceBody(vm), "properties", "osProfile", "linuxConfiguration", "disablePasswordAuthentication")), true);
+  });
+
+  it("the NSG opens SIP (5060 UDP/TCP, 5061 TCP) and exactly the RTP range of the env to all, health to the VNet only, and denies the rest", () => {
+    const file = fileNamed("modules/mediahosts.bicep");
+    const env = envSettings(file);
+    const port = (name: string) => {
+      const value = evaluate(file, env.get(name));
+      assert.equal(typeof value, "number", `${name} must be a number known before deployment`);
+      return value as number;
+    };
+    assert.equal(port("SIP_PORT"), 5060);
+    assert.equal(port("SIP_TLS_PORT"), 5061);
+    const rtp = `${port("RTP_PORT_MIN")}-${port("RTP_PORT_MAX")}`;
+    const health = port("HEALTH_PORT");
+
+    const nsgs = resourcesOfType(file, "Microsoft.Network/networkSecurityGroups");
+    assert.equal(nsgs.length, 1);
+    const source = at(resourceBody(nsgs[0] as Node), "properties", "securityRules");
+    assert.ok(source, "the NSG has no securityRules");
+    const rules = [...expandedNodes(file, source)]
+      .filter((n) => n.type === "object" && at(n, "properties", "access") !== undefined)
+      .map((rule) => {
+        const p = at(rule, "properties");
+        const ranges = at(p, "destinationPortRanges");
+        return {
+          name: literal(at(rule, "name")),
+          access: evaluate(file, at(p, "access")),
+          direction: evaluate(file, at(p, "direction")),
+          protocol: evaluate(file, at(p, "protocol")),
+          priority: evaluate(file, at(p, "priority")),
+          source: evaluate(file, at(p, "sourceAddressPrefix")),
+          ports: ranges?.type === "array" ? parts(ranges).map((r) => evaluate(file, r)) : [evaluate(file, at(p, "destinationPortRange"))],
+        };
+      });
+    const covers = (range: Value | undefined, n: number) => {
+      if (range === "*") return true;
+      const [low, high = low] = String(range).split("-").map(Number);
+      return low !== undefined && high !== undefined && low <= n && n <= high;
+    };
+    const publicSource = (s: Value | undefined) => s === "*" || s === "Internet";
+    const allows = (protocol: string, n: number) =>
+      rules.filter(
+        (r) =>
+          r.access === "Allow" && r.direction === "Inbound" && (r.protocol === protocol || r.protocol === "*") && r.ports.some((p) => covers(p, n)),
+      );
+    for (const [protocol, n] of [
+      ["Udp", 5060],
+      ["Tcp", 5060],
+      ["Tcp", 5061],
+    ] as const)
+      assert.ok(
+        allows(protocol, n).some((r) => publicSource(r.source)),
+        `no rule lets ${protocol} ${n} in from anywhere`,
+      );
+    assert.ok(
+      rules.some((r) => r.access === "Allow" && r.protocol === "Udp" && publicSource(r.source) && r.ports.includes(rtp)),
+      `no rule lets the RTP range ${rtp} (RTP_PORT_MIN-RTP_PORT_MAX) in over UDP`,
+    );
+    const healthRules = allows("Tcp", health);
+    assert.ok(healthRules.length > 0, `no rule lets health (${health}) in`);
+    assert.deepEqual(
+      healthRules.filter((r) => r.source !== "VirtualNetwork" && r.source !== "AzureLoadBalancer").map((r) => r.name),
+      [],
+      "health and metrics only from the VNet and the Azure load balancer",
+    );
+    // Nothing else is open: every public allow is SIP or the RTP range, every VNet allow is health,
+    // and the one other (the optional SSH rule, its source a param that is empty by default) is TCP 22.
+    const unexpected = rules
+      .filter((r) => r.access === "Allow")
+      .filter((r) => {
+        if (publicSource(r.source)) return r.ports.some((p) => p !== rtp && p !== "5060" && p !== "5061");
+        if (r.source === "VirtualNetwork" || r.source === "AzureLoadBalancer") return r.ports.some((p) => p !== String(health));
+        return r.protocol !== "Tcp" || r.ports.some((p) => p !== "22");
+      })
+      .map((r) => r.name);
+    assert.deepEqual(unexpected, [], "rules that open more than SIP, RTP, health (and optionally SSH)");
+    const denyAll = rules.find(
+      (r) => r.access === "Deny" && r.direction === "Inbound" && r.protocol === "*" && r.source === "*" && r.ports.includes("*"),
+    );
+    assert.ok(denyAll, "no rule denies all other inbound traffic");
+    const allowPriorities = rules.filter((r) => r.access === "Allow").map((r) => r.priority as number);
+    assert.ok(
+      allowPriorities.every((p) => p < (denyAll.priority as number)),
+      "the deny-all rule must come after every allow rule",
+    );
+  });
+
+  it("gives each VM a static Standard public IP as SIP_ADVERTISED_HOST and an accelerated NIC whose static private IP is SIP_BIND_HOST", () => {
+    const file = fileNamed("modules/mediahosts.bicep");
+    const [ip] = resourcesOfType(file, "Microsoft.Network/publicIPAddresses");
+    assert.ok(ip, "no public IP");
+    assert.equal(literal(at(resourceBody(ip), "sku", "name")), "Standard");
+    assert.equal(literal(at(resourceBody(ip), "properties", "publicIPAllocationMethod")), "Static");
+    assert.match(envSettings(file).get("SIP_ADVERTISED_HOST")?.text ?? "", new RegExp(`^${symbolOf(ip)}\\[\\w+\\]\\.properties\\.ipAddress$`));
+    const [nic] = resourcesOfType(file, "Microsoft.Network/networkInterfaces");
+    assert.ok(nic, "no NIC");
+    assert.equal(evaluate(file, at(resourceBody(nic), "properties", "enableAcceleratedNetworking")), true);
+    // SIP (and rtpengine's media interface) bind to the NIC's private address, which must not change.
+    assert.match(
+      envSettings(file).get("SIP_BIND_HOST")?.text ?? "",
+      new RegExp(`^${symbolOf(nic)}\\[\\w+\\]\\.properties\\.ipConfigurations\\[0\\]\\.properties\\.privateIPAddress$`),
+    );
+    const [ipConfiguration] = parts(at(resourceBody(nic), "properties", "ipConfigurations") as Node);
+    assert.equal(literal(at(ipConfiguration, "properties", "privateIPAllocationMethod")), "Static");
   });
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { seedDemo, type SeededDemo } from "../../local/demo.js";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/stack.js";
 import { generatePrompts } from "../../media-host/prompts/generatePrompts.js";
+import { startMediaHostProcess } from "./mediaHostProcess.js";
 
 export interface DialInStack {
   readonly stack: LocalStack;
@@ -12,11 +13,19 @@ export interface DialInStack {
   readonly dialStrings: readonly string[];
   /** The media host's SIP ports. */
   readonly sip: { readonly udp: number; readonly tcp: number };
+  /** Stops the media host and the stack. */
+  stop(): Promise<void>;
 }
 
 export interface StartDialInStackOptions {
   /** Meetings to spread calls over (besides the demo's). */
   readonly meetings: number;
+  /**
+   * The media host in its own process, with call events over Service Bus, as on its VM
+   * (the control plane and its emulators then have the stack's process to themselves);
+   * else in the stack's process on the in-process bus.
+   */
+  readonly mediaHostProcess?: boolean;
   readonly stack?: LocalStackOptions;
 }
 
@@ -29,7 +38,12 @@ export interface StartDialInStackOptions {
 export async function startDialInStack(options: StartDialInStackOptions): Promise<DialInStack> {
   const promptsDirectory = mkdtempSync(join(tmpdir(), "prompts-"));
   await generatePrompts({ directory: promptsDirectory });
-  const stack = await startLocalStack({ logLevel: "none", ...options.stack, mediaHost: { promptsDirectory, ...options.stack?.mediaHost } });
+  const separate = options.mediaHostProcess === true;
+  const stack = await startLocalStack({
+    logLevel: "none",
+    ...options.stack,
+    ...(separate ? { serviceBus: { mediaHostIds: ["mh-load"] } } : { mediaHost: { promptsDirectory, ...options.stack?.mediaHost } }),
+  });
   const demo = await seedDemo(stack);
   const digits = demo.tenantKey.split("@")[0] ?? "";
   const dialStrings: string[] = [];
@@ -45,7 +59,21 @@ export async function startDialInStack(options: StartDialInStackOptions): Promis
     dialStrings.push(`${digits}.${vtcId}`);
   }
   for (let i = 0; i < 3; i++) await stack.graph.idle();
+  if (separate) {
+    const host = await startMediaHostProcess(stack, { id: "mh-load", promptsDirectory, drainGraceMs: 0 });
+    return {
+      stack,
+      demo,
+      dialStrings,
+      sip: { udp: host.ports.sipUdp, tcp: host.ports.sipTcp },
+      stop: async () => {
+        host.kill("SIGTERM");
+        await host.exited;
+        await stack.stop();
+      },
+    };
+  }
   const ports = stack.mediaHost?.ports;
   if (!ports) throw new Error("the local stack started no media host");
-  return { stack, demo, dialStrings, sip: { udp: ports.sipUdp, tcp: ports.sipTcp } };
+  return { stack, demo, dialStrings, sip: { udp: ports.sipUdp, tcp: ports.sipTcp }, stop: () => stack.stop() };
 }

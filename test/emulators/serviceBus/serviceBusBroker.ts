@@ -286,7 +286,12 @@ export class ServiceBusBroker {
   #publish(topic: Topic, messages: readonly Message[]): void {
     const now = Date.now();
     const window = topic.duplicateDetectionWindowInMs;
-    if (window !== undefined) for (const [id, at] of topic.seen) if (now - at > window) topic.seen.delete(id);
+    // Oldest first (a Map keeps insertion order): stop at the first id still inside the window.
+    if (window !== undefined)
+      for (const [id, at] of topic.seen) {
+        if (now - at <= window) break;
+        topic.seen.delete(id);
+      }
     for (const message of messages) {
       // Service Bus gives every message an id; duplicate detection works on it.
       if (message.message_id === undefined || message.message_id === null) message.message_id = randomUUID();

@@ -149,6 +149,23 @@ describe("direct dial through the whole path", () => {
     assert.equal(controller.activeCalls, 0);
   });
 
+  it("CANCEL while ringing: 487 to the device, and the bot that was joining leaves the meeting", async () => {
+    const before = stack.graph.calls().length;
+    // Graph's "established" held back: the device keeps ringing until it gives up.
+    stack.graph.holdNotifications = true;
+    let result: Awaited<ReturnType<typeof runSipp>>;
+    try {
+      result = await runSipp({ scenario: "cancel", target: `127.0.0.1:${sipPort}`, service: dial(), transport: "u1", timeoutInMs: 20_000 });
+    } finally {
+      stack.graph.holdNotifications = false;
+    }
+    assert.equal(result.successful, 1, describeResult(result));
+    const until = Date.now() + 5000;
+    while (stack.graph.calls().slice(before)[0]?.state !== "terminated" && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(stack.graph.calls().slice(before)[0]?.state, "terminated", "the cancelled device's bot left");
+    assert.equal(controller.activeCalls, 0);
+  });
+
   it("hold and resume on a live call: each re-INVITE goes through rtpengine, answered with the direction mirrored", async () => {
     const result = await runSipp({ scenario: "hold-resume", target: `127.0.0.1:${sipPort}`, service: dial(), transport: "u1", timeoutInMs: 30_000 });
     assert.equal(result.successful, 1, describeResult(result));

@@ -23,7 +23,7 @@ const transports = [
     tls: { cert: readFileSync(`${tlsDirectory}server.pem`), key: readFileSync(`${tlsDirectory}server-key.pem`) },
   }),
 ];
-const ports: Record<SippTransport, number> = { u1: 0, t1: 0, l1: 0 };
+const ports: Record<SippTransport, number> = { u1: 0, t1: 0, tn: 0, l1: 0 };
 let stack: SipStack;
 let dialogs: Dialogs;
 const ended: { callId: string; by: string }[] = [];
@@ -45,6 +45,7 @@ const answerAfterRinging = (dialog: ServerDialog) => {
 before(async () => {
   ports.u1 = await transports[0]!.listen("127.0.0.1", 0);
   ports.t1 = await transports[1]!.listen("127.0.0.1", 0);
+  ports.tn = ports.t1;
   ports.l1 = await transports[2]!.listen("127.0.0.1", 0);
   const timers = { t1InMs: 50, t2InMs: 200, t4InMs: 250 };
   stack = new SipStack({ transports, serverName: "OpenCVI", timers });

@@ -10,7 +10,7 @@ import { describeResult, runSipp, type SippTransport } from "../../support/peers
 // The SIP core against SIPp, a real peer: OPTIONS and CANCEL over UDP, TCP and TLS, and
 // a burst of OPTIONS with 10% packet loss. The call flows come with the call logic.
 const tlsDirectory = fileURLToPath(new URL("../../../../.local/tls/", import.meta.url));
-const ports: Record<SippTransport, number> = { u1: 0, t1: 0, l1: 0 };
+const ports: Record<SippTransport, number> = { u1: 0, t1: 0, tn: 0, l1: 0 };
 const transports = [
   new UdpTransport(),
   new StreamTransport({ protocol: "tcp" }),
@@ -23,6 +23,7 @@ const transports = [
 before(async () => {
   ports.u1 = await transports[0]!.listen("127.0.0.1", 0);
   ports.t1 = await transports[1]!.listen("127.0.0.1", 0);
+  ports.tn = ports.t1;
   ports.l1 = await transports[2]!.listen("127.0.0.1", 0);
   const stack = new SipStack({ transports, serverName: "OpenCVI" });
   // Rings, and waits for the caller: what a dial-in does while the bot joins.

@@ -13,6 +13,7 @@ export interface RawSipDeviceOptions {
 export interface SeenResponse {
   readonly status: number;
   readonly method: string;
+  readonly retryAfter: string | undefined;
 }
 
 /**
@@ -132,7 +133,7 @@ export class RawSipDevice {
     const pick = (name: string) => lines.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)) ?? "";
     if (message.kind === "response") {
       const method = message.headers.cseq().method;
-      this.responses.push({ status: message.status, method });
+      this.responses.push({ status: message.status, method, retryAfter: message.headers.get("Retry-After") ?? undefined });
       if (message.status === 200 && method === "INVITE") {
         this.#toHeader = pick("To");
         this.#send([

@@ -22,7 +22,8 @@ import { pcmuTone, telephoneEvents, writeRtpPcap } from "./pcap.js";
  * server sees a TLS client. A UAS on "l1" is SIPp on TCP behind a TLS server.
  */
 
-export type SippTransport = "u1" | "t1" | "l1";
+/** u1: UDP, one socket; t1: TCP, one connection for all calls; tn: TCP, a connection per call (as devices do); l1: TLS (through the bridge). */
+export type SippTransport = "u1" | "t1" | "tn" | "l1";
 
 export interface TlsClientOptions {
   /** CA bundle (PEM path) that signed the server's certificate; .local/tls/ca.pem unless told. */
@@ -540,6 +541,8 @@ export async function runSipp(options: SippRunOptions): Promise<SippResult> {
       args.push("-t", "t1", "-rsa", `127.0.0.1:${bridge.port}`);
     } else {
       args.push("-t", transport);
+      // SIPp refuses "tn" unless its socket limit is below the process's open-file limit.
+      if (transport === "tn") args.push("-max_socket", "1000");
     }
     const localPort = options.localPort ?? (await freePort());
     args.push("-p", String(localPort), ...commonArgs(dir, localIp));

@@ -1,0 +1,86 @@
+import { readFileSync } from "node:fs";
+import { pino } from "pino";
+import { connectServiceBus } from "../shared/bus/connectServiceBus.js";
+import { loadMediaHostConfig, MediaHostConfigError } from "./config.js";
+import { ControlPlaneClient, mediaHostCredential } from "./controlPlane/controlPlaneClient.js";
+import { MediaHost } from "./mediaHost.js";
+
+/**
+ * A media host on its VM: settings from the environment (media-host/config.ts), call
+ * events from Service Bus, the control plane over HTTPS with the VM's managed identity.
+ * SIGTERM (systemd stop, scale-in) drains: no new calls, the current ones may go on for
+ * DRAIN_GRACE_MS, then they are ended cleanly and the process exits.
+ */
+const logger = pino({ base: { component: "media-host" } });
+
+async function main(): Promise<void> {
+  const config = loadMediaHostConfig();
+  if (!config.SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE) {
+    throw new MediaHostConfigError(
+      "invalid media host configuration:\n- SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE is required: call events reach a media host VM over Service Bus",
+    );
+  }
+  const bindHost = config.SIP_BIND_HOST;
+  if (!bindHost || bindHost === "0.0.0.0" || bindHost === "::") {
+    throw new MediaHostConfigError(
+      "invalid media host configuration:\n- SIP_BIND_HOST is required: the VM's own address (rtpengine binds media to a concrete interface, not a wildcard)",
+    );
+  }
+  // Behind 1:1 NAT (Azure public IPs) devices reach the public address; on a flat network the bound one.
+  const advertisedHost = config.SIP_ADVERTISED_HOST ?? bindHost;
+  const log = logger.child({ mediaHostId: config.MEDIA_HOST_ID });
+  const credential = mediaHostCredential(config);
+  const serviceBus = connectServiceBus({
+    fullyQualifiedNamespace: config.SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE,
+    endpoint: config.SERVICE_BUS_ENDPOINT,
+    topicName: config.SERVICE_BUS_TOPIC,
+    credential,
+  });
+  const tls =
+    config.SIP_TLS_CERT_FILE && config.SIP_TLS_KEY_FILE
+      ? { port: config.SIP_TLS_PORT, options: { cert: readFileSync(config.SIP_TLS_CERT_FILE), key: readFileSync(config.SIP_TLS_KEY_FILE) } }
+      : undefined;
+  const host = new MediaHost({
+    mediaHostId: config.MEDIA_HOST_ID,
+    serviceDomain: config.SERVICE_DOMAIN,
+    bindHost,
+    advertisedHost,
+    sipUdpPort: config.SIP_PORT,
+    sipTcpPort: config.SIP_PORT,
+    ...(tls ? { sipTls: tls } : {}),
+    healthPort: config.HEALTH_PORT,
+    rtpPortMin: config.RTP_PORT_MIN,
+    rtpPortMax: config.RTP_PORT_MAX,
+    promptsDirectory: config.PROMPTS_DIRECTORY,
+    controlPlane: new ControlPlaneClient(config, credential),
+    bus: serviceBus.bus,
+    logger: log,
+  });
+  const ports = await host.start();
+  log.info({ ports }, "media host listening");
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, activeCalls: host.activeCalls, graceInMs: config.DRAIN_GRACE_MS }, "draining");
+    await host.drain(config.DRAIN_GRACE_MS);
+    if (host.activeCalls > 0) {
+      log.info({ activeCalls: host.activeCalls }, "drain grace over: ending the remaining calls");
+      await host.endCalls("the service is restarting");
+    }
+    await host.stop();
+    await serviceBus.close();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((e: unknown) => {
+  // Configuration problems are the operator's to fix: say what, without a stack trace.
+  if (e instanceof MediaHostConfigError) logger.fatal(e.message);
+  else logger.fatal({ err: e }, "the media host could not start");
+  process.exit(1);
+});
