@@ -18,54 +18,34 @@ before(async () => {
 });
 after(() => load.stop());
 
-const injection = () => ({ order: "SEQUENTIAL" as const, rows: load.dialStrings.map((d) => [d]) });
+/** SIPp dialing the meetings in turn (one dial string per call from the injection file). */
+const dialMeetings = (options: { transport: "u1" | "tn"; calls: number; rate: number; lost?: number; timeoutInMs: number }) =>
+  runSipp({
+    scenario: "load-direct-dial-csv",
+    target: `127.0.0.1:${options.transport === "u1" ? load.sip.udp : load.sip.tcp}`,
+    service: "per-call",
+    csv: { order: "SEQUENTIAL", rows: load.dialStrings.map((d) => [d]) },
+    ...options,
+  });
 
 describe("load and loss on the full path", () => {
   it(`1,000 direct-dial calls at ${RATE} calls/s over UDP, every one answered and hung up`, async (t) => {
     const calls = Number(process.env.LOAD_CALLS ?? 1000);
-    const result = await runSipp({
-      scenario: "load-direct-dial-csv",
-      target: `127.0.0.1:${load.sip.udp}`,
-      service: "per-call",
-      csv: injection(),
-      transport: "u1",
-      calls,
-      rate: RATE,
-      timeoutInMs: 150_000,
-    });
+    const result = await dialMeetings({ transport: "u1", calls, rate: RATE, timeoutInMs: 150_000 });
     t.diagnostic(describeResult(result));
     assert.equal(result.successful, calls, describeResult(result));
     assert.equal(result.failed, 0);
   });
 
   it("10% of SIP packets lost (-lost 10): at least 99% of 200 calls complete, by retransmission", async (t) => {
-    const result = await runSipp({
-      scenario: "load-direct-dial-csv",
-      target: `127.0.0.1:${load.sip.udp}`,
-      service: "per-call",
-      csv: injection(),
-      transport: "u1",
-      calls: 200,
-      rate: 20,
-      lost: 10,
-      timeoutInMs: 90_000,
-    });
+    const result = await dialMeetings({ transport: "u1", calls: 200, rate: 20, lost: 10, timeoutInMs: 90_000 });
     t.diagnostic(describeResult(result));
     assert.ok(result.successful >= 198, describeResult(result));
     assert.ok(result.retransmissions > 0, "loss was simulated");
   });
 
   it("over TCP, one connection per device: 100 calls at 10 calls/s", async (t) => {
-    const result = await runSipp({
-      scenario: "load-direct-dial-csv",
-      target: `127.0.0.1:${load.sip.tcp}`,
-      service: "per-call",
-      csv: injection(),
-      transport: "tn",
-      calls: 100,
-      rate: 10,
-      timeoutInMs: 60_000,
-    });
+    const result = await dialMeetings({ transport: "tn", calls: 100, rate: 10, timeoutInMs: 60_000 });
     t.diagnostic(describeResult(result));
     assert.equal(result.successful, 100, describeResult(result));
   });

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { InProcessMessageBus, type InProcessMessageBusOptions } from "../../../shared/bus/inProcessMessageBus.js";
 import type { BusMessage } from "../../../shared/bus/messageBus.js";
-import { describeBusContract } from "../../support/busContract.js";
+import { describeBusContract, gate, within } from "../../support/busContract.js";
 
 const FAST: InProcessMessageBusOptions = { retryDelayInMs: 1, maxDeliveryCount: 5 };
 
@@ -16,28 +16,6 @@ const msg = (sessionId: string, subject: string, over: Partial<BusMessage> = {})
   body: { subject },
   ...over,
 });
-
-/** A promise with its resolver, to hold a handler until the test lets it go. */
-function gate(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
-}
-
-/** Fails the test instead of hanging when something never happens. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 describe("InProcessMessageBus: ordering", () => {
   it("handles one session's messages one at a time, in publish order", async () => {
