@@ -15,8 +15,7 @@ import { EntraIdEmulator } from "../test/emulators/entra/entraIdEmulator.js";
 import { GraphEmulator } from "../test/emulators/graph/graphEmulator.js";
 import { pino } from "pino";
 import { processBus } from "../functions/adapters/bus/processBus.js";
-import { createRemoteJWKSet, jwtVerify } from "jose";
-import { ServiceBusBroker } from "../test/emulators/serviceBus/serviceBusBroker.js";
+import { ServiceBusBrokerThread } from "../test/emulators/serviceBus/serviceBusBrokerThread.js";
 import { connectServiceBus } from "../shared/bus/connectServiceBus.js";
 import type { MessageSubscriber } from "../shared/bus/messageBus.js";
 import { loadMediaHostConfig } from "../media-host/config.js";
@@ -79,7 +78,7 @@ export interface LocalStack {
   readonly mediaHost: { readonly host: MediaHost; readonly ports: ListeningPorts } | undefined;
   /** Where media hosts of this stack reach Service Bus, when it runs one (the broker's controls included). */
   readonly serviceBus:
-    | { readonly fullyQualifiedNamespace: string; readonly endpoint: string; readonly topic: string; readonly broker: ServiceBusBroker }
+    | { readonly fullyQualifiedNamespace: string; readonly endpoint: string; readonly topic: string; readonly broker: ServiceBusBrokerThread }
     | undefined;
   /** What a media host of this stack authenticates with (client credentials; managed identity in Azure). */
   readonly mediaHostIdentity: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
@@ -245,19 +244,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let serviceBus: LocalStack["serviceBus"];
     const serviceBusSettings: Record<string, string> = {};
     if (options.serviceBus) {
-      const jwks = createRemoteJWKSet(new URL(entra.jwksUri));
-      const broker = new ServiceBusBroker({
+      const broker = await ServiceBusBrokerThread.start({
         tls,
         host: HOST,
         // Entra ID tokens for Service Bus, as the real namespace takes them (RBAC decides the rest there).
-        verifyToken: async (token) => {
-          try {
-            await jwtVerify(token, jwks, { audience: SERVICE_BUS_AUDIENCE, issuer: entra.issuerFor(OPERATOR_TENANT_ID, "1.0") });
-            return true;
-          } catch {
-            return false;
-          }
-        },
+        tokens: { jwksUri: entra.jwksUri, issuer: entra.issuerFor(OPERATOR_TENANT_ID, "1.0"), audience: SERVICE_BUS_AUDIENCE },
         topics: [
           {
             name: SERVICE_BUS_TOPIC,
@@ -266,7 +257,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           },
         ],
       });
-      const { port } = await broker.start();
+      const port = broker.port;
       stopEmulators.push(() => broker.stop());
       entra.registerApplication({
         clientId: SERVICE_BUS_APP_ID,

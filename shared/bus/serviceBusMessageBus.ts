@@ -82,6 +82,11 @@ export class ServiceBusMessageBus implements MessagePublisher, MessageSubscriber
     if (messages.length === 0) return;
     this.#sender ??= this.#client.createSender(this.#topicName);
     const sender = this.#sender;
+    // The usual case, one call's new view: sent as it is, without a batch's envelope and size look-up.
+    if (messages.length === 1 && messages[0]) {
+      await sender.sendMessages(toServiceBusMessage(messages[0]), { abortSignal });
+      return;
+    }
     let batch = await sender.createMessageBatch({ abortSignal });
     for (const message of messages) {
       const outgoing = toServiceBusMessage(message);
