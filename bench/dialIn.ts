@@ -25,7 +25,7 @@ import { runSipp } from "../test/support/peers/sipp.js";
 console.info = (...args: unknown[]) => console.error(...args);
 
 const maxRate = Number(process.argv[2] ?? 80);
-const stepSeconds = Number(process.argv[3] ?? 10);
+const stepSeconds = Number(process.argv[3] ?? 20);
 const setUpCalls = Number(process.argv[4] ?? 100);
 const RUNAWAY_P99_MS = 2000;
 
