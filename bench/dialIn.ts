@@ -9,7 +9,8 @@
  *    (its establishing delay included), with no SIP, media or control plane around it.
  * 2. The highest sustained SIPp call rate with zero failures: steps of `stepSeconds`
  *    at rising rates until a step fails or set-up time runs away (p99 over 2 s),
- *    with the stack process's CPU time per call at each step.
+ *    with the CPU time per call of this process (emulators, Cosmos DB and Service Bus
+ *    stand-ins; the Functions and the media host run in processes of their own) at each step.
  *
  * Prints JSON. Usage: node dist/bench/dialIn.js [maxRate] [stepSeconds] [setUpCalls]
  * (MEDIA_HOST_IN_PROCESS=1 runs the media host in the stack's process, on the in-process bus).
@@ -131,7 +132,10 @@ try {
     `${JSON.stringify(
       {
         benchmark: "dial-in",
-        mediaHost: process.env.MEDIA_HOST_IN_PROCESS === "1" ? "in the stack's process, in-process bus" : "own process, Service Bus",
+        mediaHost:
+          process.env.MEDIA_HOST_IN_PROCESS === "1"
+            ? "all in one process, in-process bus"
+            : "media host and Functions each in a process of their own, Service Bus",
         setupTime: {
           calls: setUpCalls,
           ratePerSecond: 5,

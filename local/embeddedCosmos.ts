@@ -47,6 +47,10 @@ export class EmbeddedCosmos {
 if (!isMainThread && parentPort && (workerData as CosmosWorkerData | undefined)?.cert) {
   const { cert, key, host, port } = workerData as CosmosWorkerData;
   const server = createCosmosServer({ cert, key, keepAlive: true } as never);
+  // Node closes idle kept-alive sockets after 5 s, racing clients that reuse them ("socket hang up");
+  // a real Cosmos DB endpoint keeps them far longer.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
   const reply = (message: FromWorker) => parentPort?.postMessage(message);
   server.once("error", (e: NodeJS.ErrnoException) =>
     reply({ error: e.code === "EADDRINUSE" ? `embedded Cosmos DB cannot listen on ${host}:${port}: the port is in use` : e.message }),

@@ -11,6 +11,8 @@ import { httpRoutes } from "../functions/platform/httpRoutes.js";
 import { timerFunctions } from "../functions/platform/timers.js";
 import { createFunctionsRequestListener } from "./functionsHttpAdapter.js";
 import { EmbeddedCosmos } from "./embeddedCosmos.js";
+import { startFunctionsHostProcess } from "./functionsHost.js";
+import { loadFunctionModules } from "./functionModules.js";
 import { EntraIdEmulator } from "../test/emulators/entra/entraIdEmulator.js";
 import { GraphEmulator } from "../test/emulators/graph/graphEmulator.js";
 import { pino } from "pino";
@@ -46,6 +48,13 @@ export interface LocalStackOptions {
    * subscription per media host id (the stack's own media host's included).
    */
   readonly serviceBus?: { readonly mediaHostIds: readonly string[] };
+  /**
+   * Serve the Functions from a process of their own (another Functions instance, as Azure
+   * scales them out) instead of this one; needs `serviceBus`, since call events must then
+   * cross processes. This process keeps the emulators, the timers and a control plane for
+   * seeding.
+   */
+  readonly functionsProcess?: boolean;
   /** Lifetime of Entra ID's access tokens (default ~1 h, as Entra's). Under 5 minutes the SDK fetches a new one for every request. */
   readonly entraTokenLifetimeSeconds?: number;
   /** Where scripts/dev-tls.sh put the CA and server certificate. */
@@ -129,7 +138,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
   const servers: Server[] = [];
   // Servers are bound first (their URLs go into the settings), their handlers attached once everything is built.
-  const bind = async (secure: boolean, port: number, what: string): Promise<{ port: number; serve: (listener: Listener) => void }> => {
+  const bind = async (
+    secure: boolean,
+    port: number,
+    what: string,
+  ): Promise<{ port: number; serve: (listener: Listener) => void; release: () => Promise<void> }> => {
     let current: Listener = (_req, res) => res.writeHead(503, { "retry-after": "1" }).end();
     const handler: Listener = (req, res) => current(req, res);
     const server = secure ? createHttpsServer(tls, handler) : createHttpServer(handler);
@@ -145,6 +158,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       serve: (listener) => {
         current = listener;
       },
+      release: () =>
+        new Promise<void>((resolve) => {
+          servers.splice(servers.indexOf(server), 1);
+          server.close(() => resolve());
+        }),
     };
   };
   const stopEmulators: (() => unknown)[] = [];
@@ -335,8 +353,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       interval.unref();
       timers.push(interval);
     }
-    functionsHttp.serve((req, res) => void listener(req, res));
-    functionsHttps.serve((req, res) => void listener(req, res));
+    if (options.functionsProcess) {
+      if (!options.serviceBus) throw new Error("functionsProcess needs serviceBus: call events must reach media hosts across processes");
+      await functionsHttp.release();
+      await functionsHttps.release();
+      const host = await startFunctionsHostProcess({ httpPort: functionsHttp.port, httpsPort: functionsHttps.port, tlsDirectory });
+      stopMediaHost.push(() => host.stop());
+    } else {
+      functionsHttp.serve((req, res) => void listener(req, res));
+      functionsHttps.serve((req, res) => void listener(req, res));
+    }
     let mediaHost: LocalStack["mediaHost"];
     if (options.mediaHost) {
       const config = loadMediaHostConfig({
@@ -413,23 +439,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch (e) {
     await stop();
     throw e;
-  }
-}
-
-/**
- * Imports every function module. Outside the Functions host, @azure/functions runs in
- * "test mode" and warns once per registration that it skips it; here that is expected
- * (the local adapter serves the recorded routes), so those lines are held back.
- */
-async function loadFunctionModules(): Promise<void> {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (!/^WARNING: (Skipping call to register function|Failed to detect the Azure Functions runtime)/.test(String(args[0]))) warn(...args);
-  };
-  try {
-    await import("../functions/handlers/index.js");
-  } finally {
-    console.warn = warn;
   }
 }
 

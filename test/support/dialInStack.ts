@@ -21,9 +21,9 @@ export interface StartDialInStackOptions {
   /** Meetings to spread calls over (besides the demo's). */
   readonly meetings: number;
   /**
-   * The media host in its own process, with call events over Service Bus, as on its VM
-   * (the control plane and its emulators then have the stack's process to themselves);
-   * else in the stack's process on the in-process bus.
+   * The production topology: the media host in its own process (as on its VM) and the
+   * Functions in another (an instance of the Function App), call events over Service Bus;
+   * the stack's process keeps the emulators. Else all in one process on the in-process bus.
    */
   readonly mediaHostProcess?: boolean;
   readonly stack?: LocalStackOptions;
@@ -42,7 +42,9 @@ export async function startDialInStack(options: StartDialInStackOptions): Promis
   const stack = await startLocalStack({
     logLevel: "none",
     ...options.stack,
-    ...(separate ? { serviceBus: { mediaHostIds: ["mh-load"] } } : { mediaHost: { promptsDirectory, ...options.stack?.mediaHost } }),
+    ...(separate
+      ? { serviceBus: { mediaHostIds: ["mh-load"] }, functionsProcess: true }
+      : { mediaHost: { promptsDirectory, ...options.stack?.mediaHost } }),
   });
   const demo = await seedDemo(stack);
   const digits = demo.tenantKey.split("@")[0] ?? "";

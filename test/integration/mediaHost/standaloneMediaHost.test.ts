@@ -45,13 +45,8 @@ describe("a media host in its own process, on Service Bus", () => {
       assert.ok(bot);
       const record = await fetch(`${stack.adminApiUrl}/v1/calls/${bot.id}`, { headers: { authorization: `Bearer ${await stack.issueToken()}` } });
       assert.equal(((await record.json()) as { mediaHostId: string }).mediaHostId, "mh-vm-1");
-      // The last event (the bot's call ended) may still be on its way when SIPp is done.
       const serviceBus = stack.serviceBus;
       assert.ok(serviceBus);
-      const deadline = Date.now() + 10_000;
-      while ((await serviceBus.broker.activeMessageCount(serviceBus.topic, "mh-vm-1")) > 0 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-      assert.equal(await serviceBus.broker.activeMessageCount(serviceBus.topic, "mh-vm-1"), 0, "every event was settled");
       assert.deepEqual(await serviceBus.broker.deadLetters(serviceBus.topic, "mh-vm-1"), [], "none dead-lettered");
     } finally {
       host.kill("SIGKILL");
