@@ -1,13 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { EventEmitter } from "node:events";
-import { constants as fsConstants } from "node:fs";
+import { existsSync, constants as fsConstants } from "node:fs";
 import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RtpengineClient } from "./rtpengineClient.js";
+
+/** util-linux (Debian: essential) runs a program with a parent-death signal. */
+const SETPRIV = "/usr/bin/setpriv";
 
 /** Syslog levels, as rtpengine's `log-level` (0–7). */
 export type RtpengineLogLevel = "emergency" | "alert" | "critical" | "error" | "warning" | "notice" | "info" | "debug";
@@ -262,7 +265,12 @@ export class RtpengineProcess extends EventEmitter<RtpengineProcessEvents> {
   /** Spawns one daemon and waits for it to answer ping; kills it if it does not. */
   async #launch(binary: string): Promise<RtpengineReadyEvent> {
     const configPath = this.#configPath!;
-    const child = spawn(binary, [`--config-file=${configPath}`], {
+    // Through util-linux's setpriv, rtpengine gets SIGTERM if this process dies without stopping
+    // it (a crash, SIGKILL): a supervised daemon must not outlive its supervisor.
+    const [command, args] = existsSync(SETPRIV)
+      ? [SETPRIV, ["--pdeathsig", "SIGTERM", "--", binary, `--config-file=${configPath}`]]
+      : [binary, [`--config-file=${configPath}`]];
+    const child = spawn(command, args, {
       cwd: this.#workDirectory,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -120,12 +120,15 @@ export function observeCall(record: CallSessionRecord, observation: CallObservat
   };
 }
 
-/** What the media host is told about the call: the part of the record it acts on. */
+/**
+ * What the media host is told about the call: the part of the record it acts on. The
+ * roster stays in the record (the admin API shows it): people coming and going in a
+ * meeting would otherwise each be a bus message to every bot's media host.
+ */
 export function mediaHostView(record: CallSessionRecord): {
   state: CallState;
   inLobby: boolean;
   resultInfo: ResultInfo | null;
-  participants: Participant[];
 } {
-  return { state: record.state, inLobby: isInLobby(record), resultInfo: record.resultInfo, participants: presentParticipants(record) };
+  return { state: record.state, inLobby: isInLobby(record), resultInfo: record.resultInfo };
 }

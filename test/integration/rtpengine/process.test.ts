@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import { RtpengineClient } from "../../../media-host/rtpengine/rtpengineClient.js";
 import {
@@ -190,6 +192,25 @@ describe("RtpengineProcess", () => {
     assert.equal(rtpengine.state, "stopped");
     assert.equal(rtpengine.pid, undefined);
     await rtpengine.stop();
+  });
+
+  it("does not outlive its supervisor: a supervising process killed with SIGKILL takes rtpengine with it", async () => {
+    requireRtpengine();
+    const script = [
+      `const { RtpengineProcess } = await import(${JSON.stringify(new URL("../../../media-host/rtpengine/rtpengineProcess.js", import.meta.url).href)});`,
+      "const rtpengine = new RtpengineProcess({ logLevel: 'warning', portMin: 47400, portMax: 47499, startTimeoutInMs: 8000 });",
+      "await rtpengine.start();",
+      "process.stdout.write(String(rtpengine.pid) + '\\n');",
+      "setInterval(() => {}, 1000);",
+    ].join("\n");
+    const supervisor = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    const [line] = (await once(createInterface({ input: supervisor.stdout! }), "line")) as [string];
+    const pid = Number(line);
+    assert.ok(alive(pid), "rtpengine runs under its supervisor");
+    supervisor.kill("SIGKILL");
+    const deadline = Date.now() + 5000;
+    while (alive(pid) && Date.now() < deadline) await sleep(20);
+    assert.equal(alive(pid), false, "rtpengine ended with its supervisor");
   });
 
   it("kills rtpengine with SIGKILL when SIGTERM does not end it in time", async () => {
