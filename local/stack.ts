@@ -394,7 +394,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         sipTls: { port: options.mediaHost.sipTlsPort ?? 0, options: tls },
         healthPort: options.mediaHost.healthPort ?? 0,
         rtpPortMin: 30000,
-        rtpPortMax: 33999,
+        // Below Linux's ephemeral ports (32768-60999), which other programs pick at random.
+        rtpPortMax: 32767,
         promptsDirectory: options.mediaHost.promptsDirectory ?? ".local/prompts",
         controlPlane: new ControlPlaneClient(config, mediaHostCredential(config)),
         bus: mediaHostBus,

@@ -48,8 +48,9 @@ export async function startMediaHostProcess(stack: LocalStack, options: StartMed
     SIP_PORT: "0",
     SIP_TLS_PORT: "0",
     HEALTH_PORT: "0",
-    RTP_PORT_MIN: String(options.rtpPortMin ?? 34000),
-    RTP_PORT_MAX: String(options.rtpPortMax ?? 37999),
+    // Below Linux's ephemeral ports (32768-60999) and apart from the local stack's own media host.
+    RTP_PORT_MIN: String(options.rtpPortMin ?? 24000),
+    RTP_PORT_MAX: String(options.rtpPortMax ?? 27999),
     PROMPTS_DIRECTORY: options.promptsDirectory,
     DRAIN_GRACE_MS: String(options.drainGraceMs ?? 30_000),
     ...options.env,

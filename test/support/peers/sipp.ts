@@ -598,8 +598,23 @@ export interface SippUas {
   stop(graceMs?: number): Promise<SippResult>;
 }
 
-/** Starts a SIPp UAS counterpart on 127.0.0.1 and resolves once it listens. */
+/**
+ * Starts a SIPp UAS counterpart on 127.0.0.1 and resolves once it listens. A port picked
+ * here can be taken by another process before SIPp binds it (tests run in parallel): then
+ * it tries again on fresh ports.
+ */
 export async function startSippUas(options: SippUasOptions): Promise<SippUas> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSippUasOnce(options);
+    } catch (e) {
+      const portsOurs = options.port === undefined && options.rtpPort === undefined;
+      if (!portsOurs || attempt >= 3 || !/errno = 98|Address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startSippUasOnce(options: SippUasOptions): Promise<SippUas> {
   const sipp = findSipp();
   const scenario = scenarioPath(options.scenario, "uas");
   if (!existsSync(scenario)) throw new Error(`no SIPp UAS scenario ${scenario}`);
