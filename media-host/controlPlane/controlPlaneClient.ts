@@ -23,7 +23,12 @@ export class ControlPlaneUnavailableError extends Error {
   readonly sipStatus = 503;
 }
 
-const TIMEOUT_IN_MS = 10_000;
+/**
+ * How long a control-plane request may take. A join includes Microsoft's own call set-up,
+ * which takes seconds when Teams is busy; the device meanwhile rings, and room systems
+ * ring for 30 s or more before giving up (SIP's INVITE timeout is 32 s).
+ */
+const TIMEOUT_IN_MS = 20_000;
 
 /** The media host's own identity: managed identity in Azure, a client secret where there is none. */
 export function mediaHostCredential(config: MediaHostConfig): TokenCredential {
