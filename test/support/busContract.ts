@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { BusMessage, MessagePublisher, MessageSubscriber } from "../../shared/bus/messageBus.js";
+import { within } from "./waiting.js";
 
 // The bus port's behavioural contract, run against every implementation (in-process and
 // Service Bus): what the control plane and the media hosts rely on. Deterministic: tests
@@ -36,19 +37,6 @@ export function gate(): { promise: Promise<void>; open: () => void } {
     open = resolve;
   });
   return { promise, open };
-}
-
-/** Fails instead of hanging when something never happens. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Records what a handler saw, and waits (on each record, not by polling) until a condition holds. */

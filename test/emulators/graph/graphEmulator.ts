@@ -791,8 +791,6 @@ export class GraphEmulator {
   }
 
   async #authenticate(req: IncomingMessage): Promise<AppToken> {
-    const unauthorized = (message: string) =>
-      new GraphHttpError(401, "InvalidAuthenticationToken", message, { "www-authenticate": WWW_AUTHENTICATE });
     const header = req.headers.authorization;
     if (!header) throw unauthorized("Access token is empty.");
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -831,8 +829,6 @@ export class GraphEmulator {
   }
 
   #appToken(claims: Record<string, unknown>): AppToken {
-    const unauthorized = (message: string) =>
-      new GraphHttpError(401, "InvalidAuthenticationToken", message, { "www-authenticate": WWW_AUTHENTICATE });
     const tenantId = String(claims.tid);
     if (typeof claims.scp === "string") {
       // Delegated tokens: the CVI product uses app-only tokens throughout, and the VTC look-up accepts nothing else.
@@ -1880,6 +1876,8 @@ export class GraphEmulator {
 // ---------------------------------------------------------------- module helpers
 
 const directoryDenied = () => forbidden("Insufficient privileges to complete the operation.", "Authorization_RequestDenied");
+/** Graph's 401 for a token it does not accept, with its challenge. */
+const unauthorized = (message: string) => new GraphHttpError(401, "InvalidAuthenticationToken", message, { "www-authenticate": WWW_AUTHENTICATE });
 const outlookDenied = () => forbidden("Access is denied. Check credentials and try again.", "ErrorAccessDenied");
 const meetingsDenied = (needed: readonly string[]) =>
   forbidden(`Application does not have permission to read online meetings (needs one of ${needed.join(", ")}).`, "Forbidden");

@@ -11,7 +11,8 @@ import type { BusMessage } from "../../../shared/bus/messageBus.js";
 import { ServiceBusMessageBus } from "../../../shared/bus/serviceBusMessageBus.js";
 import { EntraIdEmulator } from "../../emulators/entra/entraIdEmulator.js";
 import { ServiceBusBroker } from "../../emulators/serviceBus/serviceBusBroker.js";
-import { type BusUnderTest, busMessage, CONTRACT_RECEIVERS, describeBusContract, gate, inbox, within } from "../../support/busContract.js";
+import { type BusUnderTest, busMessage, CONTRACT_RECEIVERS, describeBusContract, gate, inbox } from "../../support/busContract.js";
+import { within } from "../../support/waiting.js";
 
 // The Service Bus adapter against the AMQP test broker over TLS, through the real SDK, with
 // Entra ID tokens (client credentials from the Entra ID emulator) that the broker verifies

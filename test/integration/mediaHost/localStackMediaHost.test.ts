@@ -9,6 +9,7 @@ import { type LocalStack, startLocalStack } from "../../../local/stack.js";
 import { describeResult, runSipp } from "../../support/peers/sipp.js";
 import { CLOSED_BY_PEER, startBaresip } from "../../support/peers/baresip.js";
 import { enabledMeeting } from "../../support/onboarding.js";
+import { waitFor } from "../../support/waiting.js";
 
 // What `npm start` runs: the control plane with its emulators and a media host, seeded
 // with the demo; a room system dials the demo meeting the ways the README says.
@@ -116,13 +117,3 @@ describe("the local stack's media host", () => {
     }
   });
 });
-
-async function waitFor<T>(probe: () => T | undefined, what: string, timeoutInMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutInMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

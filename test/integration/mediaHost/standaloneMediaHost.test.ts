@@ -9,6 +9,7 @@ import { generatePrompts } from "../../../media-host/prompts/generatePrompts.js"
 import { startMediaHostProcess } from "../../support/mediaHostProcess.js";
 import { RawSipDevice } from "../../support/peers/rawSipDevice.js";
 import { describeResult, runSipp } from "../../support/peers/sipp.js";
+import { waitFor, within } from "../../support/waiting.js";
 
 // The media host as on its VM: its own process (node dist/media-host/main.js, settings from
 // the environment), call events from Service Bus (the AMQP test broker, the real SDK, Entra
@@ -107,23 +108,3 @@ describe("a media host in its own process, on Service Bus", () => {
     );
   });
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutInMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutInMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { InProcessMessageBus, type InProcessMessageBusOptions } from "../../../shared/bus/inProcessMessageBus.js";
 import type { BusMessage } from "../../../shared/bus/messageBus.js";
-import { describeBusContract, gate, within } from "../../support/busContract.js";
+import { describeBusContract, gate } from "../../support/busContract.js";
+import { within } from "../../support/waiting.js";
 
 const FAST: InProcessMessageBusOptions = { retryDelayInMs: 1, maxDeliveryCount: 5 };
 
