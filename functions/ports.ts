@@ -133,6 +133,8 @@ export interface CallControl {
   /** Leaves the call (our leg only); a call that is gone already is not an error. */
   leave(tenantId: string, callId: string): Promise<void>;
   keepAlive(tenantId: string, callId: string): Promise<void>;
+  /** Reports a device's media quality for the call (Graph's logTeleconferenceDeviceQuality). */
+  logDeviceQuality(tenantId: string, body: Record<string, unknown>): Promise<void>;
   /** The call as Graph has it now (state and roster), to catch up on notifications that came before we knew the call. */
   getCall(tenantId: string, callId: string): Promise<{ readonly call: unknown; readonly participants: readonly unknown[] } | undefined>;
 }

@@ -56,6 +56,17 @@ export const mediaHostConfigSchema = z.object({
   SIP_TLS_KEY_FILE: z.string().min(1).optional(),
   RTP_PORT_MIN: port("RTP_PORT_MIN", 30000),
   RTP_PORT_MAX: port("RTP_PORT_MAX", 40000),
+  /** The meeting leg's session endpoint (the meeting's media server POSTs its SDP answer here); HTTPS when SIP TLS has a certificate. */
+  MEETING_LEG_PORT: port("MEETING_LEG_PORT", 8443),
+  /** How the meeting's media server reaches that endpoint (e.g. https://mh-0.cvi.example.net:8443); derived from the advertised host unless set. */
+  MEETING_LEG_PUBLIC_URL: z.string().url("MEETING_LEG_PUBLIC_URL must be an https:// URL").optional(),
+  /** The meeting leg's WebRTC (ICE) ports. */
+  WEBRTC_PORT_MIN: port("WEBRTC_PORT_MIN", 40001),
+  WEBRTC_PORT_MAX: port("WEBRTC_PORT_MAX", 50000),
+  /** No media either way this long ends a call. */
+  MEDIA_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3600_000).default(30_000),
+  /** Once the bot is in the meeting, its media must connect within this. */
+  MEETING_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** /healthz and /metrics. */
   HEALTH_PORT: port("HEALTH_PORT", 8090),
   /** The IVR's spoken prompts (WAV), made at set-up. */
@@ -89,6 +100,9 @@ export function loadMediaHostConfig(env: NodeJS.ProcessEnv = process.env): Media
     problems.push("AZURE_CLIENT_SECRET needs AZURE_TENANT_ID and AZURE_CLIENT_ID");
   if (Boolean(c.SIP_TLS_CERT_FILE) !== Boolean(c.SIP_TLS_KEY_FILE)) problems.push("SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together");
   if (c.RTP_PORT_MIN > c.RTP_PORT_MAX) problems.push("RTP_PORT_MIN must not exceed RTP_PORT_MAX");
+  if (c.WEBRTC_PORT_MIN > c.WEBRTC_PORT_MAX) problems.push("WEBRTC_PORT_MIN must not exceed WEBRTC_PORT_MAX");
+  const rtpOverlaps = c.WEBRTC_PORT_MIN <= c.RTP_PORT_MAX && c.RTP_PORT_MIN <= c.WEBRTC_PORT_MAX;
+  if (rtpOverlaps) problems.push("the WEBRTC_PORT_* range must not overlap the RTP_PORT_* range (rtpengine's)");
   if (problems.length > 0) throw new MediaHostConfigError(`invalid media host configuration:\n${problems.map((p) => `- ${p}`).join("\n")}`);
   return result.data;
 }

@@ -49,6 +49,13 @@ async function main(): Promise<void> {
     sipTcpPort: config.SIP_PORT,
     ...(tls ? { sipTls: tls } : {}),
     healthPort: config.HEALTH_PORT,
+    meetingLeg: {
+      port: config.MEETING_LEG_PORT,
+      ...(config.MEETING_LEG_PUBLIC_URL ? { publicBaseUrl: config.MEETING_LEG_PUBLIC_URL } : {}),
+      webRtcPortRange: [config.WEBRTC_PORT_MIN, config.WEBRTC_PORT_MAX],
+      mediaTimeoutInMs: config.MEDIA_TIMEOUT_MS,
+      answerTimeoutInMs: config.MEETING_ANSWER_TIMEOUT_MS,
+    },
     rtpPortMin: config.RTP_PORT_MIN,
     rtpPortMax: config.RTP_PORT_MAX,
     promptsDirectory: config.PROMPTS_DIRECTORY,

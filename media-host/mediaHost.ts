@@ -2,7 +2,7 @@ import type { TlsOptions } from "node:tls";
 import type { Logger } from "pino";
 import type { MessageSubscriber } from "../shared/bus/messageBus.js";
 import { CallController } from "./calls/callController.js";
-import { discardMeetingLegs, type MeetingLegFactory } from "./calls/meetingLeg.js";
+import { MeetingLegServer } from "./meeting/meetingLegServer.js";
 import type { ControlPlaneClient } from "./controlPlane/controlPlaneClient.js";
 import { FailedAttemptLimiter } from "./domain/failedAttemptLimiter.js";
 import { HealthServer } from "./observability/healthServer.js";
@@ -27,13 +27,20 @@ export interface MediaHostOptions {
   /** TLS needs a certificate; without one no TLS listener starts. */
   readonly sipTls?: { readonly port: number; readonly options: TlsOptions };
   readonly healthPort: number;
+  /** The meeting leg (WebRTC): its session endpoint and ICE ports. */
+  readonly meetingLeg?: {
+    readonly port?: number;
+    readonly publicBaseUrl?: string;
+    readonly webRtcPortRange?: readonly [number, number];
+    readonly mediaTimeoutInMs?: number;
+    readonly answerTimeoutInMs?: number;
+  };
   readonly rtpPortMin: number;
   readonly rtpPortMax: number;
   readonly promptsDirectory: string;
-  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave">;
+  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave" | "reportQuality">;
   readonly bus: MessageSubscriber;
   readonly logger: Logger;
-  readonly meetingLegs?: MeetingLegFactory;
 }
 
 export interface ListeningPorts {
@@ -41,6 +48,7 @@ export interface ListeningPorts {
   readonly sipTcp: number;
   readonly sipTls: number | undefined;
   readonly health: number;
+  readonly meetingLeg: number;
 }
 
 /**
@@ -58,6 +66,7 @@ export class MediaHost {
   #stack: SipStack | undefined;
   #controller: CallController | undefined;
   #health: HealthServer | undefined;
+  #meetingLegs: MeetingLegServer | undefined;
   #draining = false;
 
   constructor(options: MediaHostOptions) {
@@ -86,6 +95,20 @@ export class MediaHost {
       localAddress: "127.0.0.1",
       requestTimeoutInMs: 3000,
     });
+    const m = o.meetingLeg ?? {};
+    this.#meetingLegs = new MeetingLegServer({
+      mediaHostId: o.mediaHostId,
+      host: o.bindHost,
+      advertisedHost: o.advertisedHost,
+      port: m.port ?? 0,
+      ...(m.publicBaseUrl ? { publicBaseUrl: m.publicBaseUrl } : {}),
+      ...(o.sipTls ? { tls: o.sipTls.options } : {}),
+      ice: { bindAddress: o.bindHost, advertisedAddress: o.advertisedHost, ...(m.webRtcPortRange ? { portRange: m.webRtcPortRange } : {}) },
+      ...(m.mediaTimeoutInMs ? { mediaTimeoutInMs: m.mediaTimeoutInMs } : {}),
+      ...(m.answerTimeoutInMs ? { answerTimeoutInMs: m.answerTimeoutInMs } : {}),
+      logger: o.logger,
+    });
+    const meetingLeg = await this.#meetingLegs.listen();
     const udp = new UdpTransport();
     const tcp = new StreamTransport({ protocol: "tcp" });
     this.#transports = [udp, tcp];
@@ -105,7 +128,7 @@ export class MediaHost {
       dialPlan: { serviceDomain: o.serviceDomain, ownHosts: [...new Set([o.advertisedHost, o.bindHost].map((h) => h.toLowerCase()))] },
       controlPlane: o.controlPlane,
       rtpengine: this.#client,
-      meetingLegs: o.meetingLegs ?? discardMeetingLegs,
+      meetingLegs: this.#meetingLegs,
       limiter: new FailedAttemptLimiter(),
       logger: o.logger,
       metrics: this.metrics,
@@ -123,7 +146,7 @@ export class MediaHost {
       }),
     });
     const health = await this.#health.listen();
-    return { sipUdp, sipTcp, sipTls, health };
+    return { sipUdp, sipTcp, sipTls, health, meetingLeg };
   }
 
   get activeCalls(): number {
@@ -150,6 +173,7 @@ export class MediaHost {
     await this.#controller?.close();
     for (const transport of this.#transports) await transport.close().catch(() => {});
     await this.#health?.close();
+    await this.#meetingLegs?.close();
     await this.#client?.close().catch(() => {});
     await this.#rtpengine?.stop().catch(() => {});
     await this.#dtmf?.close().catch(() => {});

@@ -196,6 +196,50 @@ export const schemas: Record<string, Schema> = {
       mediaBlob: { type: "string", description: "appHostedMediaConfig.blob: how the meeting's media server reaches the media host" },
     },
   },
+  QualityReport: {
+    type: "object",
+    required: ["quality"],
+    properties: {
+      quality: {
+        type: "object",
+        required: ["deviceLeg", "meetingLeg"],
+        properties: {
+          deviceLeg: {
+            type: "array",
+            maxItems: 8,
+            items: {
+              type: "object",
+              required: ["kind", "packetsSent", "packetsReceived", "packetsLost", "jitterMs", "roundTripMs"],
+              properties: {
+                kind: { enum: ["audio", "video"] },
+                packetsSent: { type: "integer", minimum: 0 },
+                packetsReceived: { type: "integer", minimum: 0 },
+                packetsLost: { type: "integer", minimum: 0 },
+                jitterMs: { type: ["number", "null"] },
+                roundTripMs: { type: ["number", "null"] },
+              },
+            },
+          },
+          meetingLeg: {
+            type: "array",
+            maxItems: 8,
+            items: {
+              type: "object",
+              required: ["kind", "packetsSent", "packetsReceived", "packetsLost", "jitterMs", "roundTripMs"],
+              properties: {
+                kind: { enum: ["audio", "video"] },
+                packetsSent: { type: "integer", minimum: 0 },
+                packetsReceived: { type: "integer", minimum: 0 },
+                packetsLost: { type: "integer", minimum: 0 },
+                jitterMs: { type: ["number", "null"] },
+                roundTripMs: { type: ["number", "null"] },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
   JoinOutcome: {
     type: "object",
     required: ["kind", "callId", "joinAsGuest"],

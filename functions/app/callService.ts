@@ -1,3 +1,4 @@
+import { type CallQuality, normalizeCallQuality, teleconferenceDeviceQuality } from "../../shared/domain/callQuality.js";
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { BusMessage, MessagePublisher } from "../../shared/bus/messageBus.js";
@@ -102,6 +103,33 @@ export class CallService {
       r.endedAt ? r : { ...r, endedAt: now, endedBy: "device", endReason: reason.slice(0, 300) || "the device hung up" },
     );
     await this.calls.leave(value.tenantId, callId);
+    return value;
+  }
+
+  /**
+   * The media host's measurements at the end of a call: kept in the call record and
+   * reported to Teams (logTeleconferenceDeviceQuality) for the tenant's call quality
+   * dashboard. A report for a call that already has one changes nothing.
+   */
+  async recordQuality(callId: string, quality: CallQuality): Promise<CallSessionRecord> {
+    let first = false;
+    const { value } = await this.sessions.update(callId, (r) => {
+      if (r.quality) return r;
+      first = true;
+      return { ...r, quality: normalizeCallQuality(quality) };
+    });
+    if (first) {
+      const body = teleconferenceDeviceQuality({
+        callChainId: value.callId,
+        participantId: value.myParticipantId ?? value.callId,
+        deviceName: value.displayName,
+        mediaLegId: value.deviceCallId,
+        quality,
+      });
+      await this.calls
+        .logDeviceQuality(value.tenantId, body)
+        .catch((e: Error) => this.options.log(`reporting the quality of call ${callId} failed: ${e.message}`.slice(0, 300)));
+    }
     return value;
   }
 

@@ -22,6 +22,7 @@ import "./meetingsResolve.js";
 import "./callsCreate.js";
 import "./callsDelete.js";
 import "./callsGet.js";
+import "./callsQuality.js";
 import "./graphCallNotifications.js";
 import "./graphChangeNotifications.js";
 import "./graphLifecycleNotifications.js";

@@ -10,6 +10,8 @@ import type { Dialogs } from "../sip/dialogs.js";
 import type { IncomingRequest } from "../sip/incomingRequest.js";
 import type { ServerDialog } from "../sip/serverDialog.js";
 import type { DtmfEventListener } from "../rtpengine/dtmfEventListener.js";
+import { deviceLegQuality } from "../rtpengine/deviceLegQuality.js";
+import { anchorMedia } from "./anchorMedia.js";
 import { IvrSession } from "./ivrSession.js";
 import type { MeetingLeg, MeetingLegFactory } from "./meetingLeg.js";
 import { WaitingPrompt } from "./waitingPrompt.js";
@@ -18,7 +20,7 @@ import { Prompt } from "../domain/ivr.js";
 export interface CallControllerOptions {
   readonly mediaHostId: string;
   readonly dialPlan: DialPlan;
-  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave">;
+  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave" | "reportQuality">;
   readonly rtpengine: RtpengineClient;
   readonly meetingLegs: MeetingLegFactory;
   readonly limiter: FailedAttemptLimiter;
@@ -162,6 +164,7 @@ export class CallController {
       this.#calls.set(dialog.callId, call);
       this.#options.metrics?.activeCalls.set(this.#calls.size);
       dialog.on("ended", (by, reason) => void this.#deviceSideEnded(call, by, reason));
+      this.#wireMeetingLeg(call);
       if (target.kind === "ivr") {
         // The IVR answers at once and asks for the conference ID.
         dialog.on("dtmf", (digit, eventId) => call.ivr?.digit(digit, eventId));
@@ -213,7 +216,7 @@ export class CallController {
       vtcId,
       displayName,
       deviceCallId: dialog.callId,
-      mediaBlob: JSON.stringify({ mediaHostId: this.#options.mediaHostId }),
+      mediaBlob: await call.leg.mediaBlob(),
     });
     if (joined.kind === "refused") {
       if (joined.code === "unknown-vtc-id" || joined.code === "retired-vtc-id" || joined.code === "unknown-tenant-key")
@@ -243,6 +246,34 @@ export class CallController {
     for (const update of call.early.splice(0)) this.#apply(call, update);
   }
 
+  /**
+   * The meeting leg's side of the call: its failure ends the call (the bot leaves, the
+   * device is told why); keyframe requests cross between the device and the meeting.
+   */
+  #wireMeetingLeg(call: ActiveCall): void {
+    const { leg, dialog, log } = call;
+    leg.on("ended", (reason) => void this.#meetingLegEnded(call, reason));
+    leg.on("keyframeNeeded", () => {
+      dialog.requestPictureFastUpdate().catch((e: Error) => log.debug({ err: e.message }, "picture_fast_update INFO failed"));
+    });
+    dialog.on("pictureFastUpdate", () => leg.requestKeyframe());
+    leg.on("connected", () => log.info("meeting media connected"));
+  }
+
+  /** The meeting's media is gone: the whole call ends, both sides told why. */
+  async #meetingLegEnded(call: ActiveCall, reason: string): Promise<void> {
+    if (call.finished) return;
+    call.log.warn({ reason }, "the meeting leg ended: ending the call");
+    const graphCallId = call.graphCallId;
+    if (call.dialog.state === "early") call.dialog.reject(480, "Temporarily Unavailable", [["Reason", `SIP;cause=480;text="${quote(reason)}"`]]);
+    else await call.dialog.bye(reason).catch(() => {});
+    // The dialog's "ended" (local) leaves nothing to the meeting: do it here, with the reason.
+    if (graphCallId)
+      await this.#options.controlPlane
+        .leave(graphCallId, reason)
+        .catch((e: Error) => call.log.warn({ err: e.message }, "leaving the meeting failed"));
+  }
+
   /** A device's offer inside the call (hold, resume, codec change): through rtpengine and the meeting leg again. */
   async #reoffer(callId: string, offer: Buffer): Promise<Buffer> {
     const call = this.#calls.get(callId);
@@ -250,27 +281,13 @@ export class CallController {
     return Buffer.from(await this.#negotiate(call.dialog, call.leg, offer));
   }
 
-  /**
-   * One offer/answer through rtpengine (the call id is the SIP Call-ID, the device's tag
-   * the offerer, ours the answerer) with the meeting leg answering on the other side;
-   * returns the SDP the device gets. Used at set-up and for every in-dialog offer.
-   */
-  async #negotiate(dialog: ServerDialog, leg: MeetingLeg, deviceOffer: Buffer): Promise<string> {
-    const participants = { "call-id": dialog.callId, "from-tag": dialog.remoteTag ?? "device" };
-    const towardsMeeting = await this.#options.rtpengine.offer({
-      ...participants,
-      sdp: deviceOffer.toString(),
-      replace: ["origin", "session-connection"],
-      ICE: "remove",
-      "transport-protocol": "RTP/AVP",
+  /** The device's offer through rtpengine, the meeting leg answering the other side (see anchorMedia). */
+  #negotiate(dialog: ServerDialog, leg: MeetingLeg, deviceOffer: Buffer): Promise<string> {
+    return anchorMedia(this.#options.rtpengine, leg, deviceOffer.toString(), {
+      callId: dialog.callId,
+      deviceTag: dialog.remoteTag ?? "device",
+      gatewayTag: dialog.localTag,
     });
-    const towardsDevice = await this.#options.rtpengine.answer({
-      ...participants,
-      "to-tag": dialog.localTag,
-      sdp: await leg.answer(towardsMeeting.sdp),
-      replace: ["origin", "session-connection"],
-    });
-    return towardsDevice.sdp;
   }
 
   async #onBus(message: BusMessage): Promise<void> {
@@ -303,6 +320,7 @@ export class CallController {
       this.#options.metrics?.setupSeconds.observe(((this.#options.now ?? Date.now)() - call.startedAt) / 1000);
       this.#options.metrics?.countInvite("answered");
     }
+    if (update.state === "established" && !update.inLobby) call.leg.admitted();
     if (update.inLobby && !call.wasInLobby) {
       call.wasInLobby = true;
       // The device's media must reach rtpengine before a prompt can: once confirmed (ACK), it can.
@@ -327,7 +345,24 @@ export class CallController {
       await this.#options.controlPlane
         .leave(call.graphCallId, reason)
         .catch((e: Error) => call.log.warn({ err: e.message }, "leaving the meeting failed"));
+    await this.#reportQuality(call);
     await this.#release(call.dialog.callId, call.leg);
+  }
+
+  /** Both legs' figures, read before the media is freed, into the call record (and Teams' quality reporting). */
+  async #reportQuality(call: ActiveCall): Promise<void> {
+    if (!call.graphCallId) return;
+    try {
+      const [query, meetingLeg] = await Promise.all([
+        this.#options.rtpengine.query({ "call-id": call.dialog.callId, "from-tag": call.dialog.remoteTag ?? "device" }),
+        call.leg.quality(),
+      ]);
+      const quality = { deviceLeg: deviceLegQuality(query, call.dialog.remoteTag ?? "device"), meetingLeg };
+      call.log.info({ quality }, "call quality");
+      await this.#options.controlPlane.reportQuality(call.graphCallId, quality);
+    } catch (e) {
+      call.log.warn({ err: (e as Error).message }, "reporting the call's quality failed");
+    }
   }
 
   async #release(callId: string, leg: MeetingLeg | undefined): Promise<void> {

@@ -1,3 +1,4 @@
+import type { CallQuality } from "../../shared/domain/callQuality.js";
 import type { TokenCredential } from "@azure/identity";
 import { workloadCredential } from "../../shared/identity/workloadCredential.js";
 import type { Resolution, ResolutionRefusal, ResolvedMeeting } from "../../shared/domain/resolution.js";
@@ -88,6 +89,13 @@ export class ControlPlaneClient {
     // 404: the control plane no longer knows the call, so there is nothing left to leave.
     if (answer.status !== 204 && answer.status !== 404)
       throw new ControlPlaneUnavailableError(`leaving call ${callId}: the control plane answered ${answer.status}`);
+  }
+
+  /** The call's media quality at its end (kept in the call record, reported to Teams once). */
+  async reportQuality(callId: string, quality: CallQuality, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+    const answer = await this.#send("PUT", `/v1/calls/${encodeURIComponent(callId)}/quality`, { quality }, options.abortSignal);
+    if (answer.status !== 200 && answer.status !== 404)
+      throw new ControlPlaneUnavailableError(`reporting the quality of call ${callId}: the control plane answered ${answer.status}`);
   }
 
   #refusalOrThrow(answer: { status: number; body: unknown }): ResolutionRefusal {

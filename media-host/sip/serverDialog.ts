@@ -203,6 +203,22 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     this.#end("remote", "BYE from the device");
   }
 
+  /**
+   * Asks the device for a keyframe the SIP way (INFO application/media_control+xml,
+   * RFC 5168), for devices that do not take RTCP PLI/FIR. Resolves with the device's status.
+   */
+  async requestPictureFastUpdate(): Promise<number> {
+    if (this.#state !== "confirmed") return 0;
+    const body = Buffer.from(
+      '<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>\r\n',
+    );
+    const response = await this.#stack.sendRequest(
+      { ...this.#inDialog("INFO", [["Content-Type", "application/media_control+xml"]]), body },
+      this.invite.flow,
+    );
+    return response.status;
+  }
+
   /** Hangs up from our side; resolves when the device has answered (or the BYE timed out). */
   bye(reason: string): Promise<void> {
     return this.#hangUp("local", reason);

@@ -1,3 +1,4 @@
+import type { CallQuality } from "./callQuality.js";
 /**
  * A bot call's state as the control plane knows it from Graph call notifications.
  * Notifications arrive at least once and out of order (establishing after
@@ -100,6 +101,8 @@ export interface CallSessionRecord extends CallSessionState {
   readonly endReason: string | null;
   /** Digest of the view last handed to the media host: written only once the hand-off happened, so a lost one is redone. */
   readonly deliveredDigest: string | null;
+  /** Media quality per leg, as the media host measured it at the end of the call (absent before). */
+  readonly quality?: CallQuality | null;
 }
 
 /** Applies an observation and stamps the phase timestamps it implies. */

@@ -76,6 +76,14 @@ export class GraphCallControl implements CallControl {
     }
   }
 
+  async logDeviceQuality(tenantId: string, body: Record<string, unknown>): Promise<void> {
+    try {
+      await this.#clients.client(tenantId).api("/communications/calls/logTeleconferenceDeviceQuality").post(body);
+    } catch (e) {
+      throw graphFailure(e, "log the device's media quality");
+    }
+  }
+
   async keepAlive(tenantId: string, callId: string): Promise<void> {
     try {
       await this.#clients

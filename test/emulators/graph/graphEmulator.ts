@@ -81,6 +81,19 @@ export const RESULT = {
 
 export type LifecycleEvent = "reauthorizationRequired" | "subscriptionRemoved" | "missed";
 
+/**
+ * Teams' meeting media server, as far as the calling platform drives it: a bot with
+ * app-hosted media that gets into the meeting is connected by its media blob; one
+ * that leaves is disconnected. The meeting emulator's SFU (test/emulators/meeting/).
+ */
+export interface MeetingMediaPort {
+  botJoined(bot: { readonly meetingId: string; readonly callId: string; readonly displayName: string; readonly blob: string }): Promise<void>;
+  botLeft(callId: string, reason: string): void;
+}
+
+/** What Teams reports when a bot's app-hosted media cannot be set up (the blob or its media endpoint failed). */
+export const MEDIA_FAILED: ResultInfo = { code: 500, subcode: 5210, message: "Media connection for the call could not be established." };
+
 export interface GraphEmulatorOptions {
   /** Where the emulator is served, e.g. https://localhost:7444 (it does not listen itself). */
   readonly origin: string;
@@ -312,6 +325,8 @@ export class GraphEmulator {
   /** App tokens whose signature was checked, until they expire: the RSA check once per token, not per request. */
   readonly #verifiedAppTokens = new Map<string, { readonly claims: Record<string, unknown>; readonly expiresAtMs: number }>();
   #keys: { privateKey: SigningKey; forgeryKey: SigningKey; publicJwk: JWK } | undefined;
+  #media: MeetingMediaPort | undefined;
+  readonly #deviceQuality: { tenantId: string; appId: string; quality: Record<string, unknown> }[] = [];
   #sweeper: NodeJS.Timeout | undefined;
   #clockOffset = 0;
 
@@ -552,6 +567,17 @@ export class GraphEmulator {
     this.#requireMeeting(meetingId).lobbyScope = scope;
   }
 
+  /** Connect bots' app-hosted media to this meeting media server from now on. */
+  useMeetingMedia(media: MeetingMediaPort): void {
+    this.#media = media;
+  }
+
+  /** The meeting media server lost a bot's media: Teams drops the bot from the meeting. */
+  dropBotForMedia(callId: string, reason: string): void {
+    const call = this.#calls.get(callId);
+    if (call && call.state !== "terminated") this.#terminate(call, { ...MEDIA_FAILED, message: `${MEDIA_FAILED.message} ${reason}` }, true);
+  }
+
   /** An organizer admits the bot waiting in the lobby: it joins and its call becomes established. */
   admitFromLobby(callId: string): void {
     const call = this.#requireCall(callId);
@@ -777,6 +803,10 @@ export class GraphEmulator {
     if (route("communications/calls")) {
       allow("POST");
       return this.#createCall(req, res, ids, token);
+    }
+    if (route("communications/calls/logteleconferencedevicequality")) {
+      allow("POST");
+      return this.#logDeviceQuality(req, res, ids, token);
     }
     if (route("communications/calls/*") || route("communications/calls/*/*") || route("communications/calls/*/participants/*")) {
       return this.#serveCall(req, res, ids, token, segments[2]!, lower[3], segments[4]);
@@ -1172,6 +1202,28 @@ export class GraphEmulator {
 
   // ================================================================ calls
 
+  /** logTeleconferenceDeviceQuality: a CVI partner's per-device media quality (Calls.AccessMedia.All). */
+  async #logDeviceQuality(req: IncomingMessage, res: ServerResponse, ids: RequestIds, token: AppToken): Promise<void> {
+    this.#requireRole(token, [ROLES.accessMedia], callsDenied);
+    const body = await readJsonObject(req);
+    const quality = body.quality;
+    const problems: string[] = [];
+    if (!isObject(quality)) problems.push("quality is required (teleconferenceDeviceQuality).");
+    else {
+      for (const field of ["callChainId", "participantId", "mediaLegId", "deviceName"])
+        if (typeof quality[field] !== "string" || !quality[field]) problems.push(`quality.${field} is required.`);
+      if (!Array.isArray(quality.mediaQualityList)) problems.push("quality.mediaQualityList must be an array.");
+    }
+    if (problems.length) throw badRequest(problems.join(" "));
+    this.#deviceQuality.push({ tenantId: token.tenantId, appId: token.appId, quality: structuredClone(quality as Record<string, unknown>) });
+    sendJson(res, ids, 200, {});
+  }
+
+  /** What bots reported with logTeleconferenceDeviceQuality, oldest first. */
+  deviceQualityReports(): readonly { readonly tenantId: string; readonly appId: string; readonly quality: Record<string, unknown> }[] {
+    return this.#deviceQuality;
+  }
+
   async #createCall(req: IncomingMessage, res: ServerResponse, ids: RequestIds, token: AppToken): Promise<void> {
     const body = await readJsonObject(req);
     const problems: string[] = [];
@@ -1400,6 +1452,16 @@ export class GraphEmulator {
     call.rosterSequenceNumber = ++meeting.rosterSequence;
     this.#notifyCallState(call, "updated");
     this.#broadcastRoster(meeting);
+    const blob = call.mediaConfig["@odata.type"] === "#microsoft.graph.appHostedMediaConfig" ? call.mediaConfig.blob : undefined;
+    if (this.#media && typeof blob === "string") {
+      const media = this.#media;
+      this.#track(
+        media.botJoined({ meetingId: meeting.id, callId: call.id, displayName: call.identity.displayName, blob }).catch((e: Error) => {
+          // Teams cannot reach the bot's media: the call fails.
+          this.#terminate(call, { ...MEDIA_FAILED, message: `${MEDIA_FAILED.message} ${e.message}` }, true);
+        }),
+      );
+    }
   }
 
   #terminate(call: CallRecord, resultInfo: ResultInfo, withTerminating: boolean, broadcast = true): void {
@@ -1411,6 +1473,7 @@ export class GraphEmulator {
       this.#notifyCallState(call, "updated");
     }
     call.state = "terminated";
+    if (wasInRoster) this.#media?.botLeft(call.id, resultInfo.message ?? "");
     call.roster = "none";
     call.lobbyDeadline = null;
     call.resultInfo = { ...resultInfo };

@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { generatePrompts } from "../../../media-host/prompts/generatePrompts.js";
 import { processBus } from "../../../functions/adapters/bus/processBus.js";
 import { CallController } from "../../../media-host/calls/callController.js";
-import { discardMeetingLegs } from "../../../media-host/calls/meetingLeg.js";
+import { MeetingLegServer } from "../../../media-host/meeting/meetingLegServer.js";
 import { loadMediaHostConfig } from "../../../media-host/config.js";
 import { ControlPlaneClient, mediaHostCredential } from "../../../media-host/controlPlane/controlPlaneClient.js";
 import { FailedAttemptLimiter } from "../../../media-host/domain/failedAttemptLimiter.js";
@@ -29,6 +29,7 @@ let rtpengine: RtpengineHarness;
 let udp: UdpTransport;
 let sipPort: number;
 let controller: CallController;
+let meetingLegs: MeetingLegServer;
 let meeting: { tenantKey: string; tenantId: string; vtcId: string; meetingId: string };
 
 before(async () => {
@@ -49,6 +50,14 @@ before(async () => {
   sipPort = await udp.listen("127.0.0.1", 0);
   const sip = new SipStack({ transports: [udp], serverName: "OpenCVI" });
   const dialogs = new Dialogs(sip, { contact: `sip:gateway@127.0.0.1:${sipPort}` });
+  meetingLegs = new MeetingLegServer({
+    mediaHostId: config.MEDIA_HOST_ID,
+    host: "127.0.0.1",
+    port: 0,
+    ice: { bindAddress: "127.0.0.1", advertisedAddress: "127.0.0.1" },
+    logger: pino({ level: "silent" }),
+  });
+  await meetingLegs.listen();
   const promptsDirectory = mkdtempSync(join(tmpdir(), "prompts-"));
   await generatePrompts({ directory: promptsDirectory });
   controller = new CallController(dialogs, processBus, {
@@ -58,13 +67,14 @@ before(async () => {
     dialPlan: { serviceDomain: "cvi.localhost", ownHosts: ["127.0.0.1"] },
     controlPlane: new ControlPlaneClient(config, mediaHostCredential(config)),
     rtpengine: rtpengine.client,
-    meetingLegs: discardMeetingLegs,
+    meetingLegs,
     limiter: new FailedAttemptLimiter(),
     logger: pino({ level: "silent" }),
   });
 });
 after(async () => {
   await controller.close();
+  await meetingLegs.close();
   await udp.close();
   await rtpengine.stop();
   await stack.stop();

@@ -1,0 +1,36 @@
+import type { RtpengineClient } from "../rtpengine/rtpengineClient.js";
+import type { MeetingLeg } from "./meetingLeg.js";
+
+export interface AnchorMediaOptions {
+  /** rtpengine's call id: the SIP Call-ID. */
+  readonly callId: string;
+  /** The device's tag (the offerer) and ours (the answerer). */
+  readonly deviceTag: string;
+  readonly gatewayTag: string;
+}
+
+/**
+ * One offer/answer through rtpengine with the meeting leg answering on the other side;
+ * returns the SDP the device gets. Used at set-up and for every in-dialog offer. The
+ * meeting side is plain RTP on loopback: rtpengine adds Opus to what it offers there
+ * (and transcodes when the device has none), offers rtcp-mux, and passes video through.
+ */
+export async function anchorMedia(rtpengine: RtpengineClient, leg: MeetingLeg, deviceOffer: string, options: AnchorMediaOptions): Promise<string> {
+  const participants = { "call-id": options.callId, "from-tag": options.deviceTag };
+  const towardsMeeting = await rtpengine.offer({
+    ...participants,
+    sdp: deviceOffer,
+    replace: ["origin", "session-connection"],
+    ICE: "remove",
+    "transport-protocol": "RTP/AVP",
+    codec: { transcode: ["opus/48000/2"] },
+    "rtcp-mux": ["offer"],
+  });
+  const towardsDevice = await rtpengine.answer({
+    ...participants,
+    "to-tag": options.gatewayTag,
+    sdp: await leg.answer(towardsMeeting.sdp),
+    replace: ["origin", "session-connection"],
+  });
+  return towardsDevice.sdp;
+}

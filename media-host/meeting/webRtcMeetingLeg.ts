@@ -1,0 +1,359 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver, type RtcpPacket } from "werift";
+import type { MediaStreamQuality } from "../../shared/domain/callQuality.js";
+import { GATEWAY_H264_LIMITS, meetingSideFmtp } from "../domain/h264.js";
+import { KeyframeRequestLimiter } from "../domain/keyframeRequestLimiter.js";
+import type { MeetingLeg, MeetingLegEvents } from "../calls/meetingLeg.js";
+import { mediaEndpoint, parseSdp, type Sdp, type SdpLine, serializeSdp } from "../rtpengine/sdp.js";
+import { BridgedStream } from "./bridgedStream.js";
+import { answerTowardsRtpengine, type PlainChoice } from "./plainSideAnswer.js";
+import { findKeyframeRequest } from "./rtcp.js";
+
+export interface IceOptions {
+  /** The address werift binds (the VM's NIC; 127.0.0.1 in tests). */
+  readonly bindAddress: string;
+  /** The address candidates carry (the VM's public address); the only one offered. */
+  readonly advertisedAddress: string;
+  readonly portRange?: readonly [number, number];
+}
+
+export interface WebRtcMeetingLegOptions {
+  readonly legId: string;
+  readonly callId: string;
+  readonly mediaHostId: string;
+  /** Where the meeting's media server POSTs its answer (the blob's `session`). */
+  readonly sessionUrl: string;
+  readonly ice: IceOptions;
+  /** Where rtpengine reaches the bridge (loopback on the media host). */
+  readonly plainAddress: string;
+  /** No media from either side for this long, once connected, ends the call. */
+  readonly mediaTimeoutInMs: number;
+  /** After the bot is admitted, the meeting must answer within this. */
+  readonly answerTimeoutInMs: number;
+  readonly log: Logger;
+  /** The leg is done (closed or failed): its registry forgets it. */
+  readonly onClosed: (legId: string) => void;
+}
+
+/** Opus at 48 kHz, stereo as WebRTC signals it, FEC on. */
+const OPUS = { mimeType: "audio/opus", clockRate: 48000, channels: 2, payloadType: 111, parameters: "minptime=10;useinbandfec=1" };
+const H264_PAYLOAD_TYPE = 102;
+const VIDEO_FEEDBACK = [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "ccm", parameter: "fir" }, { type: "goog-remb" }];
+
+export class AnswerRejectedError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 409,
+    message: string,
+  ) {
+    super(message);
+    this.name = "AnswerRejectedError";
+  }
+}
+
+/**
+ * The meeting side of one device call over WebRTC (werift): one peer connection with
+ * audio, main video and content video, bundled, whose offer goes to the meeting in
+ * the join's media blob; the meeting's media server answers at `sessionUrl`. The
+ * device side is plain RTP through rtpengine (which transcodes audio to Opus and
+ * passes H.264 through): `answer` takes rtpengine's offer towards the meeting and
+ * answers it with the bridge's loopback ports. See docs/design.md, "The meeting leg".
+ */
+export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements MeetingLeg {
+  readonly legId: string;
+  readonly #o: WebRtcMeetingLegOptions;
+  readonly #answerToken = randomBytes(16).toString("base64url");
+  readonly #audio: BridgedStream;
+  readonly #video: BridgedStream;
+  readonly #toDeviceLimiter = new KeyframeRequestLimiter();
+  readonly #toMeetingLimiter = new KeyframeRequestLimiter();
+  #choice: PlainChoice | undefined;
+  #pc: RTCPeerConnection | undefined;
+  #transceivers: { audio: RTCRtpTransceiver; video: RTCRtpTransceiver; content: RTCRtpTransceiver } | undefined;
+  #offer: Promise<string> | undefined;
+  #answered = false;
+  #closed = false;
+  #deviceSending = true;
+  #timers: NodeJS.Timeout[] = [];
+  #connectedAtMs = 0;
+
+  private constructor(options: WebRtcMeetingLegOptions, audio: BridgedStream, video: BridgedStream) {
+    super();
+    this.legId = options.legId;
+    this.#o = options;
+    this.#audio = audio;
+    this.#video = video;
+    video.onDeviceRtcp((packet) => {
+      const kind = findKeyframeRequest(packet);
+      if (kind) this.requestKeyframe();
+    });
+  }
+
+  static async open(options: WebRtcMeetingLegOptions): Promise<WebRtcMeetingLeg> {
+    const audio = await BridgedStream.open("audio", options.plainAddress);
+    const video = await BridgedStream.open("video", options.plainAddress).catch(async (e) => {
+      await audio.close();
+      throw e;
+    });
+    return new WebRtcMeetingLeg(options, audio, video);
+  }
+
+  get answered(): boolean {
+    return this.#answered;
+  }
+
+  /** Packet counters of the bridge (both kinds), for metrics and tests. */
+  get counters() {
+    return { audio: { ...this.#audio.counters }, video: { ...this.#video.counters } };
+  }
+
+  /**
+   * rtpengine's offer towards the meeting (plain RTP/AVP: the device's codecs plus
+   * Opus it transcodes to) → our answer: Opus for audio, the device's best H.264 for
+   * video (answered with what both sides can, up to 1080p30), our loopback ports,
+   * rtcp-mux. Called at set-up and for every in-dialog offer (hold, resume).
+   */
+  async answer(offerTowardsMeeting: string): Promise<string> {
+    const offer = parseSdp(offerTowardsMeeting);
+    const answer = answerTowardsRtpengine(offer, { address: this.#o.plainAddress, audioPort: this.#audio.port, videoPort: this.#video.port });
+    const { choice } = answer;
+    if (this.#choice?.video && choice.video && this.#choice.video.payloadType !== choice.video.payloadType)
+      this.#o.log.info("the device changed its video format mid-call");
+    this.#choice ??= choice;
+    if (answer.audioIndex >= 0 && choice.audioPayloadType !== undefined)
+      this.#audio.connectToRtpengine(mediaEndpoint(offer, answer.audioIndex), choice.audioPayloadType);
+    if (answer.videoIndex >= 0 && choice.video) this.#video.connectToRtpengine(mediaEndpoint(offer, answer.videoIndex), choice.video.payloadType);
+    this.#deviceSending = answer.deviceSending;
+    this.#offer ??= this.#createMeetingOffer(choice);
+    return answer.sdp;
+  }
+
+  /** The join's appHostedMediaConfig blob (docs/design.md, "The meeting leg contract"). */
+  async mediaBlob(): Promise<string> {
+    if (!this.#offer) throw new Error("the meeting leg has no offer before the device's media is negotiated");
+    return JSON.stringify({
+      version: 1,
+      mediaHostId: this.#o.mediaHostId,
+      session: this.#o.sessionUrl,
+      answerToken: this.#answerToken,
+      offer: await this.#offer,
+    });
+  }
+
+  /** The bot is in the meeting (not in its lobby): its media server must answer soon. */
+  admitted(): void {
+    if (this.#answered || this.#closed) return;
+    this.#timer(this.#o.answerTimeoutInMs, () => {
+      if (!this.#answered) this.#fail("the meeting's media never connected");
+    });
+  }
+
+  /** The meeting's media server's answer (POSTed to the session URL). */
+  async acceptAnswer(token: string, sdp: string): Promise<void> {
+    const given = Buffer.from(token);
+    const expected = Buffer.from(this.#answerToken);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new AnswerRejectedError(401, "the answer token is not this leg's");
+    if (this.#answered) throw new AnswerRejectedError(409, "this leg has an answer already");
+    if (this.#closed || !this.#pc) throw new AnswerRejectedError(409, "this leg is closed");
+    try {
+      parseSdp(sdp);
+      await this.#pc.setRemoteDescription({ type: "answer", sdp });
+    } catch (e) {
+      throw new AnswerRejectedError(400, `the answer is not usable SDP: ${(e as Error).message}`);
+    }
+    this.#answered = true;
+    this.#watchMeetingRtcp();
+  }
+
+  /** The meeting's media server ended the session (DELETE): the call ends. */
+  endedByMeeting(token: string): boolean {
+    const given = Buffer.from(token);
+    const expected = Buffer.from(this.#answerToken);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+    this.#fail("the meeting's media server ended the media session");
+    return true;
+  }
+
+  /** The device asked for a keyframe (RTCP PLI/FIR or SIP INFO): the meeting's video source is asked. */
+  requestKeyframe(): void {
+    this.#limited(this.#toMeetingLimiter, () => {
+      const receiver = this.#transceivers?.video.receiver;
+      const ssrc = receiver?.track?.ssrc;
+      if (receiver && ssrc) void receiver.sendRtcpPLI(ssrc).catch(() => {});
+    });
+  }
+
+  async quality(): Promise<MediaStreamQuality[]> {
+    if (!this.#pc || !this.#answered) return [];
+    const stats: MediaStreamQuality[] = [];
+    try {
+      const report = await this.#pc.getStats();
+      const values = [...report.values()] as unknown as Record<string, unknown>[];
+      for (const kind of ["audio", "video"] as const) {
+        const inbound = values.find((s) => s.type === "inbound-rtp" && s.kind === kind);
+        const outbound = values.find((s) => s.type === "outbound-rtp" && s.kind === kind);
+        const remote = values.find((s) => s.type === "remote-inbound-rtp" && s.kind === kind);
+        const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+        const seconds = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? Math.round(v * 1000 * 10) / 10 : null);
+        stats.push({
+          kind,
+          packetsSent: num(outbound?.packetsSent),
+          packetsReceived: num(inbound?.packetsReceived),
+          packetsLost: Math.max(0, num(inbound?.packetsLost)),
+          jitterMs: seconds(inbound?.jitter),
+          roundTripMs: seconds(remote?.roundTripTime),
+        });
+      }
+    } catch (e) {
+      this.#o.log.debug({ err: (e as Error).message }, "meeting leg statistics unavailable");
+    }
+    return stats;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#o.onClosed(this.legId);
+    await this.#pc?.close().catch(() => {});
+    await Promise.all([this.#audio.close(), this.#video.close()]);
+  }
+
+  async #createMeetingOffer(choice: PlainChoice): Promise<string> {
+    const { ice } = this.#o;
+    const h264 = new RTCRtpCodecParameters({
+      mimeType: "video/H264",
+      clockRate: 90000,
+      payloadType: H264_PAYLOAD_TYPE,
+      rtcpFeedback: VIDEO_FEEDBACK,
+      // What the device can receive bounds what the meeting sends it.
+      parameters: meetingSideFmtp(choice.video?.deviceReceives ?? GATEWAY_H264_LIMITS),
+    });
+    const pc = new RTCPeerConnection({
+      bundlePolicy: "max-bundle",
+      // A loopback STUN address and a short gather: werift falls back to a public STUN server otherwise.
+      iceServers: [{ urls: `stun:${ice.bindAddress === "127.0.0.1" ? "127.0.0.1" : ice.bindAddress}:9` }],
+      iceStunGatherTimeout: 0.05,
+      iceUseIpv4: false,
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: [ice.advertisedAddress],
+      iceInterfaceAddresses: { udp4: ice.bindAddress },
+      ...(ice.portRange ? { icePortRange: [ice.portRange[0], ice.portRange[1]] as [number, number] } : {}),
+      codecs: { audio: [new RTCRtpCodecParameters(OPUS)], video: [h264] },
+    });
+    this.#pc = pc;
+    const audioTrack = new MediaStreamTrack({ kind: "audio" });
+    const videoTrack = new MediaStreamTrack({ kind: "video" });
+    const contentTrack = new MediaStreamTrack({ kind: "video" });
+    const audio = pc.addTransceiver(audioTrack, { direction: "sendrecv" });
+    const video = pc.addTransceiver(videoTrack, { direction: "sendrecv" });
+    const content = pc.addTransceiver(contentTrack, { direction: "sendrecv" });
+    this.#transceivers = { audio, video, content };
+    this.#audio.sendIntoMeeting(audioTrack);
+    this.#video.sendIntoMeeting(videoTrack);
+    audio.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#audio.fromMeeting(rtp)));
+    video.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#video.fromMeeting(rtp)));
+    pc.connectionStateChange.subscribe((state) => this.#onConnectionState(state));
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForGathering(pc);
+    return onlyCandidatesOf(pc.localDescription?.sdp ?? "", ice.advertisedAddress);
+  }
+
+  #onConnectionState(state: string): void {
+    if (this.#closed) return;
+    this.#o.log.debug({ state }, "meeting leg connection state");
+    if (state === "connected" && this.#connectedAtMs === 0) {
+      this.#connectedAtMs = Date.now();
+      this.emit("connected");
+      this.#watchMedia();
+    } else if (state === "failed") {
+      this.#fail("the meeting's media connection failed (ICE/DTLS)");
+    } else if (state === "closed") {
+      this.#fail("the meeting's media connection closed");
+    }
+  }
+
+  /** PLI/FIR from the meeting for our main video: werift routes them to the receiver, so they are read off the DTLS transport. */
+  #watchMeetingRtcp(): void {
+    const transport = this.#transceivers?.video.dtlsTransport;
+    transport?.onRtcp.subscribe((rtcp: RtcpPacket) => {
+      if (rtcp.type !== 206) return;
+      const feedback = (rtcp as { feedback?: { count?: number; mediaSsrc?: number; fir?: { ssrc: number }[] } }).feedback;
+      const ourSsrc = this.#transceivers?.video.sender.ssrc;
+      const target = feedback?.count === 4 ? feedback.fir?.[0]?.ssrc : feedback?.mediaSsrc;
+      if ((feedback?.count === 1 || feedback?.count === 4) && target === ourSsrc) this.#keyframeFromDevice();
+    });
+  }
+
+  #keyframeFromDevice(): void {
+    const how = this.#choice?.deviceKeyframes ?? "sip-info";
+    this.#limited(this.#toDeviceLimiter, () => {
+      if (how === "sip-info") this.emit("keyframeNeeded");
+      else this.#video.sendKeyframeRequest(how);
+    });
+  }
+
+  #limited(limiter: KeyframeRequestLimiter, send: () => void): void {
+    const decision = limiter.request(Date.now());
+    if (decision.action === "send") send();
+    else if (decision.action === "later")
+      this.#timer(decision.retryInMs, () => {
+        if (limiter.due(Date.now())) send();
+      });
+  }
+
+  /** No media either way for the media timeout, once connected, ends the call (a device on hold sends nothing, so only its receive side counts then). */
+  #watchMedia(): void {
+    const every = Math.max(250, Math.min(5000, Math.floor(this.#o.mediaTimeoutInMs / 4)));
+    const check = () => {
+      if (this.#closed) return;
+      const now = Date.now();
+      const since = (at: number) => now - Math.max(at, this.#connectedAtMs);
+      const meetingSilent =
+        since(Math.max(this.#audio.counters.lastFromMeetingAtMs, this.#video.counters.lastFromMeetingAtMs)) > this.#o.mediaTimeoutInMs;
+      const deviceSilent =
+        this.#deviceSending &&
+        since(Math.max(this.#audio.counters.lastFromDeviceAtMs, this.#video.counters.lastFromDeviceAtMs)) > this.#o.mediaTimeoutInMs;
+      if (meetingSilent) this.#fail("no media from the meeting (media timeout)");
+      else if (deviceSilent) this.#fail("no media from the device (media timeout)");
+      else this.#timer(every, check);
+    };
+    this.#timer(every, check);
+  }
+
+  #fail(reason: string): void {
+    if (this.#closed) return;
+    this.#o.log.info({ reason }, "meeting leg ended");
+    this.emit("ended", reason);
+    void this.close();
+  }
+
+  #timer(ms: number, action: () => void): void {
+    const t = setTimeout(() => {
+      this.#timers = this.#timers.filter((x) => x !== t);
+      action();
+    }, ms);
+    this.#timers.push(t);
+  }
+}
+
+function waitForGathering(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === "complete") {
+        unSubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+/** werift also gathers the machine's other addresses: only the advertised one is offered. */
+export function onlyCandidatesOf(sdp: string, address: string): string {
+  const parsed: Sdp = parseSdp(sdp);
+  const keep = (l: SdpLine) => !(l.type === "a" && l.value.startsWith("candidate:") && l.value.split(" ")[4] !== address);
+  return serializeSdp({ session: parsed.session.filter(keep), media: parsed.media.map((m) => ({ ...m, lines: m.lines.filter(keep) })) });
+}

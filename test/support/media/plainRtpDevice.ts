@@ -1,0 +1,133 @@
+import { createSocket, type Socket } from "node:dgram";
+import { mediaEndpoint, parseSdp } from "../../../media-host/rtpengine/sdp.js";
+
+export interface PlainRtpDeviceOptions {
+  /** Audio codec the device offers: PCMU (transcoded to Opus by rtpengine) or Opus (passed through). */
+  readonly audio?: "PCMU" | "opus";
+  /** The device's H.264 fmtp (default: 1080p-capable level 4.0, packetization mode 1). */
+  readonly h264Fmtp?: string;
+  /** Offer RTCP keyframe feedback (a=rtcp-fb nack pli, ccm fir). */
+  readonly rtcpFeedback?: boolean;
+}
+
+const AUDIO_PT = { PCMU: 0, opus: 111 } as const;
+export const DEVICE_VIDEO_PT = 109;
+
+/**
+ * A room system's media as plain RTP on loopback (no SIP): an SDP offer with audio and
+ * H.264 video, sockets that send and count packets, and RTCP it receives (keyframe
+ * requests). For tests and benches of the media path below SIP.
+ */
+export class PlainRtpDevice {
+  readonly audioSocket: Socket;
+  readonly videoSocket: Socket;
+  readonly received = { audio: 0, video: 0, rtcp: 0 };
+  readonly keyframeRequests: ("pli" | "fir")[] = [];
+  readonly receivedPayloadTypes = { audio: new Set<number>(), video: new Set<number>() };
+  readonly options: Required<PlainRtpDeviceOptions>;
+  #audioTarget: { address: string; port: number } | undefined;
+  #videoTarget: { address: string; port: number } | undefined;
+  #onVideo: ((packet: Buffer) => void) | undefined;
+
+  private constructor(audio: Socket, video: Socket, options: Required<PlainRtpDeviceOptions>) {
+    this.audioSocket = audio;
+    this.videoSocket = video;
+    this.options = options;
+    audio.on("message", (m: Buffer) => this.#receive("audio", m));
+    video.on("message", (m: Buffer) => this.#receive("video", m));
+  }
+
+  static async open(options: PlainRtpDeviceOptions = {}): Promise<PlainRtpDevice> {
+    const bind = async () => {
+      const s = createSocket("udp4");
+      await new Promise<void>((resolve) => s.bind(0, "127.0.0.1", resolve));
+      return s;
+    };
+    return new PlainRtpDevice(await bind(), await bind(), {
+      audio: options.audio ?? "PCMU",
+      h264Fmtp: options.h264Fmtp ?? "profile-level-id=42e028;packetization-mode=1",
+      rtcpFeedback: options.rtcpFeedback ?? true,
+    });
+  }
+
+  offer(): string {
+    const a = AUDIO_PT[this.options.audio];
+    const audioMap = this.options.audio === "PCMU" ? `a=rtpmap:0 PCMU/8000` : `a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1`;
+    const fb = this.options.rtcpFeedback ? `a=rtcp-fb:${DEVICE_VIDEO_PT} nack pli\r\na=rtcp-fb:${DEVICE_VIDEO_PT} ccm fir\r\n` : "";
+    return [
+      "v=0",
+      "o=device 1 1 IN IP4 127.0.0.1",
+      "s=Room system",
+      "c=IN IP4 127.0.0.1",
+      "t=0 0",
+      `m=audio ${this.audioSocket.address().port} RTP/AVP ${a} 101`,
+      audioMap,
+      "a=rtpmap:101 telephone-event/8000",
+      "a=fmtp:101 0-15",
+      "a=rtcp-mux",
+      "a=sendrecv",
+      `m=video ${this.videoSocket.address().port} RTP/AVP ${DEVICE_VIDEO_PT}`,
+      `a=rtpmap:${DEVICE_VIDEO_PT} H264/90000`,
+      `a=fmtp:${DEVICE_VIDEO_PT} ${this.options.h264Fmtp}`,
+      `${fb}a=rtcp-mux`,
+      "a=sendrecv",
+      "",
+    ].join("\r\n");
+  }
+
+  /** The gateway's answer: where to send. */
+  answered(sdp: string): void {
+    const parsed = parseSdp(sdp);
+    this.#audioTarget = mediaEndpoint(parsed, 0);
+    this.#videoTarget = mediaEndpoint(parsed, 1);
+  }
+
+  get audioPayloadType(): number {
+    return AUDIO_PT[this.options.audio];
+  }
+
+  sendAudio(packet: Buffer): void {
+    if (this.#audioTarget) this.audioSocket.send(packet, this.#audioTarget.port, this.#audioTarget.address);
+  }
+
+  sendVideo(packet: Buffer): void {
+    if (this.#videoTarget) this.videoSocket.send(packet, this.#videoTarget.port, this.#videoTarget.address);
+  }
+
+  onVideo(listener: (packet: Buffer) => void): void {
+    this.#onVideo = listener;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.audioSocket, this.videoSocket].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  #receive(kind: "audio" | "video", packet: Buffer): void {
+    const type = packet[1] ?? 0;
+    if (type >= 192 && type <= 223) {
+      this.received.rtcp++;
+      // Walk the compound packet for PSFB PLI (FMT 1) / FIR (FMT 4).
+      let offset = 0;
+      while (offset + 4 <= packet.length) {
+        const fmt = packet[offset]! & 0x1f;
+        if (packet[offset + 1] === 206 && (fmt === 1 || fmt === 4)) this.keyframeRequests.push(fmt === 1 ? "pli" : "fir");
+        offset += (packet.readUInt16BE(offset + 2) + 1) * 4;
+      }
+      return;
+    }
+    this.received[kind]++;
+    this.receivedPayloadTypes[kind].add(type & 0x7f);
+    if (kind === "video") this.#onVideo?.(packet);
+  }
+}
+
+/** An RTP packet: 12-byte header and `payload`. */
+export function rtpPacket(payloadType: number, sequenceNumber: number, timestamp: number, ssrc: number, payload: Buffer, marker = false): Buffer {
+  const header = Buffer.alloc(12);
+  header[0] = 0x80;
+  header[1] = (marker ? 0x80 : 0) | payloadType;
+  header.writeUInt16BE(sequenceNumber & 0xffff, 2);
+  header.writeUInt32BE(timestamp >>> 0, 4);
+  header.writeUInt32BE(ssrc >>> 0, 8);
+  return Buffer.concat([header, payload]);
+}
