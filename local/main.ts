@@ -15,6 +15,7 @@ try {
     entraPort: 7443,
     graphPort: 7444,
     mediaHost: { sipPort: 5060, sipTlsPort: 5061, healthPort: 8090 },
+    meetingMedia: { port: 8080 },
     logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information",
   });
   const demo = await seedDemo(stack);
@@ -40,7 +41,9 @@ Dial the demo meeting from a SIP softphone or room system (UDP or TCP ${stack.me
   Direct         sip:${demo.tenantKey.split("@")[0]}.${demo.vtcId}@127.0.0.1
   IVR            sip:${demo.tenantKey.split("@")[0]}@127.0.0.1   (then key in ${demo.vtcId}#)
   Media host     http://127.0.0.1:${stack.mediaHost?.ports.health}/healthz and /metrics
-  (The meeting's own media side arrives with the media bridge: the device joins the roster; audio and video come next.)
+
+Join the same meeting from a browser (camera and microphone), and see and hear the device:
+  Meeting page   ${stack.meetingMedia?.pageUrl(demo.meetingId)}
 
 An admin token (role CVI.Admin, valid ${TOKEN_HOURS} h) is in ${STACK_FILE}; the cvi CLI uses it by default.
 For other clients:  export CVI_TOKEN='${token}'

@@ -15,6 +15,7 @@ import { startFunctionsHostProcess } from "./functionsHost.js";
 import { loadFunctionModules } from "./functionModules.js";
 import { EntraIdEmulator } from "../test/emulators/entra/entraIdEmulator.js";
 import { GraphEmulator } from "../test/emulators/graph/graphEmulator.js";
+import { MeetingMediaServer } from "../test/emulators/meeting/meetingMediaServer.js";
 import { pino } from "pino";
 import { processBus } from "../functions/adapters/bus/processBus.js";
 import { ServiceBusBrokerThread } from "../test/emulators/serviceBus/serviceBusBrokerThread.js";
@@ -55,6 +56,12 @@ export interface LocalStackOptions {
    * seeding.
    */
   readonly functionsProcess?: boolean;
+  /**
+   * Teams' meeting media: the meeting emulator's SFU and its web page (a person joins a
+   * meeting from a browser), served over plain HTTP on 127.0.0.1 (a secure context for
+   * camera and microphone); bots' app-hosted media connects to it.
+   */
+  readonly meetingMedia?: { readonly port?: number };
   /** Lifetime of Entra ID's access tokens (default ~1 h, as Entra's). Under 5 minutes the SDK fetches a new one for every request. */
   readonly entraTokenLifetimeSeconds?: number;
   /** Where scripts/dev-tls.sh put the CA and server certificate. */
@@ -83,6 +90,8 @@ export interface LocalStack {
   /** The service operator's own tenant, where the admin API and its roles live. */
   readonly operatorTenantId: string;
   readonly settings: Readonly<Record<string, string>>;
+  /** The meeting emulator's media and page, when asked for: `pageUrl(meetingId)` is where a person joins. */
+  readonly meetingMedia: { readonly server: MeetingMediaServer; readonly url: string; pageUrl(meetingId: string): string } | undefined;
   /** The media host, when asked for: its SIP and health ports. */
   readonly mediaHost: { readonly host: MediaHost; readonly ports: ListeningPorts } | undefined;
   /** Where media hosts of this stack reach Service Bus, when it runs one (the broker's controls included). */
@@ -230,6 +239,38 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         },
       );
     });
+    let meetingMedia: LocalStack["meetingMedia"];
+    if (options.meetingMedia) {
+      const meetingHost = await bind(false, options.meetingMedia.port ?? 0, "Meeting page");
+      const url = `http://${HOST}:${meetingHost.port}`;
+      const server = new MeetingMediaServer({
+        origin: url,
+        roster: {
+          personJoined: (meetingId, displayName) => graph.addHumanParticipant(meetingId, displayName),
+          personLeft: (meetingId, participantId) => {
+            try {
+              graph.removeHumanParticipant(meetingId, participantId);
+            } catch {
+              // gone already (the meeting ended)
+            }
+          },
+          botMediaFailed: (callId, reason) => graph.dropBotForMedia(callId, reason),
+        },
+      });
+      meetingHost.serve((req, res) => {
+        server.handle(req, res).then(
+          (handled) => {
+            if (!handled) res.writeHead(404).end();
+          },
+          () => {
+            if (!res.headersSent) res.writeHead(500).end();
+          },
+        );
+      });
+      graph.useMeetingMedia(server);
+      stopEmulators.unshift(() => server.close());
+      meetingMedia = { server, url, pageUrl: (meetingId) => `${url}/_emulator/meetings/${encodeURIComponent(meetingId)}` };
+    }
     const botAppSecret = randomBytes(24).toString("base64url");
     entra.addTenant({ tenantId: OPERATOR_TENANT_ID, domain: "opencvi-operator.onmicrosoft.com", displayName: "OpenCVI operator" });
     entra.registerApplication({
@@ -422,6 +463,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cosmosEndpoint,
       entra,
       graph,
+      meetingMedia,
       mediaHost,
       serviceBus,
       operatorTenantId: OPERATOR_TENANT_ID,

@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages, installed only when missing (needs root, as on these machines).
-# Later parts add rtpengine, SIPp, baresip and Chromium to this list.
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v rtpengine >/dev/null 2>&1 || missing+=(rtpengine-daemon)
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip-core baresip-ffmpeg)
+# Headless Chromium joins the meeting page in the end-to-end media test (driven by playwright-core).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
@@ -39,6 +40,10 @@ if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want"
   npm install --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
+
+# Local fixes to dependencies (patches/<package>+<version>.patch, e.g. werift's SRTP fast path):
+# re-applied after any install, a no-op when already applied, fatal when a patch no longer fits.
+node_modules/.bin/node scripts/patch-dependencies.mjs
 
 # The local certificate authority every local HTTPS endpoint uses.
 bash scripts/dev-tls.sh .local/tls

@@ -73,6 +73,10 @@ var sipTlsPort = 5061
 var rtpPortMin = 30000
 var rtpPortMax = 40000
 var healthPort = 8090
+// The meeting leg: its session endpoint (HTTPS with the SIP certificate) and WebRTC (ICE) ports.
+var meetingLegPort = 8443
+var webRtcPortMin = 40001
+var webRtcPortMax = 50000
 
 var subnetName = 'media-hosts'
 var envFilePath = '/etc/opencvi/media-host.env'
@@ -96,6 +100,9 @@ var hostEnvironment = {
   RTP_PORT_MIN: rtpPortMin
   RTP_PORT_MAX: rtpPortMax
   HEALTH_PORT: healthPort
+  MEETING_LEG_PORT: meetingLegPort
+  WEBRTC_PORT_MIN: webRtcPortMin
+  WEBRTC_PORT_MAX: webRtcPortMax
   PROMPTS_DIRECTORY: '/var/lib/opencvi/prompts'
   DRAIN_GRACE_MS: drainGraceSeconds * 1000
 }
@@ -300,8 +307,35 @@ var bootCommands = [
   ]
 ]
 
-// Devices reach SIP and RTP from anywhere; health and metrics only from inside; nothing else.
+// Devices reach SIP and RTP from anywhere, and Teams' media servers the meeting leg (session
+// endpoint and WebRTC); health and metrics only from inside; nothing else.
 var sipAndMediaRules = [
+  {
+    name: 'allow-meeting-leg-https'
+    properties: {
+      priority: 123
+      direction: 'Inbound'
+      access: 'Allow'
+      protocol: 'Tcp'
+      sourceAddressPrefix: '*'
+      sourcePortRange: '*'
+      destinationAddressPrefix: '*'
+      destinationPortRange: '${meetingLegPort}'
+    }
+  }
+  {
+    name: 'allow-webrtc-udp'
+    properties: {
+      priority: 126
+      direction: 'Inbound'
+      access: 'Allow'
+      protocol: 'Udp'
+      sourceAddressPrefix: '*'
+      sourcePortRange: '*'
+      destinationAddressPrefix: '*'
+      destinationPortRange: '${webRtcPortMin}-${webRtcPortMax}'
+    }
+  }
   {
     name: 'allow-sip-udp'
     properties: {

@@ -258,12 +258,14 @@ export class CallController {
     });
     dialog.on("pictureFastUpdate", () => leg.requestKeyframe());
     leg.on("connected", () => log.info("meeting media connected"));
+    leg.on("keyframeRequested", (towards, via) => this.#options.metrics?.countKeyframeRequest(towards, via));
   }
 
   /** The meeting's media is gone: the whole call ends, both sides told why. */
   async #meetingLegEnded(call: ActiveCall, reason: string): Promise<void> {
     if (call.finished) return;
     call.log.warn({ reason }, "the meeting leg ended: ending the call");
+    this.#options.metrics?.countMeetingLegEnded(reason);
     const graphCallId = call.graphCallId;
     if (call.dialog.state === "early") call.dialog.reject(480, "Temporarily Unavailable", [["Reason", `SIP;cause=480;text="${quote(reason)}"`]]);
     else await call.dialog.bye(reason).catch(() => {});

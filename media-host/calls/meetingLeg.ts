@@ -7,6 +7,8 @@ export interface MeetingLegEvents {
   ended: [reason: string];
   /** The meeting wants a keyframe and the device takes no RTCP keyframe requests: ask it over SIP (INFO picture_fast_update). */
   keyframeNeeded: [];
+  /** A keyframe request was passed on (for metrics). */
+  keyframeRequested: [towards: "device" | "meeting", via: "rtcp" | "sip-info"];
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
-import type { MediaStreamTrack, RtpPacket } from "werift";
-import { isRtcp, rtpPayloadType, rtpSsrc, writeFir, writePli } from "./rtcp.js";
+import type { MediaStreamTrack, RTCRtpSender, RtpPacket } from "werift";
+import { isRtcp, rtpPayloadType, writeFir, writePli } from "./rtcp.js";
 
 /** How many outgoing RTP headers may be in flight at once: a dgram send keeps its buffers until it completes. */
 const HEADER_RING = 64;
@@ -11,25 +11,34 @@ export interface BridgedStreamCounters {
   fromDevice: number;
   /** Packets from the meeting sent to the device (through rtpengine). */
   toDevice: number;
-  /** From the device but not the negotiated codec (e.g. telephone-event, comfort noise): not forwarded. */
+  /** From the device but not the negotiated codec (e.g. telephone-event, comfort noise) or not well-formed RTP: not forwarded. */
   droppedFromDevice: number;
-  lastFromDeviceAtMs: number;
-  lastFromMeetingAtMs: number;
 }
 
 /**
  * One media kind (audio or main video) across the gateway: a loopback UDP socket
  * facing rtpengine's meeting-side port (plain RTP/AVP, rtcp-mux) and the meeting
- * leg's werift track. Device → meeting: the datagram goes to werift as received
- * (werift sets its own SSRC and payload type). Meeting → device: a fresh 12-byte
- * header (our SSRC, rtpengine's payload type, the meeting's sequence number,
- * timestamp and marker; header extensions dropped, since the device side never
- * negotiated them) is written into a preallocated ring and sent with the payload as
- * a two-buffer datagram: no per-packet allocation or copy in our code.
+ * leg's werift RTP sender. Device → meeting: the datagram goes to the sender as
+ * received (werift parses it once and sets its own SSRC and payload type; the track
+ * is bypassed, since its writeRtp parses the packet and then clones it twice on the
+ * way to the same sender). Meeting → device: a fresh 12-byte header (our SSRC,
+ * rtpengine's payload type, the meeting's sequence number, timestamp and marker;
+ * header extensions dropped, since the device side never negotiated them) is written
+ * into a preallocated ring and sent with the payload as a two-buffer datagram on a
+ * socket connected to rtpengine's port (no address lookup, and no deferral to the
+ * next tick, per packet): no per-packet allocation or copy in our code.
  */
 export class BridgedStream {
+  /**
+   * The path packets take, fixed for a stream when it opens: "direct" (the above), or
+   * "track" — the first version's: through the track's writeRtp, and sends to rtpengine
+   * with its address on an unconnected socket. Only bench/media sets it, to measure both
+   * in one run.
+   */
+  static path: "direct" | "track" = "direct";
   readonly kind: "audio" | "video";
-  readonly counters: BridgedStreamCounters = { fromDevice: 0, toDevice: 0, droppedFromDevice: 0, lastFromDeviceAtMs: 0, lastFromMeetingAtMs: 0 };
+  /** Counts only, no clock: Date.now() per packet allocates (a boxed double); the media timeout reads the counts instead. */
+  readonly counters: BridgedStreamCounters = { fromDevice: 0, toDevice: 0, droppedFromDevice: 0 };
   /** The SSRC the device sees for what the meeting sends: one for the whole call, whoever speaks in the meeting. */
   readonly ssrcTowardsDevice: number;
   readonly #socket: Socket;
@@ -39,14 +48,26 @@ export class BridgedStream {
   #firSequence = 0;
   #remote: { address: string; port: number } | undefined;
   #payloadType = -1;
+  readonly #viaTrack = BridgedStream.path === "track";
   #towardsMeeting: MediaStreamTrack | undefined;
-  #deviceSsrc = 0;
+  #sender: RTCRtpSender | undefined;
+  /** The rtpengine endpoint the socket is connected to, once connected; sends then carry no address. */
+  #connectedTo: { address: string; port: number } | undefined;
+  #connecting = false;
+  /** The device's SSRC in two 16-bit halves: numbers past 2^31 would be boxed per packet. */
+  #deviceSsrcHigh = 0;
+  #deviceSsrcLow = 0;
   #onDeviceRtcp: ((packet: Buffer) => void) | undefined;
 
   private constructor(kind: "audio" | "video", socket: Socket) {
     this.kind = kind;
     this.#socket = socket;
     this.ssrcTowardsDevice = (Math.random() * 0xffffffff) >>> 0 || 1;
+    // Version and SSRC never change: written once; each packet writes bytes 1–7.
+    for (const header of this.#headers) {
+      header[0] = 0x80;
+      header.writeUInt32BE(this.ssrcTowardsDevice, 8);
+    }
     socket.on("message", (packet: Buffer, from: RemoteInfo) => this.#fromRtpengine(packet, from));
     socket.on("error", () => {});
   }
@@ -73,18 +94,21 @@ export class BridgedStream {
 
   /** The device's SSRC for this kind, once its first packet came (0 before). */
   get deviceSsrc(): number {
-    return this.#deviceSsrc;
+    return this.#deviceSsrcHigh * 0x10000 + this.#deviceSsrcLow;
   }
 
   /** Where rtpengine's meeting-side port is and which payload type the negotiated codec has on it. */
   connectToRtpengine(remote: { address: string; port: number }, payloadType: number): void {
-    this.#remote = remote;
+    const current = this.#remote;
+    if (!current || current.port !== remote.port || current.address !== remote.address) this.#remote = { address: remote.address, port: remote.port };
     this.#payloadType = payloadType;
+    if (!this.#viaTrack) this.#connectSocket();
   }
 
-  /** The werift track that carries the device's media into the meeting. */
-  sendIntoMeeting(track: MediaStreamTrack): void {
+  /** The werift track and its RTP sender that carry the device's media into the meeting. */
+  sendIntoMeeting(track: MediaStreamTrack, sender: RTCRtpSender): void {
     this.#towardsMeeting = track;
+    this.#sender = sender;
   }
 
   /** RTCP from the device side (receiver reports, keyframe requests). */
@@ -99,33 +123,43 @@ export class BridgedStream {
     const header = this.#headers[this.#next]!;
     this.#next = (this.#next + 1) % HEADER_RING;
     const h = rtp.header;
-    header[0] = 0x80;
+    const sequence = h.sequenceNumber;
+    const timestamp = h.timestamp;
+    // Byte by byte: the 32-bit timestamp never becomes a boxed number.
     header[1] = (h.marker ? 0x80 : 0) | (this.#payloadType & 0x7f);
-    header.writeUInt16BE(h.sequenceNumber & 0xffff, 2);
-    header.writeUInt32BE(h.timestamp >>> 0, 4);
-    header.writeUInt32BE(this.ssrcTowardsDevice, 8);
+    header[2] = (sequence >>> 8) & 0xff;
+    header[3] = sequence & 0xff;
+    header[4] = (timestamp >>> 24) & 0xff;
+    header[5] = (timestamp >>> 16) & 0xff;
+    header[6] = (timestamp >>> 8) & 0xff;
+    header[7] = timestamp & 0xff;
     this.#sendParts[0] = header;
     this.#sendParts[1] = rtp.payload;
     this.counters.toDevice++;
-    this.counters.lastFromMeetingAtMs = Date.now();
-    this.#socket.send(this.#sendParts, remote.port, remote.address);
+    const connected = this.#connectedTo;
+    if (connected === remote) this.#socket.send(this.#sendParts);
+    else if (connected === undefined) this.#socket.send(this.#sendParts, remote.port, remote.address);
+    // else: connected to rtpengine's previous port, until the new one is connected (a re-offer moved it).
   }
 
   /** Asks the device for a keyframe over RTCP (it offered rtcp-fb). */
   sendKeyframeRequest(kind: "pli" | "fir"): void {
     const remote = this.#remote;
-    if (!remote || this.#deviceSsrc === 0) return;
+    const deviceSsrc = this.deviceSsrc;
+    if (!remote || deviceSsrc === 0) return;
     // Requests are rare (rate-limited): a fresh buffer each keeps sends independent.
     const packet = Buffer.allocUnsafe(20);
     const length =
       kind === "pli"
-        ? writePli(packet, this.ssrcTowardsDevice, this.#deviceSsrc)
-        : writeFir(packet, this.ssrcTowardsDevice, this.#deviceSsrc, ++this.#firSequence);
-    this.#socket.send(packet.subarray(0, length), remote.port, remote.address);
+        ? writePli(packet, this.ssrcTowardsDevice, deviceSsrc)
+        : writeFir(packet, this.ssrcTowardsDevice, deviceSsrc, ++this.#firSequence);
+    if (this.#connectedTo === remote) this.#socket.send(packet.subarray(0, length));
+    else if (this.#connectedTo === undefined) this.#socket.send(packet.subarray(0, length), remote.port, remote.address);
   }
 
   close(): Promise<void> {
     this.#towardsMeeting = undefined;
+    this.#sender = undefined;
     return new Promise((resolve) => {
       try {
         this.#socket.close(() => resolve());
@@ -143,13 +177,54 @@ export class BridgedStream {
       this.#onDeviceRtcp?.(packet);
       return;
     }
-    if (rtpPayloadType(packet) !== this.#payloadType) {
+    if (rtpPayloadType(packet) !== this.#payloadType || !wellFormedRtp(packet)) {
       this.counters.droppedFromDevice++;
       return;
     }
-    this.#deviceSsrc = rtpSsrc(packet);
+    this.#deviceSsrcHigh = packet.readUInt16BE(8);
+    this.#deviceSsrcLow = packet.readUInt16BE(10);
     this.counters.fromDevice++;
-    this.counters.lastFromDeviceAtMs = Date.now();
-    this.#towardsMeeting?.writeRtp(packet);
+    if (this.#viaTrack) this.#towardsMeeting?.writeRtp(packet);
+    else void this.#sender?.sendRtp(packet);
   }
+
+  /** Connects the socket to rtpengine's current port (again, after a re-offer moved it); the kernel then also drops datagrams from anywhere else. */
+  #connectSocket(): void {
+    const remote = this.#remote;
+    if (!remote || this.#connecting || this.#connectedTo === remote) return;
+    try {
+      if (this.#connectedTo) {
+        this.#socket.disconnect();
+        this.#connectedTo = undefined;
+      }
+      this.#connecting = true;
+      this.#socket.connect(remote.port, remote.address, () => {
+        this.#connecting = false;
+        this.#connectedTo = remote;
+        this.#connectSocket();
+      });
+    } catch {
+      // Closed meanwhile: sends stay unconnected.
+      this.#connecting = false;
+    }
+  }
+}
+
+/**
+ * Version 2, and the header — CSRCs, header extension, padding — within the datagram.
+ * rtpengine passes a device's packets through as they are, and werift's parser throws
+ * on a truncated header, which would end the process (found by sending one).
+ */
+function wellFormedRtp(packet: Buffer): boolean {
+  const length = packet.length;
+  if (length < RTP_HEADER_BYTES) return false;
+  const first = packet[0]!;
+  if (first >> 6 !== 2) return false;
+  let end = RTP_HEADER_BYTES + 4 * (first & 0x0f);
+  if (first & 0x10) {
+    if (end + 4 > length) return false;
+    end += 4 + 4 * packet.readUInt16BE(end + 2);
+  }
+  if (end > length) return false;
+  return (first & 0x20) === 0 || packet[length - 1]! <= length - end;
 }

@@ -108,7 +108,9 @@ export class MeetingLegServer implements MeetingLegFactory {
       if (type !== "application/sdp") return problem(res, 415, "Unsupported Media Type", "the answer must be application/sdp");
       const body = await readBody(req, MAX_ANSWER_BYTES);
       if (body === undefined) return problem(res, 413, "Content Too Large", `an answer is at most ${MAX_ANSWER_BYTES} bytes`);
-      await leg.acceptAnswer(token, body);
+      // The media server may name its own end of the session (Link rel="meeting-media-session"): the leg DELETEs it when the call ends.
+      const meetingSession = /<([^>]+)>\s*;\s*rel="?meeting-media-session"?/i.exec(String(req.headers.link ?? ""))?.[1];
+      await leg.acceptAnswer(token, body, meetingSession && /^https?:\/\//.test(meetingSession) ? meetingSession : undefined);
       res.writeHead(201, { Location: path }).end();
     } catch (e) {
       if (e instanceof AnswerRejectedError) {

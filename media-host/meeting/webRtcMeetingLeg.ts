@@ -73,6 +73,9 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   #transceivers: { audio: RTCRtpTransceiver; video: RTCRtpTransceiver; content: RTCRtpTransceiver } | undefined;
   #offer: Promise<string> | undefined;
   #answered = false;
+  /** The media server's end of the session, when it named one: told when the call ends here. */
+  #meetingSessionUrl: string | undefined;
+  #endedByMeeting = false;
   #closed = false;
   #deviceSending = true;
   #timers: NodeJS.Timeout[] = [];
@@ -150,7 +153,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   }
 
   /** The meeting's media server's answer (POSTed to the session URL). */
-  async acceptAnswer(token: string, sdp: string): Promise<void> {
+  async acceptAnswer(token: string, sdp: string, meetingSessionUrl?: string): Promise<void> {
     const given = Buffer.from(token);
     const expected = Buffer.from(this.#answerToken);
     if (given.length !== expected.length || !timingSafeEqual(given, expected))
@@ -164,6 +167,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       throw new AnswerRejectedError(400, `the answer is not usable SDP: ${(e as Error).message}`);
     }
     this.#answered = true;
+    this.#meetingSessionUrl = meetingSessionUrl;
     this.#watchMeetingRtcp();
   }
 
@@ -172,6 +176,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     const given = Buffer.from(token);
     const expected = Buffer.from(this.#answerToken);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+    this.#endedByMeeting = true;
     this.#fail("the meeting's media server ended the media session");
     return true;
   }
@@ -181,7 +186,10 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     this.#limited(this.#toMeetingLimiter, () => {
       const receiver = this.#transceivers?.video.receiver;
       const ssrc = receiver?.track?.ssrc;
-      if (receiver && ssrc) void receiver.sendRtcpPLI(ssrc).catch(() => {});
+      if (receiver && ssrc) {
+        void receiver.sendRtcpPLI(ssrc).catch(() => {});
+        this.emit("keyframeRequested", "meeting", "rtcp");
+      }
     });
   }
 
@@ -217,6 +225,14 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#o.onClosed(this.legId);
+    if (this.#meetingSessionUrl && !this.#endedByMeeting) {
+      // Without this the media server notices only when ICE gives up (about 30 s with werift).
+      void fetch(this.#meetingSessionUrl, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${this.#answerToken}` },
+        signal: AbortSignal.timeout(2000),
+      }).catch((e: Error) => this.#o.log.debug({ err: e.message }, "telling the meeting's media server failed"));
+    }
     await this.#pc?.close().catch(() => {});
     await Promise.all([this.#audio.close(), this.#video.close()]);
   }
@@ -251,8 +267,8 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     const video = pc.addTransceiver(videoTrack, { direction: "sendrecv" });
     const content = pc.addTransceiver(contentTrack, { direction: "sendrecv" });
     this.#transceivers = { audio, video, content };
-    this.#audio.sendIntoMeeting(audioTrack);
-    this.#video.sendIntoMeeting(videoTrack);
+    this.#audio.sendIntoMeeting(audioTrack, audio.sender);
+    this.#video.sendIntoMeeting(videoTrack, video.sender);
     audio.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#audio.fromMeeting(rtp)));
     video.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#video.fromMeeting(rtp)));
     pc.connectionStateChange.subscribe((state) => this.#onConnectionState(state));
@@ -292,6 +308,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     this.#limited(this.#toDeviceLimiter, () => {
       if (how === "sip-info") this.emit("keyframeNeeded");
       else this.#video.sendKeyframeRequest(how);
+      this.emit("keyframeRequested", "device", how === "sip-info" ? "sip-info" : "rtcp");
     });
   }
 
@@ -304,18 +321,25 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       });
   }
 
-  /** No media either way for the media timeout, once connected, ends the call (a device on hold sends nothing, so only its receive side counts then). */
+  /**
+   * No media either way for the media timeout, once connected, ends the call (a device on hold sends nothing, so only its
+   * receive side counts then). Media is seen as the bridge's packet counts moving between checks (the packet path keeps
+   * no clock), so silence is noticed up to one check interval (a quarter of the timeout, at most 5 s) late.
+   */
   #watchMedia(): void {
     const every = Math.max(250, Math.min(5000, Math.floor(this.#o.mediaTimeoutInMs / 4)));
+    const fromMeeting = () => this.#audio.counters.toDevice + this.#video.counters.toDevice;
+    const fromDevice = () => this.#audio.counters.fromDevice + this.#video.counters.fromDevice;
+    const seen = { meeting: fromMeeting(), device: fromDevice(), meetingAtMs: this.#connectedAtMs, deviceAtMs: this.#connectedAtMs };
     const check = () => {
       if (this.#closed) return;
       const now = Date.now();
-      const since = (at: number) => now - Math.max(at, this.#connectedAtMs);
-      const meetingSilent =
-        since(Math.max(this.#audio.counters.lastFromMeetingAtMs, this.#video.counters.lastFromMeetingAtMs)) > this.#o.mediaTimeoutInMs;
-      const deviceSilent =
-        this.#deviceSending &&
-        since(Math.max(this.#audio.counters.lastFromDeviceAtMs, this.#video.counters.lastFromDeviceAtMs)) > this.#o.mediaTimeoutInMs;
+      const meeting = fromMeeting();
+      const device = fromDevice();
+      if (meeting !== seen.meeting) Object.assign(seen, { meeting, meetingAtMs: now });
+      if (device !== seen.device) Object.assign(seen, { device, deviceAtMs: now });
+      const meetingSilent = now - seen.meetingAtMs > this.#o.mediaTimeoutInMs;
+      const deviceSilent = this.#deviceSending && now - seen.deviceAtMs > this.#o.mediaTimeoutInMs;
       if (meetingSilent) this.#fail("no media from the meeting (media timeout)");
       else if (deviceSilent) this.#fail("no media from the device (media timeout)");
       else this.#timer(every, check);

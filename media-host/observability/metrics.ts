@@ -12,6 +12,8 @@ export class MediaHostMetrics {
   readonly invites: Counter<"outcome">;
   readonly setupSeconds: Histogram;
   readonly rtpengineSeconds: Histogram<"command">;
+  readonly keyframeRequests: Counter<"towards" | "via">;
+  readonly meetingLegsEnded: Counter<"reason">;
 
   constructor(labels: { mediaHostId: string }) {
     this.registry.setDefaultLabels({ media_host: labels.mediaHostId });
@@ -36,6 +38,36 @@ export class MediaHostMetrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers: [this.registry],
     });
+    this.keyframeRequests = new Counter({
+      name: "cvi_keyframe_requests_total",
+      help: "Keyframe requests passed on, towards the device or the meeting, by how (RTCP PLI/FIR or SIP INFO)",
+      labelNames: ["towards", "via"],
+      registers: [this.registry],
+    });
+    this.meetingLegsEnded = new Counter({
+      name: "cvi_meeting_legs_failed_total",
+      help: "Calls ended by their meeting leg: media timeout, never connected, ICE/DTLS failure, ended by the meeting's media server",
+      labelNames: ["reason"],
+      registers: [this.registry],
+    });
+  }
+
+  countKeyframeRequest(towards: "device" | "meeting", via: "rtcp" | "sip-info"): void {
+    this.keyframeRequests.inc({ towards, via });
+  }
+
+  /** A meeting leg that failed, by kind of failure (the text of the reason stays in the logs). */
+  countMeetingLegEnded(reason: string): void {
+    const kind = /timeout/.test(reason)
+      ? "media-timeout"
+      : /never connected/.test(reason)
+        ? "never-connected"
+        : /ICE|DTLS|closed/.test(reason)
+          ? "connection-failed"
+          : /media server ended/.test(reason)
+            ? "ended-by-meeting"
+            : "other";
+    this.meetingLegsEnded.inc({ reason: kind });
   }
 
   countInvite(outcome: InviteOutcome): void {

@@ -595,6 +595,9 @@ describe("infra/modules/mediahosts.bicep", () => {
         "RTP_PORT_MIN",
         "RTP_PORT_MAX",
         "HEALTH_PORT",
+        "MEETING_LEG_PORT",
+        "WEBRTC_PORT_MIN",
+        "WEBRTC_PORT_MAX",
         "PROMPTS_DIRECTORY",
         "DRAIN_GRACE_MS",
       ].sort(),
@@ -651,7 +654,7 @@ describe("infra/modules/mediahosts.bicep", () => {
     assert.equal(evaluate(file, at(resourceBody(vm), "properties", "osProfile", "linuxConfiguration", "disablePasswordAuthentication")), true);
   });
 
-  it("the NSG opens SIP (5060 UDP/TCP, 5061 TCP) and exactly the RTP range of the env to all, health to the VNet only, and denies the rest", () => {
+  it("the NSG opens SIP (5060 UDP/TCP, 5061 TCP), exactly the RTP and WebRTC ranges and the meeting-leg port of the env to all, health to the VNet only, and denies the rest", () => {
     const file = fileNamed("modules/mediahosts.bicep");
     const env = envSettings(file);
     const port = (name: string) => {
@@ -663,6 +666,8 @@ describe("infra/modules/mediahosts.bicep", () => {
     assert.equal(port("SIP_TLS_PORT"), 5061);
     const rtp = `${port("RTP_PORT_MIN")}-${port("RTP_PORT_MAX")}`;
     const health = port("HEALTH_PORT");
+    const webRtc = `${port("WEBRTC_PORT_MIN")}-${port("WEBRTC_PORT_MAX")}`;
+    const meetingLeg = String(port("MEETING_LEG_PORT"));
 
     const nsgs = resourcesOfType(file, "Microsoft.Network/networkSecurityGroups");
     assert.equal(nsgs.length, 1);
@@ -707,6 +712,14 @@ describe("infra/modules/mediahosts.bicep", () => {
       rules.some((r) => r.access === "Allow" && r.protocol === "Udp" && publicSource(r.source) && r.ports.includes(rtp)),
       `no rule lets the RTP range ${rtp} (RTP_PORT_MIN-RTP_PORT_MAX) in over UDP`,
     );
+    assert.ok(
+      rules.some((r) => r.access === "Allow" && r.protocol === "Udp" && publicSource(r.source) && r.ports.includes(webRtc)),
+      `no rule lets the WebRTC range ${webRtc} (WEBRTC_PORT_MIN-WEBRTC_PORT_MAX) in over UDP`,
+    );
+    assert.ok(
+      allows("Tcp", Number(meetingLeg)).some((r) => publicSource(r.source)),
+      `no rule lets the meeting leg's session endpoint (${meetingLeg}) in: Teams' media servers answer there`,
+    );
     const healthRules = allows("Tcp", health);
     assert.ok(healthRules.length > 0, `no rule lets health (${health}) in`);
     assert.deepEqual(
@@ -719,12 +732,12 @@ describe("infra/modules/mediahosts.bicep", () => {
     const unexpected = rules
       .filter((r) => r.access === "Allow")
       .filter((r) => {
-        if (publicSource(r.source)) return r.ports.some((p) => p !== rtp && p !== "5060" && p !== "5061");
+        if (publicSource(r.source)) return r.ports.some((p) => p !== rtp && p !== webRtc && p !== meetingLeg && p !== "5060" && p !== "5061");
         if (r.source === "VirtualNetwork" || r.source === "AzureLoadBalancer") return r.ports.some((p) => p !== String(health));
         return r.protocol !== "Tcp" || r.ports.some((p) => p !== "22");
       })
       .map((r) => r.name);
-    assert.deepEqual(unexpected, [], "rules that open more than SIP, RTP, health (and optionally SSH)");
+    assert.deepEqual(unexpected, [], "rules that open more than SIP, RTP, the meeting leg, health (and optionally SSH)");
     const denyAll = rules.find(
       (r) => r.access === "Deny" && r.direction === "Inbound" && r.protocol === "*" && r.source === "*" && r.ports.includes("*"),
     );

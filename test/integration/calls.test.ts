@@ -199,3 +199,65 @@ describe("bot calls: join, call notifications, leave", () => {
     assert.equal(admin.status, 403, "the admin role is not the media-host role");
   });
 });
+
+describe("call quality from media hosts", () => {
+  const quality = {
+    deviceLeg: [
+      { kind: "audio", packetsSent: 1500, packetsReceived: 1498, packetsLost: 2, jitterMs: 3.5, roundTripMs: 41 },
+      { kind: "video", packetsSent: 9000, packetsReceived: 8990, packetsLost: 10, jitterMs: 6, roundTripMs: null },
+    ],
+    meetingLeg: [{ kind: "audio", packetsSent: 1498, packetsReceived: 1500, packetsLost: 0, jitterMs: 1.2, roundTripMs: 12 }],
+  };
+
+  it("keeps the report in the call record and sends Teams one logTeleconferenceDeviceQuality; a second report changes nothing", async () => {
+    const meeting = await meetingWithCoordinates();
+    const callId = await join(meeting, "sip-quality-1");
+    await settle();
+    const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+    const reportsBefore = stack.graph.deviceQualityReports().length;
+    const first = await adminApi(stack, "PUT", `/v1/calls/${callId}/quality`, { quality }, mediaHost);
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual((await record(callId)).quality, quality);
+    const reports = stack.graph.deviceQualityReports().slice(reportsBefore);
+    assert.equal(reports.length, 1);
+    const sent = reports[0]?.quality as { deviceName: string; mediaQualityList: Record<string, unknown>[] };
+    assert.equal(sent.deviceName, "Boardroom 4");
+    assert.equal(sent.mediaQualityList[0]?.["@odata.type"], "#microsoft.graph.teleconferenceDeviceAudioQuality");
+    assert.equal(sent.mediaQualityList[0]?.inboundPackets, 1498);
+    assert.equal(sent.mediaQualityList[0]?.averageInboundJitter, "PT0.004S");
+    assert.equal(sent.mediaQualityList[1]?.["@odata.type"], "#microsoft.graph.teleconferenceDeviceVideoQuality");
+
+    const replay = await adminApi(stack, "PUT", `/v1/calls/${callId}/quality`, { quality: { ...quality, deviceLeg: [] } }, mediaHost);
+    assert.equal(replay.status, 200);
+    assert.deepEqual((await record(callId)).quality, quality, "the first report stands");
+    assert.equal(stack.graph.deviceQualityReports().length, reportsBefore + 1, "Teams is told once");
+  });
+
+  it("bad reports get problem+json naming what is wrong and change nothing; admins cannot report; unknown calls are 404", async () => {
+    const meeting = await meetingWithCoordinates();
+    const callId = await join(meeting, "sip-quality-2");
+    const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+    const bad = await adminApi(
+      stack,
+      "PUT",
+      `/v1/calls/${callId}/quality`,
+      {
+        quality: {
+          deviceLeg: [{ kind: "smell", packetsSent: -1, packetsReceived: 1, packetsLost: 0, jitterMs: "x", roundTripMs: null }],
+          meetingLeg: [],
+        },
+      },
+      mediaHost,
+    );
+    assert.equal(bad.status, 400);
+    assert.match(bad.headers.get("content-type") ?? "", /application\/problem\+json/);
+    assert.match(bad.text, /kind must be/);
+    assert.match(bad.text, /packetsSent must be a count/);
+    assert.match(bad.text, /jitterMs must be milliseconds or null/);
+    assert.equal((await record(callId)).quality ?? null, null);
+    const admin = await adminApi(stack, "PUT", `/v1/calls/${callId}/quality`, { quality });
+    assert.equal(admin.status, 403);
+    const unknown = await adminApi(stack, "PUT", "/v1/calls/00000000-0000-4000-8000-000000000000/quality", { quality }, mediaHost);
+    assert.equal(unknown.status, 404);
+  });
+});

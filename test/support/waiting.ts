@@ -1,11 +1,15 @@
 /**
- * Polls `probe` until it yields a value (anything but undefined or false) and returns it;
+ * Polls `probe` (sync or async) until it yields a value (anything but undefined or false) and returns it;
  * throws naming `what` after `timeoutInMs`, so a test fails instead of hanging.
  */
-export async function waitFor<T>(probe: () => T | undefined | false, what: string, timeoutInMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutInMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutInMs;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutInMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));

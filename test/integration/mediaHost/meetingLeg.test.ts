@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { anchorMedia } from "../../../media-host/calls/anchorMedia.js";
 import { MeetingLegServer } from "../../../media-host/meeting/meetingLegServer.js";
+import { deviceLegQuality } from "../../../media-host/rtpengine/deviceLegQuality.js";
 import type { WebRtcMeetingLeg } from "../../../media-host/meeting/webRtcMeetingLeg.js";
 import { type RtpengineHarness, startRtpengine } from "../rtpengine/support/harness.js";
 import { MeetingPeer } from "../../support/media/meetingPeer.js";
@@ -75,7 +78,7 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
   });
 
   it("carries media both ways: PCMU in → Opus to the meeting, H.264 through; the meeting's Opus and H.264 back to the device", async () => {
-    const { device, leg } = await connectCall();
+    const { callId, device, leg } = await connectCall();
     const peer = await MeetingPeer.answer(await leg.mediaBlob());
     await peer.connected();
     await deviceSends(device, 25);
@@ -92,6 +95,13 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
     const quality = await leg.quality();
     const video = quality.find((q) => q.kind === "video");
     assert.ok(video && video.packetsReceived > 0 && video.packetsSent > 0, JSON.stringify(quality));
+    // The device leg's figures come from rtpengine's view of the call.
+    const deviceLeg = deviceLegQuality(await rtpengine.client.query({ "call-id": callId, "from-tag": "device-tag" }), "device-tag");
+    assert.deepEqual(
+      deviceLeg.map((q) => q.kind),
+      ["audio", "video"],
+    );
+    for (const q of deviceLeg) assert.ok(q.packetsReceived >= 25 && q.packetsSent > 5, JSON.stringify(deviceLeg));
     await peer.close();
     await leg.close();
     await device.close();
@@ -157,6 +167,26 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
     assert.equal(legs.leg(leg.legId), undefined, "the leg is gone");
     await peer.close();
     await device.close();
+  });
+
+  it("when the call ends on the gateway's side, the media server's end of the session (its Link) gets a DELETE with the leg's token", async () => {
+    const deletes: { path: string; authorization: string }[] = [];
+    const server = createServer((req, res) => {
+      if (req.method === "DELETE") deletes.push({ path: req.url ?? "", authorization: req.headers.authorization ?? "" });
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { device, leg } = await connectCall();
+    const blob = JSON.parse(await leg.mediaBlob()) as { answerToken: string };
+    const peer = await MeetingPeer.answer(await leg.mediaBlob(), {
+      meetingSessionUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/meetings/m1/bots/c1`,
+    });
+    await leg.close();
+    await waitFor(() => deletes.length > 0, "the DELETE at the media server", 3000);
+    assert.deepEqual(deletes, [{ path: "/meetings/m1/bots/c1", authorization: `Bearer ${blob.answerToken}` }]);
+    await peer.close();
+    await device.close();
+    await new Promise((resolve) => server.close(resolve));
   });
 
   it("ends the call when the meeting never answers after the bot is admitted, and on a media timeout", async () => {

@@ -39,7 +39,7 @@ export class MeetingPeer {
   }
 
   /** Answers the blob's offer and POSTs the answer; resolves once the media host took it (201). */
-  static async answer(blobJson: string): Promise<MeetingPeer> {
+  static async answer(blobJson: string, options: { readonly meetingSessionUrl?: string } = {}): Promise<MeetingPeer> {
     const blob = JSON.parse(blobJson) as { session: string; answerToken: string; offer: string };
     const peer = new MeetingPeer();
     peer.#blob = blob;
@@ -60,7 +60,11 @@ export class MeetingPeer {
     });
     const response = await fetch(blob.session, {
       method: "POST",
-      headers: { "content-type": "application/sdp", authorization: `Bearer ${blob.answerToken}` },
+      headers: {
+        "content-type": "application/sdp",
+        authorization: `Bearer ${blob.answerToken}`,
+        ...(options.meetingSessionUrl ? { link: `<${options.meetingSessionUrl}>; rel="meeting-media-session"` } : {}),
+      },
       body: pc.localDescription?.sdp ?? "",
     });
     if (response.status !== 201) throw new Error(`the media host answered ${response.status}: ${await response.text()}`);

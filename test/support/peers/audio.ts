@@ -157,3 +157,17 @@ export function rms(samples: ArrayLike<number>): number {
   for (let i = 0; i < samples.length; i++) sum += samples[i]! * samples[i]!;
   return Math.sqrt(sum / samples.length);
 }
+
+/** The strongest frequency between `fromHz` and `toHz` (in `stepHz` steps), by Goertzel power. */
+export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number, fromHz = 100, toHz = 2000, stepHz = 10): number {
+  let best = fromHz;
+  let bestRatio = -1;
+  for (let f = fromHz; f <= toHz; f += stepHz) {
+    const ratio = toneRatio(samples, f, sampleRate);
+    if (ratio > bestRatio) {
+      bestRatio = ratio;
+      best = f;
+    }
+  }
+  return best;
+}

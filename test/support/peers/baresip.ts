@@ -32,6 +32,8 @@ export interface BaresipOptions {
   readonly recordAudio?: boolean;
   /** Video: none (default), the fakevideo test pattern, or a .y4m file; H.264 and others through avcodec. */
   readonly video?: "none" | "fakevideo" | { readonly y4mFile: string };
+  /** The picture baresip encodes: size "WxH", frames per second, bits per second (352x288, 15, 300 kb/s unless told). */
+  readonly videoFormat?: { readonly size?: string; readonly fps?: number; readonly bitrate?: number };
   /** How incoming calls are answered. */
   readonly answerMode?: "manual" | "auto";
   /** User part of the local account (no registration: regint=0). */
@@ -326,9 +328,9 @@ export async function startBaresip(options: BaresipOptions = {}): Promise<Baresi
       ? []
       : [
           video === "fakevideo" ? "video_source\t\tfakevideo,nil" : `video_source\t\tavformat,${video.y4mFile}`,
-          "video_size\t\t352x288",
-          "video_fps\t\t15",
-          "video_bitrate\t\t300000",
+          `video_size\t\t${options.videoFormat?.size ?? "352x288"}`,
+          `video_fps\t\t${options.videoFormat?.fps ?? 15}`,
+          `video_bitrate\t\t${options.videoFormat?.bitrate ?? 300000}`,
           video === "fakevideo" ? "module\t\t\tfakevideo.so" : "module\t\t\tavformat.so",
           "module\t\t\tavcodec.so",
         ]),

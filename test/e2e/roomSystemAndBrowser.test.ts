@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { seedDemo, type SeededDemo } from "../../local/demo.js";
+import { type LocalStack, startLocalStack } from "../../local/stack.js";
+import { launchChromium } from "../support/browser.js";
+import { adminApi } from "../support/onboarding.js";
+import { dominantFrequency, readWav, rms, sineSamples, writeWav } from "../support/peers/audio.js";
+import { type Baresip, startBaresip } from "../support/peers/baresip.js";
+import { waitFor } from "../support/waiting.js";
+
+// The whole product path with real peers: baresip (a room system: H.264 test pattern and a
+// 440 Hz tone) dials the demo meeting through the media host (SIP, rtpengine, the WebRTC
+// meeting leg), and headless Chromium joins the same meeting from the meeting emulator's
+// page (fake camera; its microphone a 880 Hz tone). Each must see and hear the other.
+
+const DEVICE_TONE_HZ = 440;
+const BROWSER_TONE_HZ = 880;
+const DEVICE_VIDEO = { size: "640x360", fps: 15, bitrate: 800_000 } as const;
+
+interface RemoteStats {
+  participantId: string;
+  displayName: string;
+  framesDecoded: number;
+  keyFramesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+  audioEnergy: number;
+}
+
+let stack: LocalStack;
+let demo: SeededDemo;
+let browser: Browser;
+let page: Page;
+let work: string;
+
+/** What the meeting page exposes for tests (test/emulators/meeting/meetingPage.ts). */
+interface MeetingPageApi {
+  state?: string;
+  participantId: string;
+  stats(): Promise<RemoteStats[]>;
+  audioSpectrum(participantId: string, ms: number): Promise<{ rms: number; peakHz: number }>;
+}
+declare const window: { meeting: MeetingPageApi };
+
+const stats = () => page.evaluate(() => window.meeting.stats());
+const deviceStats = async (name: string) => (await stats()).find((s) => s.displayName === name);
+
+async function dialDemo(displayName: string): Promise<Baresip> {
+  const device = await startBaresip({
+    displayName,
+    video: "fakevideo",
+    videoFormat: DEVICE_VIDEO,
+    audioSource: { toneHz: DEVICE_TONE_HZ, durationMs: 120_000 },
+    timeoutInMs: 180_000,
+  });
+  await device.dialTo(`${demo.tenantKey.split("@")[0]}.${demo.vtcId}`, `127.0.0.1:${stack.mediaHost?.ports.sipUdp}`);
+  await device.waitForEstablished(30_000);
+  return device;
+}
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), "opencvi-e2e-"));
+  stack = await startLocalStack({ logLevel: "none", mediaHost: {}, meetingMedia: {} });
+  demo = await seedDemo(stack);
+  const microphone = join(work, "browser-tone.wav");
+  writeWav(microphone, sineSamples({ frequencyHz: BROWSER_TONE_HZ, durationMs: 10_000, sampleRate: 48_000, amplitude: 8000 }), 48_000);
+  browser = await launchChromium({ fakeMicrophoneWav: microphone });
+  page = await browser.newPage();
+  const url = `${stack.meetingMedia?.pageUrl(demo.meetingId)}?name=${encodeURIComponent("Megan (browser)")}&autojoin=1`;
+  await page.goto(url);
+  await page.waitForFunction(() => window.meeting?.state === "connected", null, { timeout: 20_000 });
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("a room system and a browser in one Teams meeting (baresip, media host, meeting emulator, Chromium)", () => {
+  it("see and hear each other; a keyframe request from the meeting gets a new keyframe from the device; hanging up ends both legs", async () => {
+    const device = await dialDemo("Boardroom");
+    try {
+      // The browser decodes the device's video at the size the device sends, and more frames over time.
+      const first = await waitFor(
+        async () => {
+          const s = await deviceStats("Boardroom");
+          return s && s.framesDecoded > 10 ? s : undefined;
+        },
+        "the device's video decoded in the browser",
+        30_000,
+      );
+      assert.equal(`${first.frameWidth}x${first.frameHeight}`, DEVICE_VIDEO.size);
+      await waitFor(async () => ((await deviceStats("Boardroom"))?.framesDecoded ?? 0) > first.framesDecoded + 15, "more frames", 15_000);
+
+      // The browser hears the device: energy, and its spectrum peaks at the device's tone.
+      const heard = await page.evaluate(({ id }) => window.meeting.audioSpectrum(id, 2000), { id: first.participantId });
+      assert.ok(heard.rms > 0.01, `the device's audio is audible in the browser (rms ${heard.rms})`);
+      assert.ok(Math.abs(heard.peakHz - DEVICE_TONE_HZ) <= 25, `the browser hears ${heard.peakHz} Hz, the device sends ${DEVICE_TONE_HZ} Hz`);
+
+      // A receiver in the meeting asks for a keyframe: the device's encoder makes one (via RTCP PLI/FIR or SIP INFO).
+      const before = (await deviceStats("Boardroom"))?.keyFramesDecoded ?? 0;
+      const me = await page.evaluate(() => window.meeting.participantId);
+      const asked = await fetch(`${stack.meetingMedia?.pageUrl(demo.meetingId)}/participants/${me}/keyframe-requests`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ of: first.participantId }),
+      });
+      assert.equal(asked.status, 202);
+      await waitFor(async () => ((await deviceStats("Boardroom"))?.keyFramesDecoded ?? 0) > before, "a new keyframe from the device", 5000);
+      const metrics = (await stack.mediaHost?.host.metrics.render())?.body ?? "";
+      assert.match(metrics, /cvi_keyframe_requests_total\{[^}]*towards="device"[^}]*\} [1-9]/, "the media host passed the request on to the device");
+
+      // Let the device record some of the browser's tone, then hang up on the device.
+      await new Promise((r) => setTimeout(r, 3000));
+      const [bot] = stack.graph.calls().filter((c) => c.identity.displayName === "Boardroom");
+      assert.ok(bot);
+      await device.hangup();
+      await device.waitForClosed(10_000);
+      // The device heard the browser: its recording of what it received (closed with the call) peaks at the browser's tone.
+      const [recording] = device.recordings("dec");
+      assert.ok(recording, "baresip recorded the audio it received");
+      const wav = readWav(recording);
+      const tail = wav.samples.subarray(Math.max(0, wav.samples.length - wav.sampleRate * 3));
+      assert.ok(rms(tail) > 300, `the device heard something (rms ${rms(tail)})`);
+      const peak = dominantFrequency(tail, wav.sampleRate, 200, 2000, 10);
+      assert.ok(Math.abs(peak - BROWSER_TONE_HZ) <= 20, `the device hears ${peak} Hz, the browser's microphone sends ${BROWSER_TONE_HZ} Hz`);
+      await waitFor(() => stack.graph.calls().find((c) => c.id === bot.id)?.state === "terminated", "the bot left the meeting", 10_000);
+      await waitFor(
+        () => (stack.meetingMedia?.server.participants(demo.meetingId) ?? []).every((p) => p.kind !== "bot"),
+        "the bot's media gone from the meeting",
+        10_000,
+      );
+      await waitFor(async () => (await deviceStats("Boardroom")) === undefined, "the device gone from the browser's roster", 10_000);
+
+      // The call record keeps both legs' quality, and Teams got the device's quality report.
+      const record = await waitFor(
+        async () => {
+          const r = await adminApi(stack, "GET", `/v1/calls/${bot.id}`);
+          return r.json.quality ? r.json : undefined;
+        },
+        "the call's quality in its record",
+        10_000,
+      );
+      const deviceVideo = record.quality.deviceLeg.find((s: { kind: string }) => s.kind === "video");
+      const meetingVideo = record.quality.meetingLeg.find((s: { kind: string }) => s.kind === "video");
+      assert.ok(deviceVideo?.packetsReceived > 100, JSON.stringify(record.quality));
+      assert.ok(meetingVideo?.packetsSent > 100, JSON.stringify(record.quality));
+      assert.ok(stack.graph.deviceQualityReports().some((r) => (r.quality as { deviceName?: string }).deviceName === "Boardroom"));
+    } finally {
+      await device.quit();
+    }
+  });
+
+  it("the meeting side hangs up: removed from the meeting, the device gets a BYE and its media leg closes", async () => {
+    const device = await dialDemo("Huddle room");
+    try {
+      await waitFor(async () => ((await deviceStats("Huddle room"))?.framesDecoded ?? 0) > 5, "the device's video in the browser", 30_000);
+      const bot = stack.graph.calls().find((c) => c.identity.displayName === "Huddle room" && c.state === "established");
+      assert.ok(bot);
+      stack.graph.removeParticipant(bot.id);
+      await device.waitForClosed(10_000);
+      await waitFor(
+        () => (stack.meetingMedia?.server.participants(demo.meetingId) ?? []).every((p) => p.kind !== "bot"),
+        "the bot's media gone",
+        10_000,
+      );
+      await waitFor(() => stack.mediaHost?.host.activeCalls === 0, "the media host's call ended", 10_000);
+    } finally {
+      await device.quit();
+    }
+  });
+});
