@@ -149,7 +149,12 @@ describe("a room system and a browser in one Teams meeting (baresip, media host,
       const meetingVideo = record.quality.meetingLeg.find((s: { kind: string }) => s.kind === "video");
       assert.ok(deviceVideo?.packetsReceived > 100, JSON.stringify(record.quality));
       assert.ok(meetingVideo?.packetsSent > 100, JSON.stringify(record.quality));
-      assert.ok(stack.graph.deviceQualityReports().some((r) => (r.quality as { deviceName?: string }).deviceName === "Boardroom"));
+      // Reported to Teams right after the record is written.
+      await waitFor(
+        () => stack.graph.deviceQualityReports().some((r) => (r.quality as { deviceName?: string }).deviceName === "Boardroom"),
+        "Teams' copy of the device's quality",
+        5000,
+      );
     } finally {
       await device.quit();
     }
