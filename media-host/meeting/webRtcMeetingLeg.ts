@@ -128,13 +128,18 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       this.#audio.connectToRtpengine(mediaEndpoint(offer, answer.audioIndex), choice.audioPayloadType);
     if (answer.videoIndex >= 0 && choice.video) this.#video.connectToRtpengine(mediaEndpoint(offer, answer.videoIndex), choice.video.payloadType);
     this.#deviceSending = answer.deviceSending;
-    this.#offer ??= this.#createMeetingOffer(choice);
+    if (!this.#offer) {
+      this.#offer = this.#createMeetingOffer(choice);
+      // A call can end before its offer is ready (CANCEL while ringing): that rejection is expected, not a crash.
+      this.#offer.catch((e: Error) => this.#o.log.debug({ err: e.message }, "the meeting offer was abandoned"));
+    }
     return answer.sdp;
   }
 
   /** The join's appHostedMediaConfig blob (docs/design.md, "The meeting leg contract"). */
   async mediaBlob(): Promise<string> {
     if (!this.#offer) throw new Error("the meeting leg has no offer before the device's media is negotiated");
+    if (this.#closed) throw new Error("the meeting leg is closed");
     return JSON.stringify({
       version: 1,
       mediaHostId: this.#o.mediaHostId,
@@ -365,12 +370,19 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
 
 function waitForGathering(pc: RTCPeerConnection): Promise<void> {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
-      if (state === "complete") {
-        unSubscribe();
-        resolve();
-      }
+  return new Promise((resolve, reject) => {
+    const gathering = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state !== "complete") return;
+      gathering.unSubscribe();
+      closing.unSubscribe();
+      resolve();
+    });
+    // Closed while gathering (the call ended): nobody will want the offer.
+    const closing = pc.connectionStateChange.subscribe((state) => {
+      if (state !== "closed") return;
+      gathering.unSubscribe();
+      closing.unSubscribe();
+      reject(new Error("the meeting leg closed before its offer was ready"));
     });
   });
 }

@@ -32,4 +32,25 @@ describe("benchmarks still run and print their JSON", () => {
     assert.equal(result.sustainedRate.steps.length, 1);
     assert.ok(result.sustainedRate.steps[0].cpuMsPerCall > 0);
   });
+
+  it("media, one short step", async () => {
+    const { stdout } = await run(process.execPath, [bench("media"), "1", "1"], { timeout: 240_000, env: process.env, maxBuffer: 16 * 1024 * 1024 });
+    const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    assert.equal(result.benchmark, "media");
+    assert.ok(result.steps.length >= 1);
+    assert.ok(result.reference.rtpenginePlainRelay.packetsPerSecondPerCore > 0);
+    assert.equal(typeof result.result.ratio, "number");
+    assert.ok(result.steps[0].packets.toMeeting.sent > 0 && result.steps[0].packets.toDevice.sent > 0);
+  });
+
+  it("srtp, one short round", async () => {
+    const { stdout } = await run(process.execPath, [bench("srtp"), "1", "20"], { timeout: 120_000 });
+    const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    assert.match(result.benchmark, /werift SRTP/);
+    assert.ok(result.srtp.length > 0);
+    for (const row of result.srtp) {
+      assert.ok(row.unpatched.packetsPerSecondPerCore > 0 && row.patched.packetsPerSecondPerCore > 0, JSON.stringify(row));
+      assert.equal(typeof row.speedup, "number");
+    }
+  });
 });

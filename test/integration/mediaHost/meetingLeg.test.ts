@@ -189,6 +189,24 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  it("a call that ends before its meeting offer is ready (CANCEL while ringing) closes cleanly: no crash, no blob", async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (e: unknown) => rejections.push(e);
+    process.on("unhandledRejection", onRejection);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const { device, leg } = await connectCall();
+        await leg.close();
+        await assert.rejects(leg.mediaBlob(), /closed/);
+        await device.close();
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(rejections, []);
+    } finally {
+      process.off("unhandledRejection", onRejection);
+    }
+  });
+
   it("ends the call when the meeting never answers after the bot is admitted, and on a media timeout", async () => {
     const first = await connectCall();
     const neverAnswered = new Promise<string>((resolve) => first.leg.on("ended", resolve));
