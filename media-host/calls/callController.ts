@@ -361,6 +361,9 @@ export class CallController {
       ]);
       const quality = { deviceLeg: deviceLegQuality(query, call.dialog.remoteTag ?? "device"), meetingLeg };
       call.log.info({ quality }, "call quality");
+      // No packet either way (a signalling-only call): there is no media quality to keep or report.
+      const carried = [...quality.deviceLeg, ...quality.meetingLeg].some((s) => s.packetsReceived > 0 || s.packetsSent > 0);
+      if (!carried) return;
       await this.#options.controlPlane.reportQuality(call.graphCallId, quality);
     } catch (e) {
       call.log.warn({ err: (e as Error).message }, "reporting the call's quality failed");
