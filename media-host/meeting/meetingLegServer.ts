@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { TlsOptions } from "node:tls";
 import type { Logger } from "pino";
 import type { MeetingLegFactory } from "../calls/meetingLeg.js";
+import { PortAllocator } from "./portAllocator.js";
 import { AnswerRejectedError, type IceOptions, WebRtcMeetingLeg } from "./webRtcMeetingLeg.js";
 
 export interface MeetingLegServerOptions {
@@ -36,11 +37,14 @@ const PATH = /^\/meeting-legs\/([A-Za-z0-9_-]{16,64})$/;
 export class MeetingLegServer implements MeetingLegFactory {
   readonly #o: MeetingLegServerOptions;
   readonly #legs = new Map<string, WebRtcMeetingLeg>();
+  readonly #ports: PortAllocator | undefined;
   #server: Server | undefined;
   #baseUrl = "";
 
   constructor(options: MeetingLegServerOptions) {
     this.#o = options;
+    const range = options.ice.portRange;
+    this.#ports = range ? new PortAllocator(range[0], range[1]) : undefined;
   }
 
   async listen(): Promise<number> {
@@ -66,17 +70,27 @@ export class MeetingLegServer implements MeetingLegFactory {
 
   async create(callId: string): Promise<WebRtcMeetingLeg> {
     const legId = randomBytes(16).toString("base64url");
-    const leg = await WebRtcMeetingLeg.open({
+    const window = this.#ports?.allocate();
+    if (this.#ports && !window) throw new Error("no free WebRTC port: every port of WEBRTC_PORT_MIN..MAX is in use");
+    const ice: IceOptions = window ? { ...this.#o.ice, portRange: window } : this.#o.ice;
+    const opening = WebRtcMeetingLeg.open({
       legId,
       callId,
       mediaHostId: this.#o.mediaHostId,
       sessionUrl: `${this.#baseUrl}/meeting-legs/${legId}`,
-      ice: this.#o.ice,
+      ice,
       plainAddress: this.#o.plainAddress ?? "127.0.0.1",
       mediaTimeoutInMs: this.#o.mediaTimeoutInMs ?? 30_000,
       answerTimeoutInMs: this.#o.answerTimeoutInMs ?? 30_000,
       log: this.#o.logger.child({ callId, legId }),
-      onClosed: (id) => this.#legs.delete(id),
+      onClosed: (id) => {
+        this.#legs.delete(id);
+        if (window) this.#ports?.release(window[0]);
+      },
+    });
+    const leg = await opening.catch((e: Error) => {
+      if (window) this.#ports?.release(window[0]);
+      throw e;
     });
     this.#legs.set(legId, leg);
     return leg;

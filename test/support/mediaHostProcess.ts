@@ -51,6 +51,10 @@ export async function startMediaHostProcess(stack: LocalStack, options: StartMed
     // Below Linux's ephemeral ports (32768-60999) and apart from the local stack's own media host.
     RTP_PORT_MIN: String(options.rtpPortMin ?? 24000),
     RTP_PORT_MAX: String(options.rtpPortMax ?? 27999),
+    // The meeting leg's ICE ports likewise (several media host processes may run: windows rarely collide, and then move on).
+    WEBRTC_PORT_MIN: "28000",
+    WEBRTC_PORT_MAX: "28999",
+    MEETING_LEG_PORT: "0",
     PROMPTS_DIRECTORY: options.promptsDirectory,
     DRAIN_GRACE_MS: String(options.drainGraceMs ?? 30_000),
     ...options.env,

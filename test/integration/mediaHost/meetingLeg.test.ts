@@ -24,7 +24,8 @@ before(async () => {
     mediaHostId: "mh-test",
     host: "127.0.0.1",
     port: 0,
-    ice: { bindAddress: "127.0.0.1", advertisedAddress: "127.0.0.1" },
+    // A port range, as on a VM (WEBRTC_PORT_MIN..MAX): each leg gets a window of it.
+    ice: { bindAddress: "127.0.0.1", advertisedAddress: "127.0.0.1", portRange: [29000, 29199] },
     mediaTimeoutInMs: 2000,
     answerTimeoutInMs: 1500,
     logger: pino({ level: "silent" }),
@@ -72,7 +73,13 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
     assert.match(blob.offer, /a=rtpmap:\d+ H264\/90000/);
     assert.match(blob.offer, /a=ssrc:\d+ /, "werift routes by signalled SSRCs");
     assert.match(blob.offer, /a=group:BUNDLE 0 1 2/);
-    for (const candidate of blob.offer.match(/^a=candidate:.*$/gm) ?? []) assert.match(candidate, / 127\.0\.0\.1 /, "loopback candidates only");
+    const candidates = blob.offer.match(/^a=candidate:.*$/gm) ?? [];
+    assert.ok(candidates.length > 0);
+    for (const candidate of candidates) {
+      assert.match(candidate, / 127\.0\.0\.1 /, "loopback candidates only");
+      const port = Number(candidate.split(" ")[5]);
+      assert.ok(port >= 29000 && port <= 29199, `the ICE port ${port} is in the configured range`);
+    }
     await leg.close();
     await device.close();
   });
