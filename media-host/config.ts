@@ -100,7 +100,7 @@ export function loadMediaHostConfig(env: NodeJS.ProcessEnv = process.env): Media
     problems.push("AZURE_CLIENT_SECRET needs AZURE_TENANT_ID and AZURE_CLIENT_ID");
   if (Boolean(c.SIP_TLS_CERT_FILE) !== Boolean(c.SIP_TLS_KEY_FILE)) problems.push("SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together");
   if (c.RTP_PORT_MIN > c.RTP_PORT_MAX) problems.push("RTP_PORT_MIN must not exceed RTP_PORT_MAX");
-  if (c.WEBRTC_PORT_MIN > c.WEBRTC_PORT_MAX) problems.push("WEBRTC_PORT_MIN must not exceed WEBRTC_PORT_MAX");
+  if (c.WEBRTC_PORT_MIN >= c.WEBRTC_PORT_MAX) problems.push("WEBRTC_PORT_MIN must be below WEBRTC_PORT_MAX (two ports at least)");
   const rtpOverlaps = c.WEBRTC_PORT_MIN <= c.RTP_PORT_MAX && c.RTP_PORT_MIN <= c.WEBRTC_PORT_MAX;
   if (rtpOverlaps) problems.push("the WEBRTC_PORT_* range must not overlap the RTP_PORT_* range (rtpengine's)");
   if (problems.length > 0) throw new MediaHostConfigError(`invalid media host configuration:\n${problems.map((p) => `- ${p}`).join("\n")}`);
