@@ -211,16 +211,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.entraTokenLifetimeSeconds ? { accessTokenLifetimeSeconds: options.entraTokenLifetimeSeconds } : {}),
     });
     await entra.start();
-    entraHost.serve((req, res) => {
-      entra.handle(req, res).then(
-        (handled) => {
-          if (!handled) res.writeHead(404).end();
-        },
-        () => {
-          if (!res.headersSent) res.writeHead(500).end();
-        },
-      );
-    });
+    entraHost.serve(emulatorListener(entra));
     // Graph answers on "localhost" (not 127.0.0.1) so the SDK's customHosts tells it apart from Entra ID.
     const graph = new GraphEmulator({
       origin: `https://localhost:${graphHost.port}`,
@@ -229,16 +220,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     await graph.start();
     stopEmulators.push(() => graph.stop());
-    graphHost.serve((req, res) => {
-      graph.handle(req, res).then(
-        (handled) => {
-          if (!handled) res.writeHead(404).end();
-        },
-        () => {
-          if (!res.headersSent) res.writeHead(500).end();
-        },
-      );
-    });
+    graphHost.serve(emulatorListener(graph));
     let meetingMedia: LocalStack["meetingMedia"];
     if (options.meetingMedia) {
       const meetingHost = await bind(false, options.meetingMedia.port ?? 0, "Meeting page");
@@ -257,16 +239,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           botMediaFailed: (callId, reason) => graph.dropBotForMedia(callId, reason),
         },
       });
-      meetingHost.serve((req, res) => {
-        server.handle(req, res).then(
-          (handled) => {
-            if (!handled) res.writeHead(404).end();
-          },
-          () => {
-            if (!res.headersSent) res.writeHead(500).end();
-          },
-        );
-      });
+      meetingHost.serve(emulatorListener(server));
       graph.useMeetingMedia(server);
       stopEmulators.unshift(() => server.close());
       meetingMedia = { server, url, pageUrl: (meetingId) => `${url}/_emulator/meetings/${encodeURIComponent(meetingId)}` };
@@ -483,6 +456,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stop();
     throw e;
   }
+}
+
+/** Serves an emulator's `handle` (404 for what it does not serve; a crash in it is a bug of the emulator, answered 500). */
+function emulatorListener(emulator: {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    emulator.handle(req, res).then(
+      (handled) => {
+        if (!handled) res.writeHead(404).end();
+      },
+      () => {
+        if (!res.headersSent) res.writeHead(500).end();
+      },
+    );
+  };
 }
 
 /** What the CLI reads to reach the local stack without flags (in .local/, git-ignored, owner-only). */

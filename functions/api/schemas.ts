@@ -196,6 +196,18 @@ export const schemas: Record<string, Schema> = {
       mediaBlob: { type: "string", description: "appHostedMediaConfig.blob: how the meeting's media server reaches the media host" },
     },
   },
+  MediaStreamQuality: {
+    type: "object",
+    required: ["kind", "packetsSent", "packetsReceived", "packetsLost", "jitterMs", "roundTripMs"],
+    properties: {
+      kind: { enum: ["audio", "video"] },
+      packetsSent: { type: "integer", minimum: 0 },
+      packetsReceived: { type: "integer", minimum: 0 },
+      packetsLost: { type: "integer", minimum: 0 },
+      jitterMs: { type: ["number", "null"], description: "Interarrival jitter of what was received, ms" },
+      roundTripMs: { type: ["number", "null"] },
+    },
+  },
   QualityReport: {
     type: "object",
     required: ["quality"],
@@ -207,34 +219,12 @@ export const schemas: Record<string, Schema> = {
           deviceLeg: {
             type: "array",
             maxItems: 8,
-            items: {
-              type: "object",
-              required: ["kind", "packetsSent", "packetsReceived", "packetsLost", "jitterMs", "roundTripMs"],
-              properties: {
-                kind: { enum: ["audio", "video"] },
-                packetsSent: { type: "integer", minimum: 0 },
-                packetsReceived: { type: "integer", minimum: 0 },
-                packetsLost: { type: "integer", minimum: 0 },
-                jitterMs: { type: ["number", "null"] },
-                roundTripMs: { type: ["number", "null"] },
-              },
-            },
+            items: { $ref: "#/components/schemas/MediaStreamQuality" },
           },
           meetingLeg: {
             type: "array",
             maxItems: 8,
-            items: {
-              type: "object",
-              required: ["kind", "packetsSent", "packetsReceived", "packetsLost", "jitterMs", "roundTripMs"],
-              properties: {
-                kind: { enum: ["audio", "video"] },
-                packetsSent: { type: "integer", minimum: 0 },
-                packetsReceived: { type: "integer", minimum: 0 },
-                packetsLost: { type: "integer", minimum: 0 },
-                jitterMs: { type: ["number", "null"] },
-                roundTripMs: { type: ["number", "null"] },
-              },
-            },
+            items: { $ref: "#/components/schemas/MediaStreamQuality" },
           },
         },
       },

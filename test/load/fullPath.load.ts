@@ -12,7 +12,7 @@ import { describeResult, runSipp } from "../support/peers/sipp.js";
 let load: DialInStackProcess;
 
 /** Calls per second the load run offers (LOAD_RATE overrides). */
-const RATE = Number(process.env.LOAD_RATE ?? 50);
+const RATE = Number(process.env.LOAD_RATE ?? 40);
 
 before(async () => {
   load = await startDialInStackProcess({ meetings: 100, mediaHostProcess: true });
