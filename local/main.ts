@@ -14,7 +14,7 @@ try {
     cosmosPort: 8081,
     entraPort: 7443,
     graphPort: 7444,
-    mediaHost: { sipPort: 5060, sipTlsPort: 5061, healthPort: 8090 },
+    mediaHost: { sipPort: 5060, sipTlsPort: 5061, healthPort: 8090, meetingLegPort: 8443 },
     meetingMedia: { port: 8080 },
     logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information",
   });

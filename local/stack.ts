@@ -42,7 +42,14 @@ export interface LocalStackOptions {
   /** The Microsoft Graph emulator's HTTPS port. */
   readonly graphPort?: number;
   /** Also run a media host (rtpengine + SIP) against this control plane; ports default to free ones. */
-  readonly mediaHost?: { readonly sipPort?: number; readonly sipTlsPort?: number; readonly healthPort?: number; readonly promptsDirectory?: string };
+  readonly mediaHost?: {
+    readonly sipPort?: number;
+    readonly sipTlsPort?: number;
+    readonly healthPort?: number;
+    /** The meeting leg's session endpoint (HTTPS), where the meeting's media server answers. */
+    readonly meetingLegPort?: number;
+    readonly promptsDirectory?: string;
+  };
   /**
    * Call events over Service Bus (the AMQP test broker, the real SDK, Entra ID tokens)
    * instead of the in-process bus, as between Functions and media host VMs: one
@@ -407,6 +414,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         sipTcpPort: options.mediaHost.sipPort ?? 0,
         sipTls: { port: options.mediaHost.sipTlsPort ?? 0, options: tls },
         healthPort: options.mediaHost.healthPort ?? 0,
+        meetingLeg: { port: options.mediaHost.meetingLegPort ?? 0 },
         rtpPortMin: 30000,
         // Below Linux's ephemeral ports (32768-60999), which other programs pick at random.
         rtpPortMax: 32767,
