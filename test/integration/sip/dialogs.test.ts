@@ -189,6 +189,56 @@ describe("dialogs: answer, ACK, BYE both ways", () => {
     );
   });
 
+  it("a keyframe request the SIP way: INFO application/media_control+xml picture_fast_update (RFC 5168) reaches the device in the dialog", async () => {
+    const status: number[] = [];
+    onInvite = (dialog) => {
+      dialog.answer(sdp);
+      dialog.once("confirmed", () => {
+        void dialog.requestPictureFastUpdate().then((s) => status.push(s));
+      });
+    };
+    const device: Socket = createSocket("udp4");
+    await new Promise<void>((resolve) => device.bind(0, "127.0.0.1", resolve));
+    const infos: { contentType: string; body: string; from: string }[] = [];
+    const line = (data: Buffer, name: string) =>
+      data
+        .toString()
+        .split("\r\n")
+        .find((l) => l.startsWith(`${name}:`)) ?? "";
+    device.on("message", (data) => {
+      const message = parseMessage(data);
+      if (message.kind === "response" && message.status === 200 && message.headers.cseq().method === "INVITE") {
+        const ack = ["ACK sip:gateway@127.0.0.1 SIP/2.0", `Via: SIP/2.0/UDP 127.0.0.1:${device.address().port};branch=z9hG4bK-ack-pfu;rport`];
+        ack.push("Max-Forwards: 70", "From: <sip:room@example.com>;tag=room3", line(data, "To"), "Call-ID: fast-update@example.com", "CSeq: 1 ACK");
+        device.send([...ack, "Content-Length: 0", "", ""].join("\r\n"), ports.u1, "127.0.0.1");
+      } else if (message.kind === "request" && message.method === "INFO") {
+        infos.push({ contentType: message.headers.get("Content-Type") ?? "", body: message.body.toString(), from: line(data, "From") });
+        const ok = ["SIP/2.0 200 OK", line(data, "Via"), line(data, "From"), line(data, "To"), line(data, "Call-ID"), line(data, "CSeq")];
+        device.send([...ok, "Content-Length: 0", "", ""].join("\r\n"), ports.u1, "127.0.0.1");
+      }
+    });
+    const invite = [
+      "INVITE sip:123456789.1234567890@127.0.0.1 SIP/2.0",
+      `Via: SIP/2.0/UDP 127.0.0.1:${device.address().port};branch=z9hG4bK-pfu;rport`,
+    ];
+    invite.push(
+      "Max-Forwards: 70",
+      "From: <sip:room@example.com>;tag=room3",
+      "To: <sip:123456789.1234567890@127.0.0.1>",
+      "Call-ID: fast-update@example.com",
+    );
+    invite.push("CSeq: 1 INVITE", `Contact: <sip:room@127.0.0.1:${device.address().port}>`);
+    device.send([...invite, "Content-Length: 0", "", ""].join("\r\n"), ports.u1, "127.0.0.1");
+    const until = Date.now() + 4000;
+    while (status.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    device.close();
+    assert.deepEqual(status, [200], "the device's answer to the INFO");
+    assert.equal(infos.length, 1);
+    assert.equal(infos[0]?.contentType, "application/media_control+xml");
+    assert.match(infos[0]?.body ?? "", /<media_control>\s*<vc_primitive>\s*<to_encoder>\s*<picture_fast_update\/>/);
+    assert.match(infos[0]?.from ?? "", /tag=/, "sent in the dialog: our tag in From");
+  });
+
   it("our side hangs up: the device gets a BYE over its own flow", async () => {
     onInvite = (dialog) => {
       dialog.answer(sdp);
