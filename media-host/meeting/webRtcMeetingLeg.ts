@@ -254,8 +254,9 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     });
     const pc = new RTCPeerConnection({
       bundlePolicy: "max-bundle",
-      // A loopback STUN address and a short gather: werift falls back to a public STUN server otherwise.
-      iceServers: [{ urls: `stun:${ice.bindAddress === "127.0.0.1" ? "127.0.0.1" : ice.bindAddress}:9` }],
+      // Without a STUN server werift falls back to a public one; ours is the discard port of our own
+      // address, which never answers, so gathering ends at the short timeout with host candidates only.
+      iceServers: [{ urls: `stun:${ice.bindAddress}:9` }],
       iceStunGatherTimeout: 0.05,
       iceUseIpv4: false,
       iceUseIpv6: false,
