@@ -11,6 +11,8 @@ command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v rtpengine >/dev/null 2>&1 || missing+=(rtpengine-daemon)
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip-core baresip-ffmpeg)
+# GNU patch applies patches/ (scripts/patch-dependencies.mjs; its JS applier is the fallback on VMs).
+command -v patch >/dev/null 2>&1 || missing+=(patch)
 # Headless Chromium joins the meeting page in the end-to-end media test (driven by playwright-core).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then

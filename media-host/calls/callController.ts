@@ -96,10 +96,7 @@ export class CallController {
   async endAll(reason: string): Promise<void> {
     await Promise.all(
       [...this.#calls.values()].map(async (call) => {
-        if (call.graphCallId)
-          await this.#options.controlPlane
-            .leave(call.graphCallId, reason)
-            .catch((e: Error) => call.log.warn({ err: e.message }, "leaving the meeting failed"));
+        if (call.graphCallId) await this.#leaveMeeting(call.graphCallId, reason, call.log);
         if (call.dialog.state === "early") call.dialog.reject(503, "Service Unavailable", [["Reason", `SIP;cause=503;text="${quote(reason)}"`]]);
         else await call.dialog.bye(reason).catch(() => {});
       }),
@@ -237,9 +234,7 @@ export class CallController {
     if (call.finished) {
       // The device gave up (CANCEL, BYE) while the join was on its way: the bot leaves at once.
       log.info({ graphCallId: joined.callId }, "the device left during the join: leaving the meeting");
-      await this.#options.controlPlane
-        .leave(joined.callId, "the device hung up while joining")
-        .catch((e: Error) => log.warn({ err: e.message }, "leaving the meeting failed"));
+      await this.#leaveMeeting(joined.callId, "the device hung up while joining", log);
       return;
     }
     log.info({ graphCallId: joined.callId, joinAsGuest: joined.joinAsGuest }, "joining the meeting");
@@ -270,10 +265,12 @@ export class CallController {
     if (call.dialog.state === "early") call.dialog.reject(480, "Temporarily Unavailable", [["Reason", `SIP;cause=480;text="${quote(reason)}"`]]);
     else await call.dialog.bye(reason).catch(() => {});
     // The dialog's "ended" (local) leaves nothing to the meeting: do it here, with the reason.
-    if (graphCallId)
-      await this.#options.controlPlane
-        .leave(graphCallId, reason)
-        .catch((e: Error) => call.log.warn({ err: e.message }, "leaving the meeting failed"));
+    if (graphCallId) await this.#leaveMeeting(graphCallId, reason, call.log);
+  }
+
+  /** The bot leaves the meeting; a failure is logged, not thrown (the call is over for the device either way). */
+  async #leaveMeeting(graphCallId: string, reason: string, log: Logger): Promise<void> {
+    await this.#options.controlPlane.leave(graphCallId, reason).catch((e: Error) => log.warn({ err: e.message }, "leaving the meeting failed"));
   }
 
   /** A device's offer inside the call (hold, resume, codec change): through rtpengine and the meeting leg again. */
@@ -343,10 +340,7 @@ export class CallController {
     this.#calls.delete(call.dialog.callId);
     this.#options.metrics?.activeCalls.set(this.#calls.size);
     call.log.info({ by, reason }, "call ended");
-    if (call.graphCallId && by !== "local")
-      await this.#options.controlPlane
-        .leave(call.graphCallId, reason)
-        .catch((e: Error) => call.log.warn({ err: e.message }, "leaving the meeting failed"));
+    if (call.graphCallId && by !== "local") await this.#leaveMeeting(call.graphCallId, reason, call.log);
     await this.#reportQuality(call);
     await this.#release(call.dialog.callId, call.leg);
   }

@@ -53,11 +53,6 @@ export function writeFir(target: Buffer, senderSsrc: number, mediaSsrc: number, 
   return 20;
 }
 
-/** The SSRC of an RTP packet (bytes 8–11). */
-export function rtpSsrc(packet: Buffer): number {
-  return packet.length >= 12 ? packet.readUInt32BE(8) : 0;
-}
-
 export function rtpPayloadType(packet: Buffer): number {
   return packet.length >= 2 ? packet[1]! & 0x7f : -1;
 }

@@ -88,8 +88,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     this.#audio = audio;
     this.#video = video;
     video.onDeviceRtcp((packet) => {
-      const kind = findKeyframeRequest(packet);
-      if (kind) this.requestKeyframe();
+      if (findKeyframeRequest(packet)) this.requestKeyframe();
     });
   }
 
@@ -100,10 +99,6 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       throw e;
     });
     return new WebRtcMeetingLeg(options, audio, video);
-  }
-
-  get answered(): boolean {
-    return this.#answered;
   }
 
   /** Packet counters of the bridge (both kinds), for metrics and tests. */
@@ -159,10 +154,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
 
   /** The meeting's media server's answer (POSTed to the session URL). */
   async acceptAnswer(token: string, sdp: string, meetingSessionUrl?: string): Promise<void> {
-    const given = Buffer.from(token);
-    const expected = Buffer.from(this.#answerToken);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new AnswerRejectedError(401, "the answer token is not this leg's");
+    if (!this.#isAnswerToken(token)) throw new AnswerRejectedError(401, "the answer token is not this leg's");
     if (this.#answered) throw new AnswerRejectedError(409, "this leg has an answer already");
     if (this.#closed || !this.#pc) throw new AnswerRejectedError(409, "this leg is closed");
     try {
@@ -178,12 +170,17 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
 
   /** The meeting's media server ended the session (DELETE): the call ends. */
   endedByMeeting(token: string): boolean {
-    const given = Buffer.from(token);
-    const expected = Buffer.from(this.#answerToken);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+    if (!this.#isAnswerToken(token)) return false;
     this.#endedByMeeting = true;
     this.#fail("the meeting's media server ended the media session");
     return true;
+  }
+
+  /** Compared in constant time: the token is the session endpoint's only credential. */
+  #isAnswerToken(token: string): boolean {
+    const given = Buffer.from(token);
+    const expected = Buffer.from(this.#answerToken);
+    return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
   /** The device asked for a keyframe (RTCP PLI/FIR or SIP INFO): the meeting's video source is asked. */

@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from "node:dgram";
+import { findKeyframeRequest, isRtcp, rtpPayloadType } from "../../../media-host/meeting/rtcp.js";
 import { mediaEndpoint, parseSdp } from "../../../media-host/rtpengine/sdp.js";
 
 export interface PlainRtpDeviceOptions {
@@ -103,20 +104,14 @@ export class PlainRtpDevice {
   }
 
   #receive(kind: "audio" | "video", packet: Buffer): void {
-    const type = packet[1] ?? 0;
-    if (type >= 192 && type <= 223) {
+    if (isRtcp(packet)) {
       this.received.rtcp++;
-      // Walk the compound packet for PSFB PLI (FMT 1) / FIR (FMT 4).
-      let offset = 0;
-      while (offset + 4 <= packet.length) {
-        const fmt = packet[offset]! & 0x1f;
-        if (packet[offset + 1] === 206 && (fmt === 1 || fmt === 4)) this.keyframeRequests.push(fmt === 1 ? "pli" : "fir");
-        offset += (packet.readUInt16BE(offset + 2) + 1) * 4;
-      }
+      const request = findKeyframeRequest(packet);
+      if (request) this.keyframeRequests.push(request);
       return;
     }
     this.received[kind]++;
-    this.receivedPayloadTypes[kind].add(type & 0x7f);
+    this.receivedPayloadTypes[kind].add(rtpPayloadType(packet));
     if (kind === "video") this.#onVideo?.(packet);
   }
 }
