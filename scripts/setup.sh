@@ -13,6 +13,10 @@ command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip-core baresip-ffmpeg)
 # GNU patch applies patches/ (scripts/patch-dependencies.mjs; its JS applier is the fallback on VMs).
 command -v patch >/dev/null 2>&1 || missing+=(patch)
+# The SIP edge devices dial (edge/): Kamailio with its TLS module, started by the stack and the tests in the foreground.
+command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || missing+=(kamailio kamailio-tls-modules)
+# The edge's scanner test runs sipvicious (svmap, svwar) against it.
+command -v svwar >/dev/null 2>&1 || missing+=(sipvicious)
 # Headless Chromium joins the meeting page in the end-to-end media test (driven by playwright-core).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then
@@ -22,7 +26,7 @@ if ((${#missing[@]})); then
   fi
   echo "setup: apt-get install ${missing[*]}"
   apt-get update -qq
-  # Install, but start no daemon (rtpengine's own would take ports): the project runs its own instances.
+  # Install, but start no daemon (rtpengine's and Kamailio's own would take ports): the project runs its own instances.
   guard=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
