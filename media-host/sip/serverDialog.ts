@@ -24,11 +24,20 @@ export type OfferAnswerer = (offer: Buffer, dialog: ServerDialog) => Promise<Buf
 /** The smallest session interval we accept (RFC 4028 recommends 90 s). */
 export const MIN_SESSION_EXPIRES = 90;
 
+/** How often a ringing dialog repeats its provisional response (well inside a proxy's ~7 s patience). */
+export const DEFAULT_PROVISIONAL_REFRESH_IN_MS = 2000;
+
 export interface ServerDialogOptions {
   /** Our Contact URI (where the device sends in-dialog requests). */
   readonly contact: string;
   /** Answers re-INVITE/UPDATE offers; without it such offers get 488. */
   readonly answerOffer?: OfferAnswerer;
+  /**
+   * While ringing, the provisional response is sent again this often (RFC 3261 §13.3.1.1):
+   * a stateful proxy that hears nothing gives up on us (Kamailio's fr_inv_timer, rewound by
+   * each provisional) and moves the call elsewhere. Default 2000; 0 sends it once.
+   */
+  readonly provisionalRefreshInMs?: number;
   readonly timers?: TimerValues;
   readonly scheduler?: Scheduler;
 }
@@ -83,10 +92,23 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     return this.#state;
   }
 
-  /** A provisional response in the dialog (180 Ringing while the bot joins). */
+  /**
+   * A provisional response in the dialog (180 Ringing while the bot joins), repeated every
+   * `provisionalRefreshInMs` until the final response, a CANCEL or the end of the dialog.
+   */
   ring(status = 180, reason = "Ringing"): void {
-    if (this.#state !== "early") return;
+    if (this.#state !== "early" || this.invite.answered) return;
     this.invite.respond(status, reason, { toTag: this.localTag, headers: [...this.#recordRoute, ["Contact", `<${this.#options.contact}>`]] });
+    const every = this.#options.provisionalRefreshInMs ?? DEFAULT_PROVISIONAL_REFRESH_IN_MS;
+    if (every > 0) {
+      this.#timers.start("ringing", every, () => {
+        try {
+          this.ring(status, reason);
+        } catch {
+          // The INVITE's transaction ended under us (its connection closed): nothing left to keep alive.
+        }
+      });
+    }
   }
 
   /**
@@ -125,6 +147,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     });
     if (!data) return; // cancelled meanwhile
     this.#state = "answered";
+    this.#timers.stop("ringing");
     if (this.invite.flow.protocol === "udp") this.#retransmit(data, this.#values.t1InMs);
     this.#timers.start("ack", 64 * this.#values.t1InMs, () => {
       if (this.#state !== "answered") return;

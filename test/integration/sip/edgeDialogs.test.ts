@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { after, before, describe, it } from "node:test";
+import type { IncomingRequest } from "../../../media-host/sip/incomingRequest.js";
 import { Dialogs } from "../../../media-host/sip/dialogs.js";
 import type { SipMessage, SipRequest, SipResponse } from "../../../media-host/sip/message.js";
 import { parseMessage } from "../../../media-host/sip/parser.js";
-import type { ServerDialog } from "../../../media-host/sip/serverDialog.js";
+import { serializeMessage } from "../../../media-host/sip/serializer.js";
+import { ServerDialog } from "../../../media-host/sip/serverDialog.js";
 import { SipStack } from "../../../media-host/sip/sipStack.js";
 import { UdpTransport } from "../../../media-host/sip/transport/udpTransport.js";
 import { ManualClock } from "../../support/manualClock.js";
@@ -15,7 +17,7 @@ import { waitFor } from "../../support/waiting.js";
  * two Record-Route values when the edge changes transport). The peer here is a raw UDP
  * socket in the edge's place: what it sends is what the edge forwards from a device, and
  * whatever the gateway sends in the dialog must reach it, whatever the Request-URI says.
- * The dialogs run on a manual clock, so session refreshes are driven by hand.
+ * The dialogs run on a manual clock, so ringing and session refreshes are driven by hand.
  */
 
 const SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=sendrecv\r\n";
@@ -73,6 +75,10 @@ class EdgePeer {
     this.#request(call, method, this.#branch(), ++call.cseq, headers, body, call.toTag);
   }
 
+  cancel(call: Call): void {
+    this.#request(call, "CANCEL", call.inviteBranch, 1, [], "", undefined);
+  }
+
   responses(call: Call, status: number, method = "INVITE"): SipResponse[] {
     return this.received.filter(
       (m): m is SipResponse =>
@@ -82,6 +88,16 @@ class EdgePeer {
 
   requests(call: Call, method: string): SipRequest[] {
     return this.received.filter((m): m is SipRequest => m.kind === "request" && m.headers.callId() === call.callId && m.method === method);
+  }
+
+  /**
+   * Asks the gateway something outside any dialog and waits for the answer: whatever the
+   * gateway sent over this flow before that answer has arrived by then.
+   */
+  async roundTrip(): Promise<void> {
+    const call = this.newCall();
+    this.#request(call, "OPTIONS", this.#branch(), 1, [], "", undefined);
+    await waitFor(() => this.responses(call, 200, "OPTIONS")[0], "the answer to OPTIONS");
   }
 
   close(): void {
@@ -156,21 +172,28 @@ const transport = new UdpTransport();
 const clock = new ManualClock();
 let stack: SipStack;
 let peer: EdgePeer;
+let gatewayContact: string;
 const dialogsByCallId = new Map<string, ServerDialog>();
+/** How a new call becomes a dialog (the Dialogs registry unless a test wants other options). */
+let accept: (invite: IncomingRequest) => ServerDialog;
+let acceptIntoDialogs: (invite: IncomingRequest) => ServerDialog;
 
 before(async () => {
   const port = await transport.listen("127.0.0.1", 0);
+  gatewayContact = `sip:gateway@127.0.0.1:${port}`;
   stack = new SipStack({ transports: [transport], serverName: "OpenCVI", timers });
   // Fax (m=image) is an offer the gateway refuses: a target refresh that fails moves nothing.
   const answerOffer = async (offer: Buffer) => {
     if (offer.toString().includes("m=image")) throw new Error("no fax");
     return Buffer.from(SDP);
   };
-  const dialogs = new Dialogs(stack, { contact: `sip:gateway@127.0.0.1:${port}`, timers, scheduler: clock, answerOffer });
+  const dialogs = new Dialogs(stack, { contact: gatewayContact, timers, scheduler: clock, answerOffer });
   dialogs.onCall((invite) => {
-    const dialog = dialogs.accept(invite);
+    const dialog = accept(invite);
     dialogsByCallId.set(dialog.callId, dialog);
   });
+  acceptIntoDialogs = (invite) => dialogs.accept(invite);
+  accept = acceptIntoDialogs;
   peer = await EdgePeer.open(port);
 });
 after(async () => {
@@ -260,5 +283,65 @@ describe("dialogs behind a record-routing SIP edge (RFC 3261 §12, §13.3.1, §1
     assert.equal(bye?.uri, movedAgain, "after the UPDATE, not the refused re-INVITE");
     assert.deepEqual(info?.headers.getAll("Route"), [EDGE_TOWARDS_DEVICE]);
     assert.deepEqual(bye?.headers.getAll("Route"), [EDGE_TOWARDS_DEVICE]);
+  });
+
+  it("a ringing dialog repeats its 180 every provisionalRefreshInMs (2 s by default), the same 180 each time, until the 200", async () => {
+    const { call, dialog } = await placeCall([EDGE_TOWARDS_DEVICE]);
+    dialog.ring();
+    await waitFor(() => peer.responses(call, 180).length === 1, "the first 180");
+    clock.advance(1999);
+    await peer.roundTrip();
+    assert.equal(peer.responses(call, 180).length, 1, "not before the interval");
+    clock.advance(1);
+    await waitFor(() => peer.responses(call, 180).length === 2, "the second 180");
+    clock.advance(2000);
+    await waitFor(() => peer.responses(call, 180).length === 3, "the third 180");
+    const [first, ...repeats] = peer.responses(call, 180).map((response) => serializeMessage(response).toString());
+    for (const repeat of repeats) assert.equal(repeat, first);
+    await answered(call, dialog);
+    clock.advance(10_000);
+    await peer.roundTrip();
+    assert.equal(peer.responses(call, 180).length, 3, "none after the 200");
+    await dialog.bye("done");
+  });
+
+  it("the repeated 180 stops at a CANCEL", async () => {
+    const { call, dialog } = await placeCall([EDGE_TOWARDS_DEVICE]);
+    dialog.ring();
+    clock.advance(2000);
+    await waitFor(() => peer.responses(call, 180).length === 2, "two 180s");
+    peer.cancel(call);
+    await waitFor(() => peer.responses(call, 487)[0], "the 487");
+    assert.equal(dialog.state, "ended");
+    clock.advance(10_000);
+    await peer.roundTrip();
+    assert.equal(peer.responses(call, 180).length, 2, "none after the CANCEL");
+  });
+
+  it("the repeated 180 stops when the dialog ends without an answer (a refusal)", async () => {
+    const { call, dialog } = await placeCall([EDGE_TOWARDS_DEVICE]);
+    dialog.ring();
+    clock.advance(2000);
+    await waitFor(() => peer.responses(call, 180).length === 2, "two 180s");
+    dialog.reject(480, "Temporarily Unavailable");
+    await waitFor(() => peer.responses(call, 480)[0], "the 480");
+    clock.advance(10_000);
+    await peer.roundTrip();
+    assert.equal(peer.responses(call, 180).length, 2, "none after the refusal");
+  });
+
+  it("provisionalRefreshInMs 0: the 180 is sent once", async () => {
+    accept = (invite) => new ServerDialog(stack, invite, { contact: gatewayContact, timers, scheduler: clock, provisionalRefreshInMs: 0 });
+    try {
+      const { call, dialog } = await placeCall([EDGE_TOWARDS_DEVICE]);
+      dialog.ring();
+      await waitFor(() => peer.responses(call, 180)[0], "the 180");
+      clock.advance(10_000);
+      await peer.roundTrip();
+      assert.equal(peer.responses(call, 180).length, 1);
+      dialog.reject(480, "Temporarily Unavailable");
+    } finally {
+      accept = acceptIntoDialogs;
+    }
   });
 });
