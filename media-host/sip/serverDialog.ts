@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { inDialogDestination } from "./dialogRoute.js";
 import type { IncomingRequest } from "./incomingRequest.js";
-import type { SipRequest } from "./message.js";
+import type { SipRequest, Uri } from "./message.js";
 import type { OutgoingRequest, SipStack } from "./sipStack.js";
 import { DEFAULT_TIMERS, realScheduler, type Scheduler, type TimerValues, TransactionTimers } from "./transactions/timers.js";
 
@@ -23,11 +24,20 @@ export type OfferAnswerer = (offer: Buffer, dialog: ServerDialog) => Promise<Buf
 /** The smallest session interval we accept (RFC 4028 recommends 90 s). */
 export const MIN_SESSION_EXPIRES = 90;
 
+/** How often a ringing dialog repeats its provisional response (well inside a proxy's ~7 s patience). */
+export const DEFAULT_PROVISIONAL_REFRESH_IN_MS = 2000;
+
 export interface ServerDialogOptions {
   /** Our Contact URI (where the device sends in-dialog requests). */
   readonly contact: string;
   /** Answers re-INVITE/UPDATE offers; without it such offers get 488. */
   readonly answerOffer?: OfferAnswerer;
+  /**
+   * While ringing, the provisional response is sent again this often (RFC 3261 §13.3.1.1):
+   * a stateful proxy that hears nothing gives up on us (Kamailio's fr_inv_timer, rewound by
+   * each provisional) and moves the call elsewhere. Default 2000; 0 sends it once.
+   */
+  readonly provisionalRefreshInMs?: number;
   readonly timers?: TimerValues;
   readonly scheduler?: Scheduler;
 }
@@ -36,8 +46,10 @@ export interface ServerDialogOptions {
  * The dialog a device's INVITE creates on our side (RFC 3261 §12–13, UAS). It answers
  * with a 2xx and retransmits it until the ACK (§13.3.1.4: the core's job, not the
  * transaction's), ends the call with a BYE if no ACK ever comes, and carries the BYEs
- * of either side. In-dialog requests go over the flow the INVITE came on, which is
- * what reaches a device behind NAT.
+ * of either side. The 1xx and 2xx that establish it copy the INVITE's Record-Route, and
+ * our in-dialog requests follow the route set (§12.2.1.1), so a record-routing proxy
+ * stays on the path; they still leave over the flow the INVITE came on, which is what
+ * reaches that proxy, or a device behind NAT.
  */
 export class ServerDialog extends EventEmitter<ServerDialogEvents> {
   readonly callId: string;
@@ -48,6 +60,12 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
   readonly #options: ServerDialogOptions;
   readonly #timers: TransactionTimers;
   readonly #values: TimerValues;
+  /** The INVITE's Record-Route fields as received: copied into the responses that establish the dialog (§12.1.1). */
+  readonly #recordRoute: readonly (readonly [string, string])[];
+  /** §12.1.1: the Record-Route URIs in order, fixed for the life of the dialog. */
+  readonly #routeSet: readonly Uri[];
+  /** Where our requests are addressed: the device's Contact, moved by target refreshes (§12.2.2). */
+  #remoteTarget: Uri;
   #state: "early" | "answered" | "confirmed" | "ended" = "early";
   #localCSeq = 1;
   /** RFC 4028: the interval and who refreshes; undefined when the device does not do session timers. */
@@ -62,6 +80,10 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     this.#options = options;
     this.callId = invite.request.headers.callId();
     this.remoteTag = invite.request.headers.from().tag;
+    this.#recordRoute = invite.request.headers.getAll("Record-Route").map((value) => ["Record-Route", value] as const);
+    this.#routeSet = invite.request.headers.recordRoutes().map((route) => route.uri);
+    // An INVITE without a Contact is broken; its Request-URI is the least wrong target.
+    this.#remoteTarget = contactUri(invite.request) ?? invite.request.requestUri;
     this.#timers = new TransactionTimers(options.scheduler ?? realScheduler);
     this.#values = options.timers ?? DEFAULT_TIMERS;
   }
@@ -70,9 +92,23 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     return this.#state;
   }
 
-  /** A provisional response in the dialog (180 Ringing while the bot joins). */
+  /**
+   * A provisional response in the dialog (180 Ringing while the bot joins), repeated every
+   * `provisionalRefreshInMs` until the final response, a CANCEL or the end of the dialog.
+   */
   ring(status = 180, reason = "Ringing"): void {
-    if (this.#state === "early") this.invite.respond(status, reason, { toTag: this.localTag, headers: [["Contact", `<${this.#options.contact}>`]] });
+    if (this.#state !== "early" || this.invite.answered) return;
+    this.invite.respond(status, reason, { toTag: this.localTag, headers: [...this.#recordRoute, ["Contact", `<${this.#options.contact}>`]] });
+    const every = this.#options.provisionalRefreshInMs ?? DEFAULT_PROVISIONAL_REFRESH_IN_MS;
+    if (every > 0) {
+      this.#timers.start("ringing", every, () => {
+        try {
+          this.ring(status, reason);
+        } catch {
+          // The INVITE's transaction ended under us (its connection closed): nothing left to keep alive.
+        }
+      });
+    }
   }
 
   /**
@@ -100,6 +136,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     const data = this.invite.respond(200, "OK", {
       toTag: this.localTag,
       headers: [
+        ...this.#recordRoute,
         ["Contact", `<${this.#options.contact}>`],
         ["Supported", "timer"],
         ...sessionHeaders,
@@ -110,6 +147,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     });
     if (!data) return; // cancelled meanwhile
     this.#state = "answered";
+    this.#timers.stop("ringing");
     if (this.invite.flow.protocol === "udp") this.#retransmit(data, this.#values.t1InMs);
     this.#timers.start("ack", 64 * this.#values.t1InMs, () => {
       if (this.#state !== "answered") return;
@@ -157,6 +195,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(reinvite), ["Content-Type", "application/sdp"]],
       body: sdp,
     });
+    if (data) this.#refreshTarget(reinvite.request);
     this.#armSessionTimer();
     if (!data || reinvite.flow.protocol !== "udp") return;
     this.#pendingReinvite = reinvite.request.headers.cseq().seq;
@@ -166,16 +205,18 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
   /** @internal an UPDATE: a session refresh (no body) or an offer. */
   async receiveUpdate(update: IncomingRequest): Promise<void> {
     if (update.request.body.length === 0) {
-      update.respond(200, "OK", { headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(update)] });
+      const data = update.respond(200, "OK", { headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(update)] });
+      if (data) this.#refreshTarget(update.request);
       this.#armSessionTimer();
       return;
     }
     const sdp = await this.#answerOffer(update);
     if (sdp === undefined) return;
-    update.respond(200, "OK", {
+    const data = update.respond(200, "OK", {
       headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(update), ["Content-Type", "application/sdp"]],
       body: sdp,
     });
+    if (data) this.#refreshTarget(update.request);
     this.#armSessionTimer();
   }
 
@@ -230,18 +271,18 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     await this.#stack.sendRequest(this.#inDialog("BYE", [["Reason", `SIP;cause=200;text="${reason.replaceAll('"', "'")}"`]]), this.invite.flow);
   }
 
-  /** A request of ours in this dialog (§12.2.1.1): their Contact as target, tags swapped, our CSeq. */
+  /** A request of ours in this dialog (§12.2.1.1): addressed through the route set to the remote target, tags swapped, our CSeq. */
   #inDialog(method: string, headers: readonly (readonly [string, string])[]): OutgoingRequest {
     const request = this.invite.request;
     const from = request.headers.get("From") ?? "";
     const to = request.headers.get("To") ?? "";
-    const contact = request.headers.contacts();
-    const target = contact !== "*" && contact[0] ? contact[0].uri.raw : request.uri;
+    const destination = inDialogDestination(this.#routeSet, this.#remoteTarget);
     this.#localCSeq++;
     return {
       method,
-      uri: target,
+      uri: destination.uri,
       headers: [
+        ...destination.routes.map((route) => ["Route", route] as const),
         ["Max-Forwards", "70"],
         ["From", to.includes(";tag=") ? to : `${to};tag=${this.localTag}`],
         ["To", from],
@@ -250,6 +291,11 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
         ...headers,
       ],
     };
+  }
+
+  /** §12.2.2: a target refresh answered 2xx moves the remote target to its Contact (the route set stays). */
+  #refreshTarget(request: SipRequest): void {
+    this.#remoteTarget = contactUri(request) ?? this.#remoteTarget;
   }
 
   #retransmit(data: Buffer, intervalInMs: number, timer = "2xx", stillDue = () => this.#state === "answered"): void {
@@ -318,4 +364,9 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     this.#timers.stopAll();
     this.emit("ended", by, reason);
   }
+}
+
+function contactUri(request: SipRequest): Uri | undefined {
+  const contacts = request.headers.contacts();
+  return contacts === "*" ? undefined : contacts[0]?.uri;
 }

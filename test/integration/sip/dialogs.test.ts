@@ -50,7 +50,13 @@ before(async () => {
   const timers = { t1InMs: 50, t2InMs: 200, t4InMs: 250 };
   stack = new SipStack({ transports, serverName: "OpenCVI", timers });
   // Hold and resume are answered with the mirrored direction (sendonly → recvonly), never a cached sendrecv.
-  dialogs = new Dialogs(stack, { contact: "sip:gateway@127.0.0.1", timers, answerOffer: async (offer: Buffer) => mirrorDirection(offer) });
+  // Ringing repeats its 180 every 100 ms here (2 s by default), so a device that rings a while hears several.
+  dialogs = new Dialogs(stack, {
+    contact: "sip:gateway@127.0.0.1",
+    timers,
+    provisionalRefreshInMs: 100,
+    answerOffer: async (offer: Buffer) => mirrorDirection(offer),
+  });
   dialogs.onCall((invite) => {
     const dialog = dialogs.accept(invite);
     dialog.on("ended", (by) => ended.push({ callId: dialog.callId, by }));
@@ -81,6 +87,26 @@ describe("dialogs: answer, ACK, BYE both ways", () => {
       assert.equal(dialogs.size, 0, "both dialogs ended");
     });
   }
+
+  it("a device that rings a while hears the 180 again and again, then is answered (SIPp)", async () => {
+    onInvite = (dialog) => {
+      dialog.ring();
+      setTimeout(() => dialog.answer(sdp), 450);
+    };
+    const result = await runSipp({
+      scenario: "direct-dial",
+      target: `127.0.0.1:${ports.u1}`,
+      service: "123456789.1234567890",
+      transport: "u1",
+      timeoutInMs: 30_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+    // SIPp's screen: "180 <---  messages  retransmissions  timeouts  unexpected"; a repeated 180 counts as a retransmission.
+    const ringing = /^\s*180 <-+\s+(\d+)\s+(\d+)\s+\d+\s+(\d+)/m.exec(result.screen);
+    assert.ok(ringing, result.screen);
+    assert.ok(Number(ringing[1]) + Number(ringing[2]) >= 2, `the 180 repeated: ${ringing[0]}`);
+    assert.equal(Number(ringing[3]), 0, "no 180 unexpected");
+  });
 
   it("hold then resume: each re-INVITE answered with the mirrored direction (SIPp)", async () => {
     onInvite = answerAfterRinging;
