@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import rhea, { type Message, type Sender } from "rhea";
 
-// One Service Bus message store (a subscription, or its dead-letter sub-queue): peek-lock
-// deliveries to the receiver links attached to it, within their credit, with lock expiry,
-// abandon/redelivery up to the max delivery count, and dead-lettering.
+// One Service Bus message store (a subscription, a queue, one session of a queue, or a
+// dead-letter sub-queue): peek-lock deliveries to the receiver links attached to it, within
+// their credit, with lock expiry, abandon/redelivery up to the max delivery count, and
+// dead-lettering.
 
 /** A message as the broker holds it: the publisher's AMQP message plus the broker's bookkeeping. */
 export interface StoredMessage {
@@ -25,12 +26,19 @@ export interface EntityQueueOptions {
   readonly maxDeliveryCount: number;
   /** Where dead-lettered messages go; absent for a dead-letter queue itself. */
   readonly deadLetterQueue?: EntityQueue;
+  /**
+   * Set for one session's messages: their locks are the session lock, whose expiry this gives
+   * (as receivers are told it). They have no expiry of their own and end when the link lets
+   * the session go; lockDurationInMs does not apply.
+   */
+  readonly sessionLockedUntil?: () => Date;
 }
 
 interface Lock {
   readonly stored: StoredMessage;
   readonly link: Sender;
-  timer: NodeJS.Timeout;
+  /** Absent for a session's messages. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 /** rhea's session buffers outgoing deliveries (2048 by default); untyped. */
@@ -136,26 +144,14 @@ export class EntityQueue {
     return true;
   }
 
-  /** Extends a held lock by the lock duration; undefined when the lock is not held. */
+  /** Extends a held lock by the lock duration; undefined when the lock is not held (a session's messages have only the session lock). */
   renewLock(lockToken: string): Date | undefined {
     const lock = this.#locks.get(lockToken);
-    if (!lock) return undefined;
+    if (!lock || this.#options.sessionLockedUntil) return undefined;
     clearTimeout(lock.timer);
     lock.timer = this.#expireLater(lockToken);
     this.#lockRenewals++;
     return new Date(Date.now() + this.#options.lockDurationInMs);
-  }
-
-  /** The AMQP message as a receiver gets it: header delivery-count and Service Bus annotations added. */
-  wireMessage(stored: StoredMessage, lockedUntil?: Date): Message {
-    const annotations: Record<string, unknown> = {
-      ...stored.message.message_annotations,
-      // The SDK reads the sequence number as a long (a Long or 8 bytes).
-      "x-opt-sequence-number": rhea.types.wrap_long(stored.sequenceNumber),
-      "x-opt-enqueued-time": stored.enqueuedTime,
-    };
-    if (lockedUntil) annotations["x-opt-locked-until"] = lockedUntil;
-    return { ...stored.message, delivery_count: stored.deliveryCount, message_annotations: annotations } as Message;
   }
 
   /** Stops lock timers (the broker is stopping). */
@@ -169,12 +165,13 @@ export class EntityQueue {
     this.#sent.set(link, (this.#sent.get(link) ?? 0) + 1);
     // A receiver attached with snd-settle-mode settled (receiveAndDelete) takes messages without locks.
     if (link.snd_settle_mode === 1) {
-      link.send(this.wireMessage(stored), tag);
+      link.send(wireMessage(stored), tag);
       return;
     }
     const token = tag.toString("hex");
-    link.send(this.wireMessage(stored, new Date(Date.now() + this.#options.lockDurationInMs)), tag);
-    this.#locks.set(token, { stored, link, timer: this.#expireLater(token) });
+    const sessionLockedUntil = this.#options.sessionLockedUntil;
+    link.send(wireMessage(stored, sessionLockedUntil?.() ?? new Date(Date.now() + this.#options.lockDurationInMs)), tag);
+    this.#locks.set(token, { stored, link, timer: sessionLockedUntil ? undefined : this.#expireLater(token) });
   }
 
   #expireLater(lockToken: string): NodeJS.Timeout {
@@ -240,6 +237,18 @@ export class EntityQueue {
     const counters = link as unknown as LinkCounters;
     return counters.credit + counters.delivery_count - (this.#sent.get(link) ?? 0);
   }
+}
+
+/** The AMQP message as a receiver gets it: header delivery-count and Service Bus annotations added. */
+export function wireMessage(stored: StoredMessage, lockedUntil?: Date): Message {
+  const annotations: Record<string, unknown> = {
+    ...stored.message.message_annotations,
+    // The SDK reads the sequence number as a long (a Long or 8 bytes).
+    "x-opt-sequence-number": rhea.types.wrap_long(stored.sequenceNumber),
+    "x-opt-enqueued-time": stored.enqueuedTime,
+  };
+  if (lockedUntil) annotations["x-opt-locked-until"] = lockedUntil;
+  return { ...stored.message, delivery_count: stored.deliveryCount, message_annotations: annotations } as Message;
 }
 
 function withoutUndefined(record: Readonly<Record<string, unknown>>): Record<string, unknown> {

@@ -12,12 +12,14 @@ import rhea, {
   type Source,
   type TerminusOptions,
 } from "rhea";
-import { EntityQueue, type Outcome, type StoredMessage } from "./entityQueue.js";
+import { EntityQueue, type Outcome, type StoredMessage, wireMessage } from "./entityQueue.js";
+import { SESSION_LOCK_LOST, SESSION_LOCK_LOST_DESCRIPTION, SessionQueue } from "./sessionQueue.js";
 
 // A small AMQP 1.0 broker that serves the real @azure/service-bus SDK what it needs for
-// topics with filtered subscriptions: CBS, batched sends, peek-lock deliveries, settlement,
-// dead-lettering and the $management operations the receiver uses. Test tooling: it plays
-// Microsoft's part and imports nothing from the product. See README.md for its limits.
+// topics with filtered subscriptions and queues, session-enabled or not: CBS, batched sends,
+// peek-lock deliveries, settlement, dead-lettering, session locks and the $management
+// operations the receivers use. Test tooling: it plays Microsoft's part and imports nothing
+// from the product. See README.md for its limits.
 
 export interface BrokerSubscriptionOptions {
   readonly name: string;
@@ -36,8 +38,22 @@ export interface BrokerTopicOptions {
   readonly subscriptions: readonly BrokerSubscriptionOptions[];
 }
 
+export interface BrokerQueueOptions {
+  readonly name: string;
+  /** Session-enabled: every message needs a session id, and receivers hold one session each. */
+  readonly requiresSession?: boolean;
+  /** Turns on duplicate detection by message id over this window (requiresDuplicateDetection); absent = off. */
+  readonly duplicateDetectionWindowInMs?: number;
+  /** Default 10, as in Service Bus. */
+  readonly maxDeliveryCount?: number;
+  /** Message locks, or session locks on a session-enabled queue. Default 60 s, as in Service Bus. */
+  readonly lockDurationInMs?: number;
+}
+
 export interface ServiceBusBrokerOptions {
-  readonly topics: readonly BrokerTopicOptions[];
+  readonly topics?: readonly BrokerTopicOptions[];
+  /** Each with its $DeadLetterQueue. Names are shared with topics (one namespace). */
+  readonly queues?: readonly BrokerQueueOptions[];
   /** Decides CBS put-token requests; `audience` is the request's `name` (the entity URI). Absent: any token is accepted. */
   readonly verifyToken?: (token: string, audience: string) => Promise<boolean>;
   /** Serves AMQPS with this key and certificate; absent: plain TCP (as the official emulator does). */
@@ -58,15 +74,19 @@ export interface BrokerMessage {
   readonly body: unknown;
   readonly deliveryCount: number;
   readonly sequenceNumber: number;
+  /** The AMQP group_id. */
+  readonly sessionId: string | undefined;
 }
 
-interface Topic {
-  readonly name: string;
+/** What senders send to: a topic (which copies each message to its matching subscriptions) or a queue. */
+interface Destination {
   readonly duplicateDetectionWindowInMs: number | undefined;
   /** Message id → when it was first accepted. */
   readonly seen: Map<string, number>;
-  readonly subscriptions: readonly { readonly filter: Readonly<Record<string, string>>; readonly queue: EntityQueue }[];
   nextSequenceNumber: number;
+  /** Why the entity refuses this message, if it does. */
+  readonly refusal: (message: Message) => string | undefined;
+  readonly store: (stored: StoredMessage) => void;
 }
 
 interface ConnectionState {
@@ -87,48 +107,112 @@ interface ManagementResponse {
 const BATCH_FORMAT = 0x80013700;
 const CBS = "$cbs";
 const MANAGEMENT_SUFFIX = "/$management";
+const DEAD_LETTER_SUFFIX = "/$DeadLetterQueue";
 const LOCK_LOST = "com.microsoft:message-lock-lost";
+const SESSION_FILTER = "com.microsoft:session-filter";
+const SESSION_ID_MISSING =
+  "The SessionId was not set on a message, and it cannot be sent to the entity. Entities that have session support enabled can only receive messages that have the SessionId set to a valid value.";
+/** Service Bus's operation timeout, for a next-session request that states none. */
+const DEFAULT_SESSION_WAIT_IN_MS = 60_000;
 /** rhea builds outcomes with these; its typings leave them out. */
 const outcomes = rhea.message as unknown as Record<"accepted" | "modified" | "rejected", (fields?: object) => { described(): unknown }>;
 
 export class ServiceBusBroker {
   readonly #options: ServiceBusBrokerOptions;
   readonly #container = rhea.create_container({ id: `servicebus-broker-${randomUUID()}` });
-  readonly #topics = new Map<string, Topic>();
-  /** Subscriptions and their dead-letter queues, by lower-case path. */
+  /** Topics and queues, by lower-case name. */
+  readonly #destinations = new Map<string, Destination>();
+  /** Subscriptions, queues without sessions and all dead-letter queues, by lower-case path. */
   readonly #queues = new Map<string, EntityQueue>();
+  /** Session-enabled queues, by lower-case path. */
+  readonly #sessionQueues = new Map<string, SessionQueue>();
+  /** What each receiver link takes messages from (for a session link: its session's, once granted). */
   readonly #linkQueues = new WeakMap<Sender, EntityQueue>();
+  readonly #linkSessionQueues = new WeakMap<Sender, SessionQueue>();
   readonly #connections = new Map<Connection, ConnectionState>();
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
 
   constructor(options: ServiceBusBrokerOptions) {
     this.#options = options;
-    for (const topic of options.topics) {
+    for (const topic of options.topics ?? []) {
       const subscriptions = topic.subscriptions.map((subscription) => {
-        const path = `${topic.name}/Subscriptions/${subscription.name}`;
-        const deadLetterQueue = new EntityQueue(`${path}/$DeadLetterQueue`, {
-          lockDurationInMs: subscription.lockDurationInMs ?? 60_000,
-          maxDeliveryCount: Number.POSITIVE_INFINITY,
-        });
-        const queue = new EntityQueue(path, {
-          lockDurationInMs: subscription.lockDurationInMs ?? 60_000,
-          maxDeliveryCount: subscription.maxDeliveryCount ?? 10,
-          deadLetterQueue,
-        });
-        this.#queues.set(queue.path.toLowerCase(), queue);
-        this.#queues.set(deadLetterQueue.path.toLowerCase(), deadLetterQueue);
+        const queue = this.#messageQueue(`${topic.name}/Subscriptions/${subscription.name}`, subscription);
         return { filter: subscription.filter, queue };
       });
-      this.#topics.set(topic.name.toLowerCase(), {
-        name: topic.name,
-        duplicateDetectionWindowInMs: topic.duplicateDetectionWindowInMs,
-        seen: new Map(),
-        subscriptions,
-        nextSequenceNumber: 1,
+      this.#addDestination(topic.name, topic.duplicateDetectionWindowInMs, {
+        refusal: () => undefined,
+        store: (stored) => {
+          const properties = (stored.message.application_properties ?? {}) as Record<string, unknown>;
+          for (const { filter, queue } of subscriptions) {
+            // Each subscription counts its own deliveries.
+            if (Object.entries(filter).every(([key, value]) => properties[key] === value)) queue.enqueue({ ...stored });
+          }
+        },
       });
     }
+    for (const queue of options.queues ?? []) {
+      if (queue.requiresSession) {
+        const sessions = this.#sessionQueue(queue);
+        this.#addDestination(queue.name, queue.duplicateDetectionWindowInMs, {
+          refusal: (message) => (message.group_id === undefined || message.group_id === null ? SESSION_ID_MISSING : undefined),
+          store: (stored) => sessions.enqueue(stored),
+        });
+      } else {
+        const messages = this.#messageQueue(queue.name, queue);
+        this.#addDestination(queue.name, queue.duplicateDetectionWindowInMs, {
+          refusal: () => undefined,
+          store: (stored) => messages.enqueue(stored),
+        });
+      }
+    }
     this.#listen();
+  }
+
+  /** A queue or subscription without sessions, and its dead-letter queue. */
+  #messageQueue(path: string, options: { readonly maxDeliveryCount?: number; readonly lockDurationInMs?: number }): EntityQueue {
+    const lockDurationInMs = options.lockDurationInMs ?? 60_000;
+    const deadLetterQueue = this.#deadLetterQueue(path, lockDurationInMs);
+    const queue = new EntityQueue(path, { lockDurationInMs, maxDeliveryCount: options.maxDeliveryCount ?? 10, deadLetterQueue });
+    this.#queues.set(path.toLowerCase(), queue);
+    return queue;
+  }
+
+  #sessionQueue(options: BrokerQueueOptions): SessionQueue {
+    const lockDurationInMs = options.lockDurationInMs ?? 60_000;
+    const deadLetterQueue = this.#deadLetterQueue(options.name, lockDurationInMs);
+    const queue = new SessionQueue(
+      options.name,
+      { lockDurationInMs, maxDeliveryCount: options.maxDeliveryCount ?? 10, deadLetterQueue },
+      {
+        granted: (link, sessionId, lockedUntil, messages) => {
+          // The SDK reads the granted session from the filter it sent, and the lock's expiry from the attach.
+          link.set_source({ address: link.source?.address, filter: { [SESSION_FILTER]: sessionId } } as Source);
+          localAttach(link).properties = { "com.microsoft:locked-until-utc": ticksOf(lockedUntil) };
+          link.attach();
+          this.#linkQueues.set(link, messages);
+        },
+        refused: (link, condition, description) => {
+          link.attach();
+          refuse(link, condition, description);
+        },
+      },
+    );
+    this.#sessionQueues.set(options.name.toLowerCase(), queue);
+    return queue;
+  }
+
+  /** Dead-letter queues have no sessions, even a session-enabled queue's. */
+  #deadLetterQueue(path: string, lockDurationInMs: number): EntityQueue {
+    const queue = new EntityQueue(`${path}${DEAD_LETTER_SUFFIX}`, { lockDurationInMs, maxDeliveryCount: Number.POSITIVE_INFINITY });
+    this.#queues.set(queue.path.toLowerCase(), queue);
+    return queue;
+  }
+
+  #addDestination(name: string, duplicateDetectionWindowInMs: number | undefined, entity: Pick<Destination, "refusal" | "store">): void {
+    const key = name.toLowerCase();
+    if (this.#destinations.has(key)) throw new Error(`two entities named ${name}`);
+    this.#destinations.set(key, { duplicateDetectionWindowInMs, seen: new Map(), nextSequenceNumber: 1, ...entity });
   }
 
   // ---- Controls -------------------------------------------------------------------------------
@@ -158,6 +242,7 @@ export class ServiceBusBroker {
     this.#server = undefined;
     if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     for (const queue of this.#queues.values()) queue.dispose();
+    for (const queue of this.#sessionQueues.values()) queue.dispose();
   }
 
   /** Cuts every client connection, as a network failure would: locked messages become available again. */
@@ -178,6 +263,43 @@ export class ServiceBusBroker {
   /** Locks renewed through $management on the subscription so far. */
   lockRenewals(topic: string, subscription: string): number {
     return this.#requireQueue(`${topic}/Subscriptions/${subscription}`).lockRenewals;
+  }
+
+  /** Messages in the queue, or in one of its sessions, available or locked (Service Bus's activeMessageCount). */
+  queueActiveMessageCount(queue: string, sessionId?: string): number {
+    return this.#queueMessages(queue, sessionId).length;
+  }
+
+  /** The queue's dead-lettered messages, or those of one session. */
+  queueDeadLetters(queue: string, sessionId?: string): BrokerMessage[] {
+    return this.#requireQueue(`${queue}${DEAD_LETTER_SUFFIX}`)
+      .messages()
+      .filter((stored) => sessionId === undefined || stored.message.group_id === sessionId)
+      .map(view);
+  }
+
+  /** Sessions of a session-enabled queue that a receiver holds, by id. */
+  lockedSessions(queue: string): string[] {
+    return this.#requireSessionQueue(queue).lockedSessions();
+  }
+
+  /** Receivers of a session-enabled queue waiting for the next available session. */
+  nextSessionWaiters(queue: string): number {
+    return this.#requireSessionQueue(queue).waiting;
+  }
+
+  #requireSessionQueue(queue: string): SessionQueue {
+    const sessions = this.#sessionQueues.get(queue.toLowerCase());
+    if (!sessions) throw new Error(`no such session-enabled queue: ${queue}`);
+    return sessions;
+  }
+
+  #queueMessages(queue: string, sessionId: string | undefined): StoredMessage[] {
+    const sessions = this.#sessionQueues.get(queue.toLowerCase());
+    if (sessions) return sessions.messages(sessionId);
+    return this.#requireQueue(queue)
+      .messages()
+      .filter((stored) => sessionId === undefined || stored.message.group_id === sessionId);
   }
 
   #requireQueue(path: string): EntityQueue {
@@ -217,9 +339,28 @@ export class ServiceBusBroker {
     mirrorAttach(sender);
     if (address === CBS || address.endsWith(MANAGEMENT_SUFFIX)) return;
     const queue = this.#queues.get(address.toLowerCase());
-    if (!this.#admit(connection, sender, address, queue !== undefined)) return;
-    if (source?.filter && "com.microsoft:session-filter" in source.filter) {
-      refuse(sender, "amqp:not-implemented", `The test broker has no session-enabled entities (${address}).`);
+    const sessions = this.#sessionQueues.get(address.toLowerCase());
+    if (!this.#admit(connection, sender, address, queue !== undefined || sessions !== undefined)) return;
+    const sessionFilter = source?.filter && SESSION_FILTER in source.filter ? { sessionId: source.filter[SESSION_FILTER] } : undefined;
+    if (sessions) {
+      if (!sessionFilter) {
+        refuse(sender, "amqp:not-allowed", "It is not possible for an entity that requires sessions to create a non-sessionful message receiver.");
+        return;
+      }
+      this.#connections.get(connection)?.links.add(sender);
+      this.#linkSessionQueues.set(sender, sessions);
+      // The attach is answered once the session is decided, which for "any session" may take a while.
+      holdAttach(sender);
+      const { sessionId } = sessionFilter;
+      sessions.accept(sender, sessionId === null || sessionId === undefined ? null : String(sessionId), sessionWaitInMs(sender));
+      return;
+    }
+    if (sessionFilter) {
+      refuse(
+        sender,
+        "amqp:not-allowed",
+        `It is not possible for an entity that does not require sessions to create a session receiver (${address}).`,
+      );
       return;
     }
     this.#connections.get(connection)?.links.add(sender);
@@ -227,16 +368,15 @@ export class ServiceBusBroker {
     queue!.attach(sender);
   }
 
-  /** A client sender attached: we receive on it (a topic, or requests). */
+  /** A client sender attached: we receive on it (a topic, a queue, or requests). */
   #receiverOpened(connection: Connection, receiver: Receiver): void {
     const address = (receiver.target as { address?: string } | undefined)?.address ?? "";
     mirrorAttach(receiver);
     // The SDK sizes its batches by this.
     localAttach(receiver).max_message_size = this.#options.maxMessageSizeInBytes ?? 256 * 1024;
     if (address === CBS) return;
-    const exists = address.endsWith(MANAGEMENT_SUFFIX)
-      ? this.#queues.has(address.slice(0, -MANAGEMENT_SUFFIX.length).toLowerCase())
-      : this.#topics.has(address.toLowerCase());
+    const entity = address.endsWith(MANAGEMENT_SUFFIX) ? address.slice(0, -MANAGEMENT_SUFFIX.length).toLowerCase() : undefined;
+    const exists = entity !== undefined ? this.#queues.has(entity) || this.#sessionQueues.has(entity) : this.#destinations.has(address.toLowerCase());
     this.#admit(connection, receiver, address, exists);
   }
 
@@ -266,9 +406,9 @@ export class ServiceBusBroker {
       this.#manage(context.connection, address.slice(0, -MANAGEMENT_SUFFIX.length), context.message!);
       return;
     }
-    const topic = this.#topics.get(address.toLowerCase());
-    if (!topic) {
-      delivery.reject({ condition: "amqp:not-found", description: `No topic ${address}.` });
+    const destination = this.#destinations.get(address.toLowerCase());
+    if (!destination) {
+      delivery.reject({ condition: "amqp:not-found", description: `No topic or queue ${address}.` });
       return;
     }
     let messages: Message[];
@@ -279,33 +419,34 @@ export class ServiceBusBroker {
       delivery.reject({ condition: "amqp:decode-error", description: e instanceof Error ? e.message : String(e) });
       return;
     }
-    this.#publish(topic, messages);
+    // A batch is taken or refused whole.
+    const refusal = messages.map(destination.refusal).find((reason) => reason !== undefined);
+    if (refusal !== undefined) {
+      delivery.reject({ condition: "amqp:not-allowed", description: refusal });
+      return;
+    }
+    this.#publish(destination, messages);
     delivery.accept();
   }
 
-  #publish(topic: Topic, messages: readonly Message[]): void {
+  #publish(destination: Destination, messages: readonly Message[]): void {
     const now = Date.now();
-    const window = topic.duplicateDetectionWindowInMs;
+    const window = destination.duplicateDetectionWindowInMs;
     // Oldest first (a Map keeps insertion order): stop at the first id still inside the window.
     if (window !== undefined)
-      for (const [id, at] of topic.seen) {
+      for (const [id, at] of destination.seen) {
         if (now - at <= window) break;
-        topic.seen.delete(id);
+        destination.seen.delete(id);
       }
     for (const message of messages) {
       // Service Bus gives every message an id; duplicate detection works on it.
       if (message.message_id === undefined || message.message_id === null) message.message_id = randomUUID();
       if (window !== undefined) {
         const key = idKey(message.message_id);
-        if (topic.seen.has(key)) continue;
-        topic.seen.set(key, now);
+        if (destination.seen.has(key)) continue;
+        destination.seen.set(key, now);
       }
-      const sequenceNumber = topic.nextSequenceNumber++;
-      const properties = (message.application_properties ?? {}) as Record<string, unknown>;
-      for (const { filter, queue } of topic.subscriptions) {
-        if (!Object.entries(filter).every(([key, value]) => properties[key] === value)) continue;
-        queue.enqueue({ sequenceNumber, enqueuedTime: new Date(now), message, deliveryCount: 0 });
-      }
+      destination.store({ sequenceNumber: destination.nextSequenceNumber++, enqueuedTime: new Date(now), message, deliveryCount: 0 });
     }
   }
 
@@ -320,10 +461,10 @@ export class ServiceBusBroker {
       const state = outcome.kind === "complete" ? outcomes.accepted() : outcome.kind === "abandon" ? outcomes.modified() : outcomes.rejected();
       delivery.update(true, state.described());
     } else {
-      const error = {
-        condition: LOCK_LOST,
-        description: "The lock supplied is invalid. Either the lock expired, or the message has already been removed.",
-      };
+      // A session link's locks are its session's: once that is gone, so are they.
+      const error = this.#linkSessionQueues.has(sender)
+        ? { condition: SESSION_LOCK_LOST, description: SESSION_LOCK_LOST_DESCRIPTION }
+        : { condition: LOCK_LOST, description: "The lock supplied is invalid. Either the lock expired, or the message has already been removed." };
       delivery.update(true, outcomes.rejected({ error }).described());
     }
     // The SDK receives in rcv-settle-mode second and never settles first: without this rhea keeps the delivery, and
@@ -333,8 +474,11 @@ export class ServiceBusBroker {
 
   #forgetLink(connection: Connection, link: Sender): void {
     this.#connections.get(connection)?.links.delete(link);
-    this.#linkQueues.get(link)?.detach(link);
+    const sessions = this.#linkSessionQueues.get(link);
+    if (sessions) sessions.release(link);
+    else this.#linkQueues.get(link)?.detach(link);
     this.#linkQueues.delete(link);
+    this.#linkSessionQueues.delete(link);
   }
 
   #forgetConnection(connection: Connection): void {
@@ -363,18 +507,34 @@ export class ServiceBusBroker {
 
   #manage(connection: Connection, entityPath: string, request: Message): void {
     const queue = this.#queues.get(entityPath.toLowerCase());
-    const operation = String((request.application_properties as Record<string, unknown> | undefined)?.operation ?? "");
+    const sessions = this.#sessionQueues.get(entityPath.toLowerCase());
+    const requestProperties = (request.application_properties ?? {}) as Record<string, unknown>;
+    const operation = String(requestProperties.operation ?? "");
     const body = (request.body ?? {}) as Record<string, unknown>;
     let response: ManagementResponse;
-    if (!queue) response = failure(404, "amqp:not-found", `The messaging entity '${entityPath}' could not be found.`);
+    if (sessions) response = manageSessions(sessions, operation, body, optionalString(requestProperties["associated-link-name"]));
+    else if (!queue) response = failure(404, "amqp:not-found", `The messaging entity '${entityPath}' could not be found.`);
     else if (operation === "com.microsoft:renew-lock") response = renewLocks(queue, body);
-    else if (operation === "com.microsoft:peek-message") response = peek(queue, body);
+    else if (operation === "com.microsoft:peek-message") response = peek(queue.messages(), body);
     else if (operation === "com.microsoft:update-disposition") response = updateDisposition(queue, body);
     else response = failure(501, "amqp:not-implemented", `The test broker does not implement ${operation || "this operation"}.`);
     const properties: Record<string, unknown> = { statusCode: response.statusCode, statusDescription: response.description };
     if (response.condition) properties.errorCondition = response.condition;
     reply(connection, request, properties, response.body);
   }
+}
+
+/** $management on a session-enabled queue: the session lock, and peeks across sessions or in one. */
+function manageSessions(sessions: SessionQueue, operation: string, body: Record<string, unknown>, linkName: string | undefined): ManagementResponse {
+  const sessionId = optionalString(body["session-id"]);
+  if (operation === "com.microsoft:peek-message") return peek(sessions.messages(sessionId), body);
+  if (operation === "com.microsoft:renew-session-lock") {
+    // The SDK names the receiver link the session is held on: a renewal from a link that lost the session fails.
+    const expiration = sessionId === undefined ? undefined : sessions.renewLock(sessionId, linkName);
+    if (!expiration) return failure(410, SESSION_LOCK_LOST, SESSION_LOCK_LOST_DESCRIPTION);
+    return { statusCode: 200, description: "OK", body: { expiration } };
+  }
+  return failure(501, "amqp:not-implemented", `The test broker does not implement ${operation || "this operation"} on session-enabled queues.`);
 }
 
 function renewLocks(queue: EntityQueue, body: Record<string, unknown>): ManagementResponse {
@@ -387,19 +547,16 @@ function renewLocks(queue: EntityQueue, body: Record<string, unknown>): Manageme
   return { statusCode: 200, description: "OK", body: { expirations } };
 }
 
-function peek(queue: EntityQueue, body: Record<string, unknown>): ManagementResponse {
+function peek(messages: readonly StoredMessage[], body: Record<string, unknown>): ManagementResponse {
   const from = Number(body["from-sequence-number"] ?? 1);
   const count = Number(body["message-count"] ?? 1);
-  const found = queue
-    .messages()
-    .filter((stored) => stored.sequenceNumber >= from)
-    .slice(0, count);
+  const found = messages.filter((stored) => stored.sequenceNumber >= from).slice(0, count);
   // The SDK takes 204 for "nothing there" and reads the rest as encoded messages.
   if (found.length === 0) return { statusCode: 204, description: "No messages" };
   return {
     statusCode: 200,
     description: "OK",
-    body: { messages: found.map((stored) => ({ message: rhea.message.encode(queue.wireMessage(stored)) })) },
+    body: { messages: found.map((stored) => ({ message: rhea.message.encode(wireMessage(stored)) })) },
   };
 }
 
@@ -489,6 +646,7 @@ function view(stored: StoredMessage): BrokerMessage {
     body: isData ? (body.multiple ? Buffer.concat(body.content as Buffer[]) : body.content) : body,
     deliveryCount: stored.deliveryCount,
     sequenceNumber: stored.sequenceNumber,
+    sessionId: optionalString(stored.message.group_id),
   };
 }
 
@@ -508,6 +666,29 @@ function refuse(link: Link, condition: string, description: string): void {
   link.close({ condition, description });
 }
 
+/**
+ * rhea opens a link the moment the peer attaches, and sends our attach when the handler
+ * returns; this takes the open back, so that link.attach() answers later (untyped state).
+ */
+function holdAttach(link: Link): void {
+  const state = (link as unknown as { state: { local_open: boolean; open_requests: number } }).state;
+  state.local_open = false;
+  state.open_requests--;
+}
+
+/** How long a next-session request may wait: the client's `com.microsoft:timeout` (ms), as Service Bus takes it. */
+function sessionWaitInMs(link: Link): number {
+  const requested = Number((link.properties as Record<string, unknown> | undefined)?.["com.microsoft:timeout"]);
+  return Number.isFinite(requested) && requested > 0 ? requested : DEFAULT_SESSION_WAIT_IN_MS;
+}
+
+/** A time as .NET ticks (100 ns since 0001-01-01) in an AMQP long, as Service Bus states a session lock's expiry. */
+function ticksOf(date: Date): unknown {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigInt64BE(BigInt(date.getTime()) * 10_000n + 621_355_968_000_000_000n);
+  return rhea.types.wrap_long(bytes);
+}
+
 /** rhea's not-yet-sent attach frame for the link (untyped). */
 function localAttach(link: Link): Record<string, unknown> {
   return (link as unknown as { local: { attach: Record<string, unknown> } }).local.attach;
@@ -522,6 +703,10 @@ function entityPathOf(audience: string): string {
   } catch {
     return audience.toLowerCase();
   }
+}
+
+function optionalString(value: unknown): string | undefined {
+  return value === undefined || value === null ? undefined : String(value);
 }
 
 function idKey(id: unknown): string {

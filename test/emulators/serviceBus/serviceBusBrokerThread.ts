@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { createRemoteJWKSet, jwtVerify } from "jose";
-import { type BrokerMessage, type BrokerTopicOptions, ServiceBusBroker } from "./serviceBusBroker.js";
+import { type BrokerMessage, type BrokerQueueOptions, type BrokerTopicOptions, ServiceBusBroker } from "./serviceBusBroker.js";
 
 /** Entra ID tokens the broker takes on CBS: signed by a key of `jwksUri`, from `issuer`, for `audience`. */
 export interface EntraTokenCheck {
@@ -11,7 +11,8 @@ export interface EntraTokenCheck {
 }
 
 export interface ServiceBusBrokerThreadOptions {
-  readonly topics: readonly BrokerTopicOptions[];
+  readonly topics?: readonly BrokerTopicOptions[];
+  readonly queues?: readonly BrokerQueueOptions[];
   readonly tls: { readonly key: Buffer; readonly cert: Buffer };
   readonly host?: string;
   readonly port?: number;
@@ -20,6 +21,8 @@ export interface ServiceBusBrokerThreadOptions {
 
 type Control =
   | { readonly id: string; readonly op: "activeMessageCount" | "deadLetters"; readonly topic: string; readonly subscription: string }
+  | { readonly id: string; readonly op: "queueActiveMessageCount" | "queueDeadLetters"; readonly queue: string; readonly sessionId?: string }
+  | { readonly id: string; readonly op: "lockedSessions" | "nextSessionWaiters"; readonly queue: string }
   | { readonly id: string; readonly op: "dropConnections" | "stop" };
 type Reply = { readonly id: string; readonly value?: unknown; readonly error?: string };
 
@@ -64,6 +67,22 @@ export class ServiceBusBrokerThread {
     return this.#call({ id: randomUUID(), op: "deadLetters", topic, subscription }) as Promise<BrokerMessage[]>;
   }
 
+  queueActiveMessageCount(queue: string, sessionId?: string): Promise<number> {
+    return this.#call({ id: randomUUID(), op: "queueActiveMessageCount", queue, sessionId }) as Promise<number>;
+  }
+
+  queueDeadLetters(queue: string, sessionId?: string): Promise<BrokerMessage[]> {
+    return this.#call({ id: randomUUID(), op: "queueDeadLetters", queue, sessionId }) as Promise<BrokerMessage[]>;
+  }
+
+  lockedSessions(queue: string): Promise<string[]> {
+    return this.#call({ id: randomUUID(), op: "lockedSessions", queue }) as Promise<string[]>;
+  }
+
+  nextSessionWaiters(queue: string): Promise<number> {
+    return this.#call({ id: randomUUID(), op: "nextSessionWaiters", queue }) as Promise<number>;
+  }
+
   async dropConnections(): Promise<void> {
     await this.#call({ id: randomUUID(), op: "dropConnections" });
   }
@@ -88,6 +107,7 @@ if (!isMainThread && parentPort && data?.serviceBusBroker) {
   const jwks = createRemoteJWKSet(new URL(options.tokens.jwksUri));
   const broker = new ServiceBusBroker({
     topics: options.topics,
+    queues: options.queues,
     tls: options.tls,
     host: options.host ?? "127.0.0.1",
     port: options.port ?? 0,
@@ -106,12 +126,33 @@ if (!isMainThread && parentPort && data?.serviceBusBroker) {
   );
   port.on("message", (control: Control) => {
     const reply = (value: unknown) => port.postMessage({ id: control.id, value } satisfies Reply);
+    try {
+      answer(control, reply);
+    } catch (e) {
+      // An unknown entity, say: the caller's promise fails instead of waiting for ever.
+      port.postMessage({ id: control.id, error: e instanceof Error ? e.message : String(e) } satisfies Reply);
+    }
+  });
+
+  function answer(control: Control, reply: (value: unknown) => void): void {
     switch (control.op) {
       case "activeMessageCount":
         reply(broker.activeMessageCount(control.topic, control.subscription));
         break;
       case "deadLetters":
         reply(broker.deadLetters(control.topic, control.subscription));
+        break;
+      case "queueActiveMessageCount":
+        reply(broker.queueActiveMessageCount(control.queue, control.sessionId));
+        break;
+      case "queueDeadLetters":
+        reply(broker.queueDeadLetters(control.queue, control.sessionId));
+        break;
+      case "lockedSessions":
+        reply(broker.lockedSessions(control.queue));
+        break;
+      case "nextSessionWaiters":
+        reply(broker.nextSessionWaiters(control.queue));
         break;
       case "dropConnections":
         broker.dropConnections();
@@ -121,5 +162,5 @@ if (!isMainThread && parentPort && data?.serviceBusBroker) {
         broker.stop().then(() => reply(undefined));
         break;
     }
-  });
+  }
 }
