@@ -11,7 +11,7 @@ import { openCosmosStore } from "../functions/adapters/cosmos/cosmosStore.js";
 import { observeCall } from "../shared/domain/callSession.js";
 import { findVtcCoordinates } from "../shared/domain/vtcBlock.js";
 import { LOCAL_BOT_APP_ID, startLocalStack } from "../local/stack.js";
-import { adminApi, onboardTenant } from "../test/support/onboarding.js";
+import { adminApi, holdLease, onboardTenant } from "../test/support/onboarding.js";
 
 // Stdout carries the JSON result only: the control plane's informational lines go to stderr.
 console.info = (...args: unknown[]) => console.error(...args);
@@ -43,6 +43,8 @@ async function measure(count: number, parallel: number, op: (i: number) => Promi
 }
 
 const stack = await startLocalStack({ logLevel: "none" });
+// The bench joins as the media host "bench": it holds a lease in the pool while it runs.
+const lease = await holdLease(stack, "bench");
 try {
   const tenant = await onboardTenant(stack);
   const organizer = stack.graph.addUser(tenant.tenantId, { displayName: "Bench", userPrincipalName: "bench@bench.example.com" });
@@ -66,7 +68,15 @@ try {
       stack,
       "POST",
       "/v1/calls",
-      { tenantKey: tenant.tenantKey, vtcId, displayName: `Room ${c}`, mediaHostId: "bench", deviceCallId: `b${c}`, mediaBlob: "{}" },
+      {
+        tenantKey: tenant.tenantKey,
+        vtcId,
+        displayName: `Room ${c}`,
+        mediaHostId: "bench",
+        mediaHostEpoch: lease.epoch,
+        deviceCallId: `b${c}`,
+        mediaBlob: "{}",
+      },
       mediaHost,
     );
     callIds.push(joined.json.callId);
@@ -137,5 +147,6 @@ try {
     `${JSON.stringify({ benchmark: "call-notifications", notifications: total, concurrency, webhook, storeOnly, ratio: +(webhook.perSecond / storeOnly.perSecond).toFixed(3) }, null, 2)}\n`,
   );
 } finally {
+  await lease.release();
   await stack.stop();
 }

@@ -43,6 +43,8 @@ export const controlPlaneConfigSchema = z.object({
   ADMIN_AUTH_ROLE: z.string().min(1).default("CVI.Admin"),
   /** The app role media hosts' identities hold to use the resolution and join API (same issuer and audience as the admin API). */
   MEDIA_HOST_ROLE: z.string().min(1).default("CVI.MediaHost"),
+  /** App role the SIP edges' identities hold to read the pool's hosts. */
+  EDGE_ROLE: z.string().min(1).default("CVI.Edge"),
 
   /** Where Graph and the admin's browser reach these Functions (callbacks, notification URLs, consent redirect). */
   PUBLIC_BASE_URL: httpsUrl("PUBLIC_BASE_URL").transform((u) => u.replace(/\/+$/, "")),
@@ -85,7 +87,8 @@ export const controlPlaneConfigSchema = z.object({
   SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE: z.string().min(1).optional(),
   /** A custom AMQP endpoint (amqps://host:port) in front of the namespace: local stand-ins only. */
   SERVICE_BUS_ENDPOINT: z.string().url("SERVICE_BUS_ENDPOINT must be an amqps:// URL").optional(),
-  SERVICE_BUS_TOPIC: z.string().min(1).default("media-host-commands"),
+  /** The session-enabled queue of call events: one session per media host (session id = host id). */
+  SERVICE_BUS_QUEUE: z.string().min(1).default("media-host-events"),
   /**
    * The Function App's own identity for Service Bus: its managed identity in Azure (none
    * of these set, or AZURE_CLIENT_ID for a user-assigned one); a client secret only where

@@ -16,6 +16,8 @@ import { GraphCalendar } from "./adapters/graph/graphCalendar.js";
 import { GraphChangeSubscriptions } from "./adapters/graph/graphChangeSubscriptions.js";
 import { GraphDirectory } from "./adapters/graph/graphDirectory.js";
 import { CallService } from "./app/callService.js";
+import { PoolService } from "./app/poolService.js";
+import { CosmosMediaHostRepository } from "./adapters/cosmos/cosmosMediaHostRepository.js";
 import { MeetingCoordinatesService } from "./app/meetingCoordinatesService.js";
 import { Organizers } from "./app/organizers.js";
 import { SubscriptionService } from "./app/subscriptionService.js";
@@ -27,7 +29,7 @@ import { ProviderService } from "./app/providerService.js";
 import { TenantService } from "./app/tenantService.js";
 import { type ControlPlaneConfig, loadControlPlaneConfig } from "./config.js";
 import { BearerTokenAuthenticator } from "./platform/bearerTokenAuthenticator.js";
-import type { MessagePublisher } from "../shared/bus/messageBus.js";
+import type { MessagePublisher, MessageTakeover } from "../shared/bus/messageBus.js";
 import { connectServiceBus } from "../shared/bus/connectServiceBus.js";
 import { workloadCredential } from "../shared/identity/workloadCredential.js";
 
@@ -41,6 +43,7 @@ export interface ControlPlane {
   readonly consent: ConsentService;
   readonly resolution: ResolutionService;
   readonly calls: CallService;
+  readonly pool: PoolService;
   readonly callNotificationAuthenticator: CallNotificationAuthenticator;
   readonly coordinates: MeetingCoordinatesService;
   readonly subscriptions: SubscriptionService;
@@ -49,12 +52,12 @@ export interface ControlPlane {
 }
 
 /** Service Bus when a namespace is configured (Azure: managed identity), else the one-machine in-process bus. */
-function openBus(config: ControlPlaneConfig): { bus: MessagePublisher; close: () => Promise<void> } {
+function openBus(config: ControlPlaneConfig): { bus: MessagePublisher & MessageTakeover; close: () => Promise<void> } {
   if (!config.SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE) return { bus: processBus, close: async () => {} };
   return connectServiceBus({
     fullyQualifiedNamespace: config.SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE,
     endpoint: config.SERVICE_BUS_ENDPOINT,
-    topicName: config.SERVICE_BUS_TOPIC,
+    queueName: config.SERVICE_BUS_QUEUE,
     credential: workloadCredential({
       tenantId: config.AZURE_TENANT_ID,
       clientId: config.AZURE_CLIENT_ID,
@@ -116,6 +119,22 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
       log,
     },
   );
+  // The pool and the calls need each other: a join asks whether its host is serving, the reaper ends a lost host's calls.
+  let pool: PoolService | undefined;
+  const calls = new CallService(
+    resolution,
+    new GraphCallControl(graph, config.BOT_APP_ID),
+    new CosmosCallSessionRepository(store),
+    bus.bus,
+    consent,
+    {
+      callbackUri: `${config.PUBLIC_BASE_URL}/api/graph/calls`,
+      hostIsServing: (hostId, epoch) => pool?.isServing(hostId, epoch) ?? Promise.resolve(false),
+      now,
+      log,
+    },
+  );
+  pool = new PoolService(new CosmosMediaHostRepository(store), calls, bus.bus, { now, log });
   return {
     config,
     authenticator: new BearerTokenAuthenticator({
@@ -129,11 +148,8 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
     policies,
     consent,
     resolution,
-    calls: new CallService(resolution, new GraphCallControl(graph, config.BOT_APP_ID), new CosmosCallSessionRepository(store), bus.bus, consent, {
-      callbackUri: `${config.PUBLIC_BASE_URL}/api/graph/calls`,
-      now,
-      log,
-    }),
+    calls,
+    pool,
     coordinates,
     subscriptions,
     callNotificationAuthenticator: new CallNotificationAuthenticator({

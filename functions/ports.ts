@@ -1,4 +1,5 @@
 import type { CallSessionRecord } from "../shared/domain/callSession.js";
+import type { MediaHostRecord } from "../shared/domain/pool.js";
 import type { MeetingMapping, OnlineMeetingInfo } from "../shared/domain/meeting.js";
 import type { PolicyAssignments } from "../shared/domain/policy.js";
 import type { VideoInteropServiceProvider } from "../shared/domain/provider.js";
@@ -201,6 +202,28 @@ export interface CallSessionRepository {
   ): Promise<Versioned<CallSessionRecord>>;
   /** Calls that have not ended, for keep-alives (a cross-partition query: a timer's, not a call path's). */
   listActive(): Promise<CallSessionRecord[]>;
+  /**
+   * The calls a lost media host (this epoch or an earlier one) leaves behind: not ended, or
+   * ended for it without the bot having left yet. Cross-partition, bounded by that host's
+   * calls: the reaper's, not a call path's.
+   */
+  listLeftBehind(mediaHostId: string, epoch: number): Promise<CallSessionRecord[]>;
+}
+
+/** What a transition of a media host's record decides: write this record, remove it, or leave it (undefined). */
+export type HostTransition = { readonly write: MediaHostRecord } | { readonly remove: true } | undefined;
+
+export interface MediaHostRepository {
+  get(hostId: string): Promise<MediaHostRecord | undefined>;
+  /** The pool's hosts (one partition). */
+  list(): Promise<MediaHostRecord[]>;
+  /**
+   * Applies `decide` to the stored record (undefined when there is none) under optimistic
+   * concurrency: on a lost race it runs again on the fresh record, so two writers never
+   * both act on one state (e.g. two reapers declaring one host dead). Resolves with the
+   * record as it now is (undefined once removed or never created).
+   */
+  transition(hostId: string, decide: (current: MediaHostRecord | undefined) => HostTransition): Promise<MediaHostRecord | undefined>;
 }
 
 export type { OnlineMeetingInfo };

@@ -14,7 +14,31 @@ try {
     cosmosPort: 8081,
     entraPort: 7443,
     graphPort: 7444,
-    mediaHost: { sipPort: 5060, sipTlsPort: 5061, healthPort: 8090, meetingLegPort: 8443 },
+    // The pool as in production: devices dial the SIP edge (Kamailio) on 5060/5061, which places
+    // each call on the media host with the fewest calls and moves it on if that host fails.
+    pool: {
+      edge: { sipPort: 5060, tlsPort: 5061, metricsPort: 9090 },
+      hosts: [
+        {
+          id: "mh-1",
+          sipPort: 5070,
+          sipTlsPort: 5071,
+          healthPort: 8091,
+          meetingLegPort: 8443,
+          rtpPorts: [30000, 31399],
+          webRtcPorts: [40001, 44999],
+        },
+        {
+          id: "mh-2",
+          sipPort: 5080,
+          sipTlsPort: 5081,
+          healthPort: 8092,
+          meetingLegPort: 8444,
+          rtpPorts: [31400, 32767],
+          webRtcPorts: [45000, 49999],
+        },
+      ],
+    },
     meetingMedia: { port: 8080 },
     logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information",
   });
@@ -37,10 +61,12 @@ Demo tenant (consented; every organizer enabled)
   Meeting        "OpenCVI demo meeting", VTC ID ${demo.vtcId}
   Graph emulator ${stack.graph.operatorUrl}   (meetings, calls: admit from lobby, remove, end)
 
-Dial the demo meeting from a SIP softphone or room system (UDP or TCP ${stack.mediaHost?.ports.sipUdp}, TLS ${stack.mediaHost?.ports.sipTls}):
+Dial the demo meeting from a SIP softphone or room system, through the SIP edge (UDP or TCP ${stack.edge?.endpoints.sipPort}, TLS ${stack.edge?.endpoints.tlsPort}):
   Direct         sip:${demo.tenantKey.split("@")[0]}.${demo.vtcId}@127.0.0.1
   IVR            sip:${demo.tenantKey.split("@")[0]}@127.0.0.1   (then key in ${demo.vtcId}#)
-  Media host     http://127.0.0.1:${stack.mediaHost?.ports.health}/healthz and /metrics
+  SIP edge       ${stack.edge?.endpoints.metricsUrl}   (kamcmd -s ${stack.edge?.endpoints.ctlSocket} dispatcher.list)
+${[...stack.poolHosts].map(([id, { ports }]) => `  Media host     ${id}: SIP ${ports.sipUdp}, http://127.0.0.1:${ports.health}/healthz and /metrics`).join("\n")}
+  The pool       ./cvi host list     (drain one: ./cvi host drain mh-2; back: ./cvi host undrain mh-2)
 
 Join the same meeting from a browser (camera and microphone), and see and hear the device:
   Meeting page   ${stack.meetingMedia?.pageUrl(demo.meetingId)}

@@ -24,6 +24,9 @@ import type { MessageSubscriber } from "../shared/bus/messageBus.js";
 import { loadMediaHostConfig } from "../media-host/config.js";
 import { ControlPlaneClient, mediaHostCredential } from "../media-host/controlPlane/controlPlaneClient.js";
 import { type ListeningPorts, MediaHost } from "../media-host/mediaHost.js";
+import { ControlPlanePool } from "../edge/agent/controlPlanePool.js";
+import { EdgeAgent } from "../edge/agent/edgeAgent.js";
+import { workloadCredential } from "../shared/identity/workloadCredential.js";
 
 /**
  * The one-machine default: embedded Cosmos DB, the control plane's Functions served
@@ -42,20 +45,22 @@ export interface LocalStackOptions {
   /** The Microsoft Graph emulator's HTTPS port. */
   readonly graphPort?: number;
   /** Also run a media host (rtpengine + SIP) against this control plane; ports default to free ones. */
-  readonly mediaHost?: {
-    readonly sipPort?: number;
-    readonly sipTlsPort?: number;
-    readonly healthPort?: number;
-    /** The meeting leg's session endpoint (HTTPS), where the meeting's media server answers. */
-    readonly meetingLegPort?: number;
-    readonly promptsDirectory?: string;
+  readonly mediaHost?: LocalMediaHostOptions;
+  /**
+   * The pool as in production: the SIP edge (Kamailio, kept in step with the host registry)
+   * in front of these media hosts, which devices then dial through the edge. Each host runs
+   * in this process with its own rtpengine and ports.
+   */
+  readonly pool?: {
+    readonly hosts: readonly (LocalMediaHostOptions & { readonly id: string })[];
+    readonly edge?: { readonly sipPort?: number; readonly tlsPort?: number; readonly metricsPort?: number };
   };
   /**
    * Call events over Service Bus (the AMQP test broker, the real SDK, Entra ID tokens)
    * instead of the in-process bus, as between Functions and media host VMs: one
-   * subscription per media host id (the stack's own media host's included).
+   * session-enabled queue, one session per media host.
    */
-  readonly serviceBus?: { readonly mediaHostIds: readonly string[] };
+  readonly serviceBus?: boolean;
   /**
    * Serve the Functions from a process of their own (another Functions instance, as Azure
    * scales them out) instead of this one; needs `serviceBus`, since call events must then
@@ -79,6 +84,26 @@ export interface LocalStackOptions {
   readonly settings?: Readonly<Record<string, string>>;
 }
 
+export interface LocalMediaHostOptions {
+  readonly sipPort?: number;
+  readonly sipTlsPort?: number;
+  readonly healthPort?: number;
+  /** The meeting leg's session endpoint (HTTPS), where the meeting's media server answers. */
+  readonly meetingLegPort?: number;
+  readonly promptsDirectory?: string;
+  /** rtpengine's ports (default 30000-32767, below Linux's ephemeral ports); hosts of one stack need ranges of their own. */
+  readonly rtpPorts?: readonly [number, number];
+  /** The meeting leg's ICE ports (default 40001-50000). */
+  readonly webRtcPorts?: readonly [number, number];
+  /** Calls it takes at most (default 200). */
+  readonly capacity?: number;
+}
+
+export interface LocalHost {
+  readonly host: MediaHost;
+  readonly ports: ListeningPorts;
+}
+
 export interface StackTokenOptions {
   readonly roles?: readonly string[];
   readonly audience?: string;
@@ -100,13 +125,19 @@ export interface LocalStack {
   /** The meeting emulator's media and page, when asked for: `pageUrl(meetingId)` is where a person joins. */
   readonly meetingMedia: { readonly server: MeetingMediaServer; readonly url: string; pageUrl(meetingId: string): string } | undefined;
   /** The media host, when asked for: its SIP and health ports. */
-  readonly mediaHost: { readonly host: MediaHost; readonly ports: ListeningPorts } | undefined;
+  readonly mediaHost: LocalHost | undefined;
+  /** The pool's hosts, by id, when asked for. */
+  readonly poolHosts: ReadonlyMap<string, LocalHost>;
+  /** The SIP edge in front of the pool, when asked for. */
+  readonly edge: EdgeAgent | undefined;
   /** Where media hosts of this stack reach Service Bus, when it runs one (the broker's controls included). */
   readonly serviceBus:
-    | { readonly fullyQualifiedNamespace: string; readonly endpoint: string; readonly topic: string; readonly broker: ServiceBusBrokerThread }
+    | { readonly fullyQualifiedNamespace: string; readonly endpoint: string; readonly queue: string; readonly broker: ServiceBusBrokerThread }
     | undefined;
   /** What a media host of this stack authenticates with (client credentials; managed identity in Azure). */
   readonly mediaHostIdentity: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
+  /** What a SIP edge of this stack authenticates with (role CVI.Edge). */
+  readonly edgeIdentity: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
   /** A token for the admin (or media-host) API, from the Entra ID emulator; CVI.Admin by default. */
   issueToken(options?: StackTokenOptions): Promise<string>;
   stop(): Promise<void>;
@@ -126,7 +157,8 @@ const MEDIA_HOST_APP_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 const CONTROL_PLANE_APP_ID = "4d3c2b1a-9f8e-4d7c-8b6a-5f4e3d2c1b0a";
 const SERVICE_BUS_APP_ID = "80369ed6-5f11-4dd9-bef3-692475845e77";
 const SERVICE_BUS_AUDIENCE = "https://servicebus.azure.net";
-const SERVICE_BUS_TOPIC = "media-host-commands";
+const SERVICE_BUS_QUEUE = "media-host-events";
+const EDGE_APP_ID = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b";
 const LOCAL_MEDIA_HOST_ID = "local-media-host";
 /** What the gateway's bot app asks tenants to consent to. */
 export const BOT_APP_PERMISSIONS = [
@@ -257,7 +289,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clientId: ADMIN_API_APP_ID,
       displayName: "OpenCVI admin API",
       appIdUri: ADMIN_API_APP_ID_URI,
-      appRoles: ["CVI.Admin", "CVI.MediaHost"],
+      appRoles: ["CVI.Admin", "CVI.MediaHost", "CVI.Edge"],
       // v2 tokens, as an API registered today gets: issuer …/v2.0, audience = the API's client id.
       accessTokenVersion: 2,
       homeTenantId: OPERATOR_TENANT_ID,
@@ -271,6 +303,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       homeTenantId: OPERATOR_TENANT_ID,
     });
     entra.assignAppRole(OPERATOR_TENANT_ID, ADMIN_API_APP_ID_URI, MEDIA_HOST_APP_ID, "CVI.MediaHost");
+    // The SIP edges' identity: reads the pool's hosts, nothing else.
+    const edgeIdentity = { tenantId: OPERATOR_TENANT_ID, clientId: EDGE_APP_ID, clientSecret: randomBytes(24).toString("base64url") };
+    entra.registerApplication({
+      clientId: EDGE_APP_ID,
+      clientSecret: edgeIdentity.clientSecret,
+      displayName: "OpenCVI SIP edges",
+      homeTenantId: OPERATOR_TENANT_ID,
+    });
+    entra.assignAppRole(OPERATOR_TENANT_ID, ADMIN_API_APP_ID_URI, EDGE_APP_ID, "CVI.Edge");
     entra.registerApplication({
       clientId: LOCAL_BOT_APP_ID,
       clientSecret: botAppSecret,
@@ -288,13 +329,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         host: HOST,
         // Entra ID tokens for Service Bus, as the real namespace takes them (RBAC decides the rest there).
         tokens: { jwksUri: entra.jwksUri, issuer: entra.issuerFor(OPERATOR_TENANT_ID, "1.0"), audience: SERVICE_BUS_AUDIENCE },
-        topics: [
-          {
-            name: SERVICE_BUS_TOPIC,
-            duplicateDetectionWindowInMs: 10 * 60_000,
-            subscriptions: [...new Set([...options.serviceBus.mediaHostIds, LOCAL_MEDIA_HOST_ID])].map((id) => ({ name: id, filter: { to: id } })),
-          },
-        ],
+        // As infra/modules/servicebus.bicep: session-enabled, duplicate detection, 30 s locks (a dead host's session frees within them).
+        queues: [{ name: SERVICE_BUS_QUEUE, requiresSession: true, duplicateDetectionWindowInMs: 10 * 60_000, lockDurationInMs: 30_000 }],
       });
       const port = broker.port;
       stopEmulators.push(() => broker.stop());
@@ -312,11 +348,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         displayName: "OpenCVI control plane",
         homeTenantId: OPERATOR_TENANT_ID,
       });
-      serviceBus = { fullyQualifiedNamespace: "localhost", endpoint: `sb://localhost:${port}`, topic: SERVICE_BUS_TOPIC, broker };
+      serviceBus = { fullyQualifiedNamespace: "localhost", endpoint: `sb://localhost:${port}`, queue: SERVICE_BUS_QUEUE, broker };
       Object.assign(serviceBusSettings, {
         SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE: serviceBus.fullyQualifiedNamespace,
         SERVICE_BUS_ENDPOINT: serviceBus.endpoint,
-        SERVICE_BUS_TOPIC: SERVICE_BUS_TOPIC,
+        SERVICE_BUS_QUEUE: SERVICE_BUS_QUEUE,
         AZURE_TENANT_ID: OPERATOR_TENANT_ID,
         AZURE_CLIENT_ID: CONTROL_PLANE_APP_ID,
         AZURE_CLIENT_SECRET: controlPlaneSecret,
@@ -384,57 +420,87 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       functionsHttp.serve((req, res) => void listener(req, res));
       functionsHttps.serve((req, res) => void listener(req, res));
     }
-    let mediaHost: LocalStack["mediaHost"];
-    if (options.mediaHost) {
+    const controlPlaneUrl = `http://${HOST}:${functionsHttp.port}/${routePrefix}`;
+    const logger = pino(
+      {
+        level:
+          LEVELS.indexOf(options.logLevel ?? "information") <= LEVELS.indexOf("debug") ? "debug" : options.logLevel === "none" ? "silent" : "info",
+      },
+      pino.destination(2),
+    );
+    /** One in-process media host against this stack's control plane (its own rtpengine, ports, lease). */
+    const startHost = async (id: string, spec: LocalMediaHostOptions, behindEdge: boolean): Promise<LocalHost> => {
       const config = loadMediaHostConfig({
-        MEDIA_HOST_ID: LOCAL_MEDIA_HOST_ID,
-        CONTROL_PLANE_URL: `http://${HOST}:${functionsHttp.port}/${routePrefix}`,
+        MEDIA_HOST_ID: id,
+        CONTROL_PLANE_URL: controlPlaneUrl,
         AZURE_TENANT_ID: mediaHostIdentity.tenantId,
         AZURE_CLIENT_ID: mediaHostIdentity.clientId,
         AZURE_CLIENT_SECRET: mediaHostIdentity.clientSecret,
         AZURE_AUTHORITY_HOST: entra.origin,
       });
-      let mediaHostBus: MessageSubscriber = processBus;
+      let bus: MessageSubscriber = processBus;
       if (serviceBus) {
         const connection = connectServiceBus({
           fullyQualifiedNamespace: serviceBus.fullyQualifiedNamespace,
           endpoint: serviceBus.endpoint,
-          topicName: serviceBus.topic,
+          queueName: serviceBus.queue,
           credential: mediaHostCredential(config),
         });
         stopMediaHost.push(() => connection.close());
-        mediaHostBus = connection.bus;
+        bus = connection.bus;
       }
+      const [rtpPortMin, rtpPortMax] = spec.rtpPorts ?? [30000, 32767];
       const host = new MediaHost({
-        mediaHostId: config.MEDIA_HOST_ID,
+        mediaHostId: id,
         serviceDomain: settings.SERVICE_DOMAIN ?? "cvi.localhost",
         bindHost: HOST,
         advertisedHost: HOST,
-        sipUdpPort: options.mediaHost.sipPort ?? 0,
-        sipTcpPort: options.mediaHost.sipPort ?? 0,
-        sipTls: { port: options.mediaHost.sipTlsPort ?? 0, options: tls },
-        healthPort: options.mediaHost.healthPort ?? 0,
-        meetingLeg: { port: options.mediaHost.meetingLegPort ?? 0 },
-        rtpPortMin: 30000,
-        // Below Linux's ephemeral ports (32768-60999), which other programs pick at random.
-        rtpPortMax: 32767,
-        promptsDirectory: options.mediaHost.promptsDirectory ?? ".local/prompts",
+        sipUdpPort: spec.sipPort ?? 0,
+        sipTcpPort: spec.sipPort ?? 0,
+        sipTls: { port: spec.sipTlsPort ?? 0, options: tls },
+        // Behind the edge: its requests carry the device's address in the next Via.
+        ...(behindEdge ? { trustedProxies: [HOST] } : {}),
+        capacity: spec.capacity ?? 200,
+        healthPort: spec.healthPort ?? 0,
+        meetingLeg: { port: spec.meetingLegPort ?? 0, ...(spec.webRtcPorts ? { webRtcPortRange: spec.webRtcPorts } : {}) },
+        rtpPortMin,
+        rtpPortMax,
+        promptsDirectory: spec.promptsDirectory ?? ".local/prompts",
         controlPlane: new ControlPlaneClient(config, mediaHostCredential(config)),
-        bus: mediaHostBus,
-        logger: pino(
-          {
-            level:
-              LEVELS.indexOf(options.logLevel ?? "information") <= LEVELS.indexOf("debug")
-                ? "debug"
-                : options.logLevel === "none"
-                  ? "silent"
-                  : "info",
-          },
-          pino.destination(2),
-        ),
+        bus,
+        logger: logger.child({ mediaHostId: id }),
       });
       stopMediaHost.unshift(() => host.stop());
-      mediaHost = { host, ports: await host.start() };
+      // Drained (cvi host drain) and out of the pool: it stops, as the process on a VM ends.
+      host.once("drained", () => void host.stop());
+      return { host, ports: await host.start() };
+    };
+    let mediaHost: LocalStack["mediaHost"];
+    if (options.mediaHost) mediaHost = await startHost(LOCAL_MEDIA_HOST_ID, options.mediaHost, false);
+    const poolHosts = new Map<string, LocalHost>();
+    for (const spec of options.pool?.hosts ?? []) poolHosts.set(spec.id, await startHost(spec.id, spec, options.pool?.edge !== undefined));
+    let edge: EdgeAgent | undefined;
+    if (options.pool?.edge) {
+      const spec = options.pool.edge;
+      edge = new EdgeAgent({
+        kamailio: {
+          sipAddress: HOST,
+          sipPort: spec.sipPort ?? 0,
+          tls: { port: spec.tlsPort ?? 0, certificateFile: join(tlsDirectory, "server.pem"), privateKeyFile: join(tlsDirectory, "server-key.pem") },
+          metricsPort: spec.metricsPort ?? 0,
+          // Every device of the local stack comes from 127.0.0.1: the flood limit is a burst of a load run, not a person's.
+          floodRequestsPerTwoSeconds: 5000,
+        },
+        pool: new ControlPlanePool({
+          controlPlaneUrl,
+          scope: `${ADMIN_API_APP_ID_URI}/.default`,
+          credential: workloadCredential({ ...edgeIdentity, authorityHost: entra.origin }),
+        }),
+        logger: logger.child({ component: "edge" }),
+      });
+      // The edge before the hosts' rtpengines stop: its probes then see hosts go, not vanish.
+      stopMediaHost.unshift(() => edge?.stop());
+      await edge.start();
     }
     const functionsUrl = `http://${HOST}:${functionsHttp.port}`;
     return {
@@ -446,9 +512,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       graph,
       meetingMedia,
       mediaHost,
+      poolHosts,
+      edge,
       serviceBus,
       operatorTenantId: OPERATOR_TENANT_ID,
       mediaHostIdentity,
+      edgeIdentity,
       settings,
       issueToken: (token = {}) =>
         entra.issueToken({

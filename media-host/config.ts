@@ -1,28 +1,11 @@
 import { z } from "zod";
+import { listSetting as list, portSetting as port, readSettings, serviceUrlSetting as httpsUrl } from "../shared/config/settings.js";
 
 /**
  * A media host's settings (environment of its VM; the scale set's template sets them).
  * Media hosts face the internet, so they hold no Graph credentials: they reach the
  * control plane with their own identity, which carries the CVI.MediaHost app role.
  */
-const httpsUrl = (name: string) =>
-  z
-    .string({ error: `${name} is required` })
-    .url(`${name} must be an absolute URL`)
-    .refine(
-      (u) => u.startsWith("https://") || u.startsWith("http://127.0.0.1") || u.startsWith("http://localhost"),
-      `${name} must be https (or loopback http)`,
-    )
-    .transform((u) => u.replace(/\/+$/, ""));
-
-const port = (name: string, fallback: number) =>
-  z.coerce
-    .number({ error: `${name} must be a port number` })
-    .int(`${name} must be a port number`)
-    .min(0, `${name} must be 0-65535`)
-    .max(65535, `${name} must be 0-65535`)
-    .default(fallback);
-
 export const mediaHostConfigSchema = z.object({
   /** This host's id: the bus delivers the events of its calls to it. */
   MEDIA_HOST_ID: z
@@ -41,13 +24,24 @@ export const mediaHostConfigSchema = z.object({
   SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE: z.string().min(1).optional(),
   /** A custom AMQP endpoint (amqps://host:port) in front of the namespace: local stand-ins only. */
   SERVICE_BUS_ENDPOINT: z.string().url("SERVICE_BUS_ENDPOINT must be an amqps:// URL").optional(),
-  SERVICE_BUS_TOPIC: z.string().min(1).default("media-host-commands"),
+  /** The session-enabled queue of call events: one session per media host (session id = host id). */
+  SERVICE_BUS_QUEUE: z.string().min(1).default("media-host-events"),
   /** The domain devices dial (tenant keys are <digits>@<domain>), e.g. cvi.example.net. */
   SERVICE_DOMAIN: z.string().min(1).default("cvi.localhost"),
   /** Where SIP, RTP and health listen: the VM's own address (rtpengine binds media to a concrete interface, not 0.0.0.0). */
   SIP_BIND_HOST: z.string().min(1).optional(),
-  /** The address devices reach this host at (public IP or name): written into Via, Contact and SDP. */
+  /** The address devices reach this host's media at (public IP or name): written into SDP (and into Via and Contact unless SIP_CONTACT_HOST is set). */
   SIP_ADVERTISED_HOST: z.string().min(1).optional(),
+  /** The address the SIP edge reaches this host at (its private address behind the edge): Via, Contact, and the SIP URI it registers in the pool. */
+  SIP_CONTACT_HOST: z.string().min(1).optional(),
+  /** How the SIP edge sends this host its calls. */
+  SIP_EDGE_TRANSPORT: z.enum(["udp", "tcp"], { error: "SIP_EDGE_TRANSPORT must be udp or tcp" }).default("udp"),
+  /** The SIP edge's addresses or CIDR blocks (comma-separated): their requests carry the device's address in the next Via. */
+  SIP_TRUSTED_PROXIES: list("SIP_TRUSTED_PROXIES", /^[0-9A-Fa-f:.]+(?:\/\d{1,3})?$/, "an IP address or CIDR block"),
+  /** Names and addresses devices dial that are this service (the edge's public address and DNS names), comma-separated. */
+  SIP_SERVICE_HOSTS: list("SIP_SERVICE_HOSTS", /^[A-Za-z0-9.:[\]-]+$/, "a host name or address"),
+  /** Calls this host takes at most: the SIP edge sends no more (maxload), and more get 503. */
+  MAX_CALLS: z.coerce.number({ error: "MAX_CALLS must be a number" }).int().min(1).max(100_000).default(60),
   /** SIP over UDP and TCP. */
   SIP_PORT: port("SIP_PORT", 5060),
   /** SIP over TLS, when SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE name a certificate and its key (PEM). */
@@ -71,7 +65,7 @@ export const mediaHostConfigSchema = z.object({
   HEALTH_PORT: port("HEALTH_PORT", 8090),
   /** The IVR's spoken prompts (WAV), made at set-up. */
   PROMPTS_DIRECTORY: z.string().min(1).default(".local/prompts"),
-  /** On SIGTERM: how long calls may go on (no new ones taken) before they are ended. */
+  /** On SIGTERM: how long calls may go on (no new ones taken) before they are ended and the host leaves the pool. */
   DRAIN_GRACE_MS: z.coerce
     .number()
     .int()
@@ -87,15 +81,8 @@ export class MediaHostConfigError extends Error {
 }
 
 export function loadMediaHostConfig(env: NodeJS.ProcessEnv = process.env): MediaHostConfig {
-  const picked = Object.fromEntries(Object.keys(mediaHostConfigSchema.shape).map((k) => [k, env[k] === "" ? undefined : env[k]]));
-  const result = mediaHostConfigSchema.safeParse(picked);
-  if (!result.success) {
-    throw new MediaHostConfigError(
-      `invalid media host configuration:\n${result.error.issues.map((i) => `- ${String(i.path[0])}: ${i.message}`).join("\n")}`,
-    );
-  }
+  const c = readSettings(mediaHostConfigSchema, env, (lines) => new MediaHostConfigError(`invalid media host configuration:\n${lines.join("\n")}`));
   const problems: string[] = [];
-  const c = result.data;
   if (c.AZURE_CLIENT_SECRET && (!c.AZURE_TENANT_ID || !c.AZURE_CLIENT_ID))
     problems.push("AZURE_CLIENT_SECRET needs AZURE_TENANT_ID and AZURE_CLIENT_ID");
   if (Boolean(c.SIP_TLS_CERT_FILE) !== Boolean(c.SIP_TLS_KEY_FILE)) problems.push("SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together");
@@ -104,5 +91,5 @@ export function loadMediaHostConfig(env: NodeJS.ProcessEnv = process.env): Media
   const rtpOverlaps = c.WEBRTC_PORT_MIN <= c.RTP_PORT_MAX && c.RTP_PORT_MIN <= c.WEBRTC_PORT_MAX;
   if (rtpOverlaps) problems.push("the WEBRTC_PORT_* range must not overlap the RTP_PORT_* range (rtpengine's)");
   if (problems.length > 0) throw new MediaHostConfigError(`invalid media host configuration:\n${problems.map((p) => `- ${p}`).join("\n")}`);
-  return result.data;
+  return c;
 }

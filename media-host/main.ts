@@ -7,9 +7,10 @@ import { MediaHost } from "./mediaHost.js";
 
 /**
  * A media host on its VM: settings from the environment (media-host/config.ts), call
- * events from Service Bus, the control plane over HTTPS with the VM's managed identity.
- * SIGTERM (systemd stop, scale-in) drains: no new calls, the current ones may go on for
- * DRAIN_GRACE_MS, then they are ended cleanly and the process exits.
+ * events from its Service Bus session, the control plane over HTTPS with the VM's managed
+ * identity, a lease in the pool. SIGTERM (systemd stop, scale-in) drains: no new calls,
+ * the current ones may go on for DRAIN_GRACE_MS, then they are ended cleanly, the host
+ * leaves the pool and the process exits (0). An operator's drain ends the same way.
  */
 const logger = pino({ base: { component: "media-host" } });
 
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const serviceBus = connectServiceBus({
     fullyQualifiedNamespace: config.SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE,
     endpoint: config.SERVICE_BUS_ENDPOINT,
-    topicName: config.SERVICE_BUS_TOPIC,
+    queueName: config.SERVICE_BUS_QUEUE,
     credential,
   });
   const tls =
@@ -48,6 +49,12 @@ async function main(): Promise<void> {
     sipUdpPort: config.SIP_PORT,
     sipTcpPort: config.SIP_PORT,
     ...(tls ? { sipTls: tls } : {}),
+    ...(config.SIP_CONTACT_HOST ? { sipContactHost: config.SIP_CONTACT_HOST } : {}),
+    edgeTransport: config.SIP_EDGE_TRANSPORT,
+    trustedProxies: config.SIP_TRUSTED_PROXIES,
+    serviceHosts: config.SIP_SERVICE_HOSTS,
+    capacity: config.MAX_CALLS,
+    version: packageVersion(),
     healthPort: config.HEALTH_PORT,
     meetingLeg: {
       port: config.MEETING_LEG_PORT,
@@ -67,22 +74,33 @@ async function main(): Promise<void> {
   log.info({ ports }, "media host listening");
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const exit = async (why: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, activeCalls: host.activeCalls, graceInMs: config.DRAIN_GRACE_MS }, "draining");
-    await host.drain(config.DRAIN_GRACE_MS);
-    if (host.activeCalls > 0) {
-      log.info({ activeCalls: host.activeCalls }, "drain grace over: ending the remaining calls");
-      await host.endCalls("the service is restarting");
-    }
+    log.info({ why }, "stopping");
     await host.stop();
     await serviceBus.close();
     log.info("stopped");
     process.exit(0);
   };
+  // Drained by the operator (or by our own SIGTERM): out of the pool, nothing left to do.
+  host.once("drained", () => void exit("drained"));
+  const shutdown = async (signal: string) => {
+    log.info({ signal, activeCalls: host.activeCalls, graceInMs: config.DRAIN_GRACE_MS }, "draining");
+    await host.drain(config.DRAIN_GRACE_MS);
+    await exit(signal);
+  };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/** The package's version, reported to the pool (operators see which hosts run what). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "";
+  } catch {
+    return "";
+  }
 }
 
 main().catch((e: unknown) => {

@@ -1,9 +1,13 @@
+import { EventEmitter } from "node:events";
+import { BlockList, isIPv6 } from "node:net";
+import { cpus, loadavg } from "node:os";
 import type { TlsOptions } from "node:tls";
 import type { Logger } from "pino";
 import type { MessageSubscriber } from "../shared/bus/messageBus.js";
 import { CallController } from "./calls/callController.js";
 import { MeetingLegServer } from "./meeting/meetingLegServer.js";
 import type { ControlPlaneClient } from "./controlPlane/controlPlaneClient.js";
+import { PoolMembership } from "./pool/poolMembership.js";
 import { FailedAttemptLimiter } from "./domain/failedAttemptLimiter.js";
 import { HealthServer } from "./observability/healthServer.js";
 import { MediaHostMetrics } from "./observability/metrics.js";
@@ -26,6 +30,20 @@ export interface MediaHostOptions {
   readonly sipTcpPort: number;
   /** TLS needs a certificate; without one no TLS listener starts. */
   readonly sipTls?: { readonly port: number; readonly options: TlsOptions };
+  /**
+   * The host in this host's Contact and in the SIP URI the pool registers (where the SIP edge
+   * sends its calls): the address the edge reaches it at, often a private one. Default: the advertised host.
+   */
+  readonly sipContactHost?: string;
+  /** How the edge reaches this host (default udp). */
+  readonly edgeTransport?: "udp" | "tcp";
+  /** Addresses or CIDR blocks of the SIP edge: their requests carry the device's own address in the next Via. */
+  readonly trustedProxies?: readonly string[];
+  /** Names and addresses devices dial that are this service (the edge's public address and DNS names). */
+  readonly serviceHosts?: readonly string[];
+  /** Calls this host takes at most (the edge's maxload for it; more get 503). */
+  readonly capacity: number;
+  readonly version?: string;
   readonly healthPort: number;
   /** The meeting leg (WebRTC): its session endpoint and ICE ports. */
   readonly meetingLeg?: {
@@ -38,7 +56,7 @@ export interface MediaHostOptions {
   readonly rtpPortMin: number;
   readonly rtpPortMax: number;
   readonly promptsDirectory: string;
-  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave" | "reportQuality">;
+  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave" | "reportQuality" | "renewLease" | "releaseLease">;
   readonly bus: MessageSubscriber;
   readonly logger: Logger;
 }
@@ -51,12 +69,21 @@ export interface ListeningPorts {
   readonly meetingLeg: number;
 }
 
+export interface MediaHostEvents {
+  /** Drained (by the operator, or its own SIGTERM) and out of the pool: the process may end. */
+  drained: [];
+}
+
+/** Why calls still up at a drain's deadline end: the device's BYE and the call record carry it. */
+export const DRAIN_DEADLINE_REASON = "the media host is being taken out of service";
+export const FENCED_REASON = "the media host lost its place in the pool";
+
 /**
  * One media host: rtpengine (its own supervised instance), the SIP stack on UDP/TCP/TLS,
- * the calls, and /healthz + /metrics. `main.ts` runs it on a VM; the local stack runs
- * one in-process.
+ * the calls, its lease in the pool, and /healthz + /metrics. `main.ts` runs it on a VM;
+ * the local stack runs its hosts in-process.
  */
-export class MediaHost {
+export class MediaHost extends EventEmitter<MediaHostEvents> {
   readonly metrics: MediaHostMetrics;
   readonly #options: MediaHostOptions;
   #rtpengine: RtpengineProcess | undefined;
@@ -67,9 +94,14 @@ export class MediaHost {
   #controller: CallController | undefined;
   #health: HealthServer | undefined;
   #meetingLegs: MeetingLegServer | undefined;
-  #draining = false;
+  #membership: PoolMembership | undefined;
+  /** Set while draining: when the calls still up are ended. */
+  #drainDeadline: Date | undefined;
+  #drainWatch: NodeJS.Timeout | undefined;
+  #drained: Promise<void> | undefined;
 
   constructor(options: MediaHostOptions) {
+    super();
     this.#options = options;
     this.metrics = new MediaHostMetrics({ mediaHostId: options.mediaHostId });
   }
@@ -120,12 +152,33 @@ export class MediaHost {
       this.#transports.push(tls);
       sipTls = await tls.listen(o.bindHost, o.sipTls.port);
     }
-    this.#stack = new SipStack({ transports: this.#transports, serverName: "OpenCVI", advertisedHost: o.advertisedHost });
+    const contactHost = o.sipContactHost ?? o.advertisedHost;
+    this.#stack = new SipStack({ transports: this.#transports, serverName: "OpenCVI", advertisedHost: contactHost });
     this.#stack.on("malformed", () => this.metrics.countInvite("rejected-malformed"));
-    const dialogs = new Dialogs(this.#stack, { contact: `sip:gateway@${o.advertisedHost}:${sipUdp}` });
+    this.#stack.on("newCall", () => this.metrics.newInvites.inc());
+    const dialogs = new Dialogs(this.#stack, { contact: `sip:gateway@${hostForUri(contactHost)}:${sipUdp}` });
+    const transport = o.edgeTransport ?? "udp";
+    const membership = new PoolMembership({
+      registry: o.controlPlane,
+      report: {
+        sipUri: `sip:${hostForUri(contactHost)}:${transport === "udp" ? sipUdp : sipTcp};transport=${transport}`,
+        capacity: o.capacity,
+        version: o.version ?? "",
+        activeCalls: () => this.activeCalls,
+        load: () => Math.min(1, (loadavg()[0] ?? 0) / Math.max(1, cpus().length)),
+      },
+      onError: (e) => o.logger.warn({ err: e.message }, "the pool's registry could not be reached"),
+    });
+    this.#membership = membership;
+    const trusted = addressList(o.trustedProxies ?? []);
     this.#controller = new CallController(dialogs, o.bus, {
       mediaHostId: o.mediaHostId,
-      dialPlan: { serviceDomain: o.serviceDomain, ownHosts: [...new Set([o.advertisedHost, o.bindHost].map((h) => h.toLowerCase()))] },
+      pool: membership,
+      isTrustedProxy: (address) => trusted.check(address, isIPv6(address) ? "ipv6" : "ipv4"),
+      dialPlan: {
+        serviceDomain: o.serviceDomain,
+        ownHosts: [...new Set([o.advertisedHost, o.bindHost, contactHost, ...(o.serviceHosts ?? [])].map((h) => h.toLowerCase()))],
+      },
       controlPlane: o.controlPlane,
       rtpengine: this.#client,
       meetingLegs: this.#meetingLegs,
@@ -140,13 +193,35 @@ export class MediaHost {
       port: o.healthPort,
       metrics: this.metrics,
       health: () => ({
-        draining: this.#draining,
+        draining: this.#drainDeadline !== undefined,
         activeCalls: this.#controller?.activeCalls ?? 0,
-        problems: this.#rtpengine?.state === "running" ? [] : ["rtpengine not running"],
+        problems: [
+          ...(this.#rtpengine?.state === "running" ? [] : ["rtpengine not running"]),
+          ...(membership.serving ? [] : ["no lease in the pool"]),
+        ],
       }),
     });
     const health = await this.#health.listen();
+    // New calls only with a live lease, outside a drain, below capacity; the edge moves a refused INVITE on.
+    this.#stack.setAvailability(() => {
+      if (!membership.serving) return { retryAfterSeconds: 5, reason: "not in the pool" };
+      if (this.#drainDeadline) return { retryAfterSeconds: 60, reason: "draining" };
+      if (this.activeCalls >= o.capacity) return { retryAfterSeconds: 5, reason: "at capacity" };
+      return undefined;
+    });
+    membership.on("fenced", (reason) => {
+      o.logger.error({ reason, activeCalls: this.activeCalls }, "fenced: ending every call (the control plane has ended them for this host)");
+      void this.endCalls(FENCED_REASON);
+    });
+    membership.on("registered", (epoch) => o.logger.info({ epoch }, "in the pool"));
+    membership.on("drain", (deadline) => this.#drainUntil(deadline));
+    await membership.start();
     return { sipUdp, sipTcp, sipTls, health, meetingLeg };
+  }
+
+  /** The epoch of this host's lease in the pool (undefined while it holds none). */
+  get epoch(): number | undefined {
+    return this.#membership?.epoch;
   }
 
   get activeCalls(): number {
@@ -154,14 +229,49 @@ export class MediaHost {
   }
 
   /**
-   * SIGTERM: take no new calls (503 + Retry-After; OPTIONS says so, so load balancers
-   * move on), let calls finish for up to `graceInMs`, then stop.
+   * SIGTERM (or scale-in): take no new calls (the pool and the edge hear it at once; INVITEs
+   * and OPTIONS get 503), let calls go on for up to `graceInMs`, then end those left (bots
+   * leave, devices get a BYE) and leave the pool. Resolves once drained.
    */
   async drain(graceInMs: number): Promise<void> {
-    this.#draining = true;
-    this.#stack?.setUnavailable({ retryAfterSeconds: 60 });
-    const until = Date.now() + graceInMs;
-    while (this.activeCalls > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 250));
+    const deadline = new Date(Date.now() + graceInMs);
+    this.#drainUntil(deadline);
+    await this.#membership?.drainSelf(deadline).catch(() => {});
+    await this.#drained;
+  }
+
+  /** A drain starts, moves its deadline, or is called off (undrain: null). */
+  #drainUntil(deadline: Date | null): void {
+    if (deadline === null) {
+      if (!this.#drainDeadline) return;
+      this.#options.logger.info("undrained: taking calls again");
+      this.#drainDeadline = undefined;
+      clearInterval(this.#drainWatch);
+      return;
+    }
+    const first = this.#drainDeadline === undefined;
+    this.#drainDeadline = deadline;
+    if (!first) return;
+    this.#options.logger.info({ deadline: deadline.toISOString(), activeCalls: this.activeCalls }, "draining: no new calls");
+    this.#drained = new Promise<void>((resolve) => {
+      this.#drainWatch = setInterval(() => {
+        const until = this.#drainDeadline;
+        if (!until || (this.activeCalls > 0 && Date.now() < until.getTime())) return;
+        clearInterval(this.#drainWatch);
+        void this.#finishDrain().then(resolve);
+      }, 250);
+    });
+  }
+
+  async #finishDrain(): Promise<void> {
+    const o = this.#options;
+    if (this.activeCalls > 0) {
+      o.logger.info({ activeCalls: this.activeCalls }, "drain deadline: ending the calls still up");
+      await this.endCalls(DRAIN_DEADLINE_REASON);
+    }
+    await this.#membership?.leave().catch((e: Error) => o.logger.warn({ err: e.message }, "leaving the pool failed (the lease lapses by itself)"));
+    o.logger.info("drained: out of the pool");
+    this.emit("drained");
   }
 
   /** Ends the calls still up (after the drain grace): bots leave, devices get a BYE. */
@@ -170,6 +280,8 @@ export class MediaHost {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#drainWatch);
+    await this.#membership?.stop();
     await this.#controller?.close();
     for (const transport of this.#transports) await transport.close().catch(() => {});
     await this.#health?.close();
@@ -178,4 +290,20 @@ export class MediaHost {
     await this.#rtpengine?.stop().catch(() => {});
     await this.#dtmf?.close().catch(() => {});
   }
+}
+
+/** IP literals and CIDR blocks ("10.0.1.0/24", "203.0.113.5", "2001:db8::/32"). */
+function addressList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = "", prefix] = entry.trim().split("/");
+    const type = isIPv6(address) ? "ipv6" : "ipv4";
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+  }
+  return list;
+}
+
+function hostForUri(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
 }

@@ -27,6 +27,15 @@ export class NotFoundError extends Error {
 /** The thing to create exists already, or the request contradicts current state. */
 export class ConflictError extends Error {
   override readonly name = "ConflictError";
+  /** A machine-readable reason, for clients that act on it (e.g. "lease-lost"). */
+  readonly code: string | undefined;
+  /** When trying again may succeed. */
+  readonly retryAfterInMs: number | undefined;
+  constructor(message: string, options: { readonly code?: string; readonly retryAfterInMs?: number } = {}) {
+    super(message);
+    this.code = options.code;
+    this.retryAfterInMs = options.retryAfterInMs;
+  }
 }
 
 /** The caller's copy is stale (If-Match did not match): re-read and retry. */

@@ -3,9 +3,10 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { BusMessage, MessagePublisher } from "../../shared/bus/messageBus.js";
 import { type CallSessionRecord, INITIAL_CALL_SESSION, mediaHostView, observeCall } from "../../shared/domain/callSession.js";
+import { MEDIA_HOST_LOST } from "../../shared/domain/pool.js";
 import { parseOrThrow } from "../../shared/domain/validation.js";
 import { refuse, type ResolutionRefusal } from "../../shared/domain/resolution.js";
-import { ConsentMissingError, NotFoundError } from "../../shared/errors.js";
+import { ConflictError, ConsentMissingError, NotFoundError } from "../../shared/errors.js";
 import type { CallControl, CallSessionRepository } from "../ports.js";
 import { type CallEvent, readCallEvents, commsNotificationsSchema, toParticipant, toStateObservation } from "./callNotifications.js";
 import type { ConsentService } from "./consentService.js";
@@ -14,6 +15,8 @@ import type { ResolutionService } from "./resolutionService.js";
 export interface CallServiceOptions {
   /** Where Graph sends this service's call notifications. */
   readonly callbackUri: string;
+  /** Whether a media host holds a live lease at this epoch (the pool): only then may it put a bot in a meeting. */
+  readonly hostIsServing: (mediaHostId: string, epoch: number) => Promise<boolean>;
   readonly now: () => Date;
   readonly log: (line: string) => void;
 }
@@ -27,6 +30,7 @@ const joinRequestSchema = z.strictObject({
     .min(1, "displayName must not be empty")
     .max(256, "displayName must be at most 256 characters"),
   mediaHostId: z.string({ error: "mediaHostId is required" }).regex(/^[A-Za-z0-9._-]{1,128}$/, "mediaHostId must be 1-128 letters, digits, . _ or -"),
+  mediaHostEpoch: z.number({ error: "mediaHostEpoch is required: the epoch of the host's lease" }).int().min(1),
   deviceCallId: z.string({ error: "deviceCallId is required" }).min(1).max(256),
   mediaBlob: z.string({ error: "mediaBlob is required" }).max(64 * 1024, "mediaBlob must be at most 64 KiB"),
 });
@@ -36,6 +40,8 @@ export type JoinOutcome =
   | ResolutionRefusal;
 
 export const CALL_UPDATED = "call.updated";
+/** A reaper's claim on a call older than this is taken over (its instance died before the bot left). */
+const REAP_CLAIM_TIMEOUT_IN_MS = 10_000;
 
 /**
  * Bot calls into meetings for room systems: joining on a media host's request,
@@ -54,6 +60,7 @@ export class CallService {
 
   async join(input: unknown): Promise<JoinOutcome> {
     const request = parseOrThrow(joinRequestSchema, input);
+    await this.#requireServing(request.mediaHostId, request.mediaHostEpoch);
     const resolved = await this.resolution.resolve(request.tenantKey, request.vtcId);
     if (resolved.kind === "refused") return resolved;
     let joined: { callId: string; myParticipantId: string | null };
@@ -78,6 +85,7 @@ export class CallService {
       callId: joined.callId,
       tenantId: resolved.tenantId,
       mediaHostId: request.mediaHostId,
+      mediaHostEpoch: request.mediaHostEpoch,
       deviceCallId: request.deviceCallId,
       displayName: request.displayName,
       vtcId: resolved.vtcId,
@@ -92,8 +100,70 @@ export class CallService {
       deliveredDigest: null,
     };
     await this.sessions.create(record);
+    // The host may have been declared dead while the join was on its way; the reaper looked for
+    // its calls after that, so it may not have seen this one: end it here instead.
+    if (!(await this.options.hostIsServing(request.mediaHostId, request.mediaHostEpoch))) {
+      await this.endCallsLeftBehind(request.mediaHostId, request.mediaHostEpoch, MEDIA_HOST_LOST);
+      throw new ConflictError(`media host ${request.mediaHostId} lost its lease while joining; the call was ended`);
+    }
     await this.#catchUp(record);
     return { kind: "joined", callId: joined.callId, joinAsGuest: resolved.joinAsGuest, meetingSubject: resolved.meeting.subject };
+  }
+
+  /**
+   * Ends the calls a media host left behind (it died, or left the pool with calls): each
+   * call is claimed with a conditional write, so however many instances run this at once,
+   * one of them makes the bot leave the meeting; the record ends with `reason`. A claim
+   * whose instance died before the bot left is taken over after a while. `pending` counts
+   * calls that could not be finished now (Graph failing, another instance at work).
+   */
+  async endCallsLeftBehind(mediaHostId: string, epoch: number, reason: string): Promise<{ readonly ended: number; readonly pending: number }> {
+    const now = this.options.now();
+    const at = now.toISOString();
+    const claimExpiredBefore = now.getTime() - REAP_CLAIM_TIMEOUT_IN_MS;
+    let ended = 0;
+    let pending = 0;
+    await Promise.all(
+      (await this.sessions.listLeftBehind(mediaHostId, epoch)).map(async (left) => {
+        let claimed = false;
+        let done = false;
+        const { value } = await this.sessions.update(left.callId, (r) => {
+          claimed = false;
+          done = Boolean(r.reap?.leftMeetingAt) || (!r.reap && r.endedAt !== null);
+          if (done) return r;
+          if (r.reap && Date.parse(r.reap.claimedAt) > claimExpiredBefore) return r;
+          claimed = true;
+          return {
+            ...r,
+            endedAt: r.endedAt ?? at,
+            endedBy: r.endedBy ?? "gateway",
+            endReason: r.endedAt ? r.endReason : reason,
+            reap: { claimedAt: at, leftMeetingAt: null },
+          };
+        });
+        if (done) return;
+        if (!claimed) {
+          pending++;
+          return;
+        }
+        try {
+          await this.calls.leave(value.tenantId, value.callId);
+          await this.sessions.update(value.callId, (r) =>
+            r.reap ? { ...r, reap: { ...r.reap, leftMeetingAt: this.options.now().toISOString() } } : r,
+          );
+          ended++;
+        } catch (e) {
+          pending++;
+          this.options.log(`ending call ${value.callId} of media host ${mediaHostId} failed: ${(e as Error).message}`.slice(0, 300));
+        }
+      }),
+    );
+    return { ended, pending };
+  }
+
+  async #requireServing(mediaHostId: string, epoch: number): Promise<void> {
+    if (!(await this.options.hostIsServing(mediaHostId, epoch)))
+      throw new ConflictError(`media host ${mediaHostId} holds no live lease at epoch ${epoch}: it must not join meetings (it fences itself)`);
   }
 
   /** The device hung up (or the media host gave up): leave the meeting and close the record. */
@@ -114,6 +184,7 @@ export class CallService {
   async recordQuality(callId: string, quality: CallQuality): Promise<CallSessionRecord> {
     let first = false;
     const { value } = await this.sessions.update(callId, (r) => {
+      first = false;
       if (r.quality) return r;
       first = true;
       return { ...r, quality: normalizeCallQuality(quality) };
@@ -227,9 +298,11 @@ export class CallService {
       {
         beforeWrite: async (next, current) => {
           if (next.deliveredDigest === current.deliveredDigest || next.deliveredDigest === null) return;
+          // The host is gone (its calls were ended for it): nobody would read the message.
+          if (next.reap) return;
           const message: BusMessage = {
             messageId: `${next.callId}:${next.deliveredDigest}`,
-            sessionId: next.callId,
+            orderingKey: next.callId,
             to: next.mediaHostId,
             subject: CALL_UPDATED,
             body: { callId: next.callId, deviceCallId: next.deviceCallId, ...mediaHostView(next) },

@@ -13,7 +13,7 @@ export async function handleAdminRequest(
   request: HttpRequest,
   context: InvocationContext,
   operation: AdminOperation,
-  role: (plane: ControlPlane) => string = (plane) => plane.config.ADMIN_AUTH_ROLE,
+  role: (plane: ControlPlane) => string | readonly string[] = (plane) => plane.config.ADMIN_AUTH_ROLE,
 ): Promise<HttpResponseInit> {
   const path = new URL(request.url).pathname;
   let response: HttpResponseInit;

@@ -37,7 +37,8 @@ export class BearerTokenAuthenticator {
     this.#keys = createRemoteJWKSet(new URL(options.jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
   }
 
-  async authenticate(authorization: string | null, requiredRole = this.#options.requiredRole): Promise<Principal> {
+  /** `requiredRole`: the role the caller must hold, or a list of which it must hold one. */
+  async authenticate(authorization: string | null, requiredRole: string | readonly string[] = this.#options.requiredRole): Promise<Principal> {
     const match = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/i.exec(authorization?.trim() ?? "");
     if (!match?.[1]) throw new AuthenticationError("an Authorization: Bearer <token> header is required");
     let claims = this.#verified.get(match[1]);
@@ -56,7 +57,8 @@ export class BearerTokenAuthenticator {
       this.#verified.set(match[1], claims, claims.exp);
     }
     const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === "string") : [];
-    if (!roles.includes(requiredRole)) throw new AuthorizationError(`the token lacks the app role ${requiredRole}`);
+    const accepted = typeof requiredRole === "string" ? [requiredRole] : requiredRole;
+    if (!accepted.some((role) => roles.includes(role))) throw new AuthorizationError(`the token lacks the app role ${accepted.join(" or ")}`);
     const id = [claims.oid, claims.sub, claims.azp, claims.appid].find((v): v is string => typeof v === "string") ?? "unknown";
     return { id, roles, claims };
   }

@@ -75,7 +75,15 @@ export function errorResponse(error: unknown, context: InvocationContext, instan
   }
   if (error instanceof AuthorizationError) return problemResponse(problem(403, "forbidden", "Not allowed", error.message, instance));
   if (error instanceof NotFoundError) return problemResponse(problem(404, "not-found", "Not found", error.message, instance));
-  if (error instanceof ConflictError) return problemResponse(problem(409, "conflict", "Conflict", error.message, instance));
+  if (error instanceof ConflictError) {
+    return problemResponse(
+      {
+        ...problem(409, error.code ?? "conflict", "Conflict", error.message, instance),
+        ...(error.code ? { code: error.code } : {}),
+      } as ProblemDetails,
+      error.retryAfterInMs !== undefined ? { "retry-after": String(Math.max(1, Math.ceil(error.retryAfterInMs / 1000))) } : {},
+    );
+  }
   if (error instanceof PreconditionFailedError)
     return problemResponse(problem(412, "precondition-failed", "Precondition failed", error.message, instance));
   if (error instanceof TokenValidationUnavailableError) {

@@ -9,6 +9,7 @@ import { type RtpengineClient, RtpengineError } from "../rtpengine/rtpengineClie
 import type { Dialogs } from "../sip/dialogs.js";
 import type { IncomingRequest } from "../sip/incomingRequest.js";
 import type { ServerDialog } from "../sip/serverDialog.js";
+import { requestSource } from "../sip/proxiedSource.js";
 import type { DtmfEventListener } from "../rtpengine/dtmfEventListener.js";
 import { deviceLegQuality } from "../rtpengine/deviceLegQuality.js";
 import { anchorMedia } from "./anchorMedia.js";
@@ -19,6 +20,10 @@ import { Prompt } from "../domain/ivr.js";
 
 export interface CallControllerOptions {
   readonly mediaHostId: string;
+  /** This host's place in the pool: joins carry its lease's epoch, and none is made without one. */
+  readonly pool: { readonly epoch: number | undefined };
+  /** Whether a request's source is the SIP edge (or another trusted proxy): then the device's address is in the next Via. */
+  readonly isTrustedProxy?: (address: string) => boolean;
   readonly dialPlan: DialPlan;
   readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave" | "reportQuality">;
   readonly rtpengine: RtpengineClient;
@@ -106,7 +111,7 @@ export class CallController {
   async #onInvite(dialogs: Dialogs, invite: IncomingRequest): Promise<void> {
     const { logger, metrics, limiter } = this.#options;
     const now = this.#options.now ?? Date.now;
-    const source = invite.flow.remoteAddress;
+    const source = requestSource(invite.request, invite.flow, this.#options.isTrustedProxy ?? (() => false));
     const callIdOfDevice = invite.request.headers.callId();
     const log = logger.child({ callId: callIdOfDevice, source });
     const target = parseRequestUri(invite.request.uri, this.#options.dialPlan);
@@ -175,7 +180,8 @@ export class CallController {
             limiter,
             promptsDirectory: this.#options.promptsDirectory ?? ".local/prompts",
             log,
-            join: (meeting) => void this.#join(call, target.tenantKey, meeting.vtcId, displayName, source),
+            join: (meeting) =>
+              void this.#join(call, target.tenantKey, meeting.vtcId, displayName, source).catch((e: unknown) => this.#joinFailed(call, e)),
           });
           call.ivr.start();
         });
@@ -208,7 +214,11 @@ export class CallController {
     const { limiter, metrics } = this.#options;
     const now = this.#options.now ?? Date.now;
     const { dialog, log } = call;
+    const mediaHostEpoch = this.#options.pool.epoch;
+    if (mediaHostEpoch === undefined)
+      throw new ControlPlaneUnavailableError("this media host holds no lease in the pool (fenced, or not registered yet)");
     const joined = await this.#options.controlPlane.join({
+      mediaHostEpoch,
       tenantKey,
       vtcId,
       displayName,
@@ -239,6 +249,14 @@ export class CallController {
     }
     log.info({ graphCallId: joined.callId, joinAsGuest: joined.joinAsGuest }, "joining the meeting");
     for (const update of call.early.splice(0)) this.#apply(call, update);
+  }
+
+  /** The IVR's join could not be made (control plane unreachable, host out of the pool): the caller is told and hung up on. */
+  async #joinFailed(call: ActiveCall, e: unknown): Promise<void> {
+    call.log.error({ err: (e as Error).message }, "joining the meeting failed");
+    this.#options.metrics?.countInvite(e instanceof ControlPlaneUnavailableError ? "unavailable" : "failed");
+    if (call.finished) return;
+    await call.dialog.bye("the service is unavailable, please call again").catch(() => {});
   }
 
   /**

@@ -1,11 +1,14 @@
 import type { CallQuality } from "../../shared/domain/callQuality.js";
 import type { TokenCredential } from "@azure/identity";
 import { workloadCredential } from "../../shared/identity/workloadCredential.js";
+import type { LeaseGrant, LeaseRequest } from "../../shared/domain/pool.js";
 import type { Resolution, ResolutionRefusal, ResolvedMeeting } from "../../shared/domain/resolution.js";
 import type { MediaHostConfig } from "../config.js";
 import { CachedTokenCredential } from "../../shared/identity/cachedTokenCredential.js";
 
 export interface JoinMeetingOptions {
+  /** The epoch of this host's lease: the control plane refuses a host that no longer holds it. */
+  readonly mediaHostEpoch: number;
   readonly tenantKey: string;
   readonly vtcId: string;
   readonly displayName: string;
@@ -13,6 +16,11 @@ export interface JoinMeetingOptions {
   readonly mediaBlob: string;
   readonly abortSignal?: AbortSignal;
 }
+
+/** What the registry answered a lease request. */
+export type LeaseAnswer =
+  | { readonly kind: "granted"; readonly grant: LeaseGrant }
+  | { readonly kind: "refused"; readonly code: "lease-lost" | "host-id-in-use"; readonly reason: string; readonly retryAfterInMs: number };
 
 export type JoinResult =
   | { readonly kind: "joined"; readonly callId: string; readonly joinAsGuest: boolean; readonly meetingSubject: string | null }
@@ -71,6 +79,7 @@ export class ControlPlaneClient {
       vtcId: options.vtcId,
       displayName: options.displayName,
       mediaHostId: this.#mediaHostId,
+      mediaHostEpoch: options.mediaHostEpoch,
       deviceCallId: options.deviceCallId,
       mediaBlob: options.mediaBlob,
     };
@@ -98,6 +107,31 @@ export class ControlPlaneClient {
       throw new ControlPlaneUnavailableError(`reporting the quality of call ${callId}: the control plane answered ${answer.status}`);
   }
 
+  /** Takes (epoch null) or renews this host's lease in the pool. A refusal says what to do; an unreachable control plane throws. */
+  async renewLease(request: LeaseRequest, options: { abortSignal?: AbortSignal } = {}): Promise<LeaseAnswer> {
+    const answer = await this.#send("PUT", `/v1/pool/hosts/${encodeURIComponent(this.#mediaHostId)}/lease`, request, options.abortSignal);
+    if (answer.status === 200) return { kind: "granted", grant: answer.body as LeaseGrant };
+    const problem = answer.body as { code?: string; detail?: string } | undefined;
+    if (answer.status === 409 && (problem?.code === "lease-lost" || problem?.code === "host-id-in-use")) {
+      return { kind: "refused", code: problem.code, reason: problem.detail ?? problem.code, retryAfterInMs: answer.retryAfterInMs ?? 1000 };
+    }
+    throw new ControlPlaneUnavailableError(
+      `renewing the lease: the control plane answered ${answer.status}${problem?.detail ? `: ${problem.detail}` : ""}`,
+    );
+  }
+
+  /** This host leaves the pool (drained, shutting down). */
+  async releaseLease(epoch: number, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+    const answer = await this.#send(
+      "DELETE",
+      `/v1/pool/hosts/${encodeURIComponent(this.#mediaHostId)}/lease?${new URLSearchParams({ epoch: String(epoch) })}`,
+      undefined,
+      options.abortSignal,
+    );
+    if (answer.status !== 204 && answer.status !== 409)
+      throw new ControlPlaneUnavailableError(`leaving the pool: the control plane answered ${answer.status}`);
+  }
+
   #refusalOrThrow(answer: { status: number; body: unknown }): ResolutionRefusal {
     const problem = answer.body as { code?: string; detail?: string; sipStatus?: number } | undefined;
     if ((answer.status === 403 || answer.status === 404) && problem?.code && typeof problem.detail === "string") {
@@ -106,7 +140,12 @@ export class ControlPlaneClient {
     throw new ControlPlaneUnavailableError(`the control plane answered ${answer.status}${problem?.detail ? `: ${problem.detail}` : ""}`);
   }
 
-  async #send(method: string, path: string, body: unknown, abortSignal: AbortSignal | undefined): Promise<{ status: number; body: unknown }> {
+  async #send(
+    method: string,
+    path: string,
+    body: unknown,
+    abortSignal: AbortSignal | undefined,
+  ): Promise<{ status: number; body: unknown; retryAfterInMs: number | undefined }> {
     let response: Response;
     try {
       const token = await this.#credential.getToken(this.#scope, abortSignal ? { abortSignal } : {});
@@ -128,6 +167,7 @@ export class ControlPlaneClient {
     } catch {
       parsed = undefined;
     }
-    return { status: response.status, body: parsed };
+    const retryAfter = Number(response.headers.get("retry-after"));
+    return { status: response.status, body: parsed, retryAfterInMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined };
   }
 }

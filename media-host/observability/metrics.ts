@@ -9,6 +9,7 @@ export type InviteOutcome = "answered" | "refused" | "cancelled" | "failed" | "r
 export class MediaHostMetrics {
   readonly registry = new Registry();
   readonly activeCalls: Gauge;
+  readonly newInvites: Counter;
   readonly invites: Counter<"outcome">;
   readonly setupSeconds: Histogram;
   readonly rtpengineSeconds: Histogram<"command">;
@@ -19,6 +20,11 @@ export class MediaHostMetrics {
     this.registry.setDefaultLabels({ media_host: labels.mediaHostId });
     collectDefaultMetrics({ register: this.registry, prefix: "cvi_media_host_" });
     this.activeCalls = new Gauge({ name: "cvi_active_calls", help: "Device calls in progress on this media host", registers: [this.registry] });
+    this.newInvites = new Counter({
+      name: "cvi_new_invites_total",
+      help: "INVITEs for new calls that reached this host, taken or refused (a drained host sees none)",
+      registers: [this.registry],
+    });
     this.invites = new Counter({
       name: "cvi_invites_total",
       help: "INVITEs received, by outcome",

@@ -21,6 +21,12 @@ export class SipRequestTimeoutError extends Error {
 
 export type RequestHandler = (request: IncomingRequest) => void | Promise<void>;
 
+/** Why no new call is taken now, and when to try again. `reason` goes into a Reason header: no quotes or line breaks. */
+export interface Unavailable {
+  readonly retryAfterSeconds: number;
+  readonly reason: string;
+}
+
 export interface SipStackOptions {
   readonly transports: readonly SipTransport[];
   /** Methods with a handler, plus OPTIONS (answered by the stack) and ACK/CANCEL (transaction business). */
@@ -43,6 +49,8 @@ export interface SipStackEvents {
   malformed: [flow: Flow, error: SipParseError];
   /** A handler threw: the request got a 500 and the error is reported here. */
   handlerError: [error: unknown, request: SipRequest];
+  /** An INVITE outside any dialog arrived (before it is admitted or refused). */
+  newCall: [request: SipRequest];
 }
 
 type ServerTransaction = ServerInviteTransaction<Buffer> | ServerNonInviteTransaction<Buffer>;
@@ -77,7 +85,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
   readonly #client = new Map<string, ClientNonInviteTransaction<Buffer, SipResponse>>();
   readonly #options: SipStackOptions;
   readonly #scheduler: Scheduler;
-  #unavailable: { retryAfterSeconds: number } | undefined;
+  #unavailable: () => Unavailable | undefined = () => undefined;
 
   constructor(options: SipStackOptions) {
     super();
@@ -96,8 +104,12 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     return this;
   }
 
-  /** Draining: new INVITEs get 503 with Retry-After, OPTIONS reports the same (load balancers take the hint). */
-  setUnavailable(unavailable: { retryAfterSeconds: number } | undefined): void {
+  /**
+   * Whether new calls are taken, asked at each INVITE and OPTIONS: while it says unavailable
+   * (draining, full, out of the pool), new INVITEs get 503 with Retry-After and OPTIONS says
+   * the same, so the SIP edge stops sending and moves a racing INVITE to another host.
+   */
+  setAvailability(unavailable: () => Unavailable | undefined): void {
     this.#unavailable = unavailable;
   }
 
@@ -154,9 +166,13 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     }
     if (request.method === "INVITE") {
       entry.incoming.respond(100, "Trying", this.#serverHeader());
-      if (this.#unavailable) {
+      const isNew = request.headers.to().tag === undefined;
+      if (isNew) this.emit("newCall", request);
+      const unavailable = isNew ? this.#unavailable() : undefined;
+      if (unavailable) {
         entry.incoming.respond(503, "Service Unavailable", {
-          headers: [["Retry-After", String(this.#unavailable.retryAfterSeconds)]],
+          headers: [["Retry-After", String(unavailable.retryAfterSeconds)]],
+          reasonHeader: `SIP;cause=503;text="${unavailable.reason}"`,
           ...this.#serverHeader(),
         });
         return;
@@ -261,9 +277,10 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       ["Accept", (this.#options.acceptedBodyTypes ?? DEFAULT_BODY_TYPES).join(", ")],
       ["Supported", this.#policy.supportedExtensions.join(", ")],
     ];
-    if (this.#unavailable) {
+    const unavailable = this.#unavailable();
+    if (unavailable) {
       incoming.respond(503, "Service Unavailable", {
-        headers: [...headers, ["Retry-After", String(this.#unavailable.retryAfterSeconds)]],
+        headers: [...headers, ["Retry-After", String(unavailable.retryAfterSeconds)]],
         ...this.#serverHeader(),
       });
     } else {

@@ -7,7 +7,8 @@ export interface ConnectServiceBusOptions {
   readonly fullyQualifiedNamespace: string;
   /** amqps://host:port of a stand-in in front of the namespace (local stack, tests). */
   readonly endpoint?: string | undefined;
-  readonly topicName: string;
+  /** The session-enabled queue of the media hosts' call events. */
+  readonly queueName: string;
   readonly credential: TokenCredential;
 }
 
@@ -21,7 +22,7 @@ export function connectServiceBus(options: ConnectServiceBusOptions): ServiceBus
   const client = new ServiceBusClient(options.fullyQualifiedNamespace, options.credential, {
     ...(options.endpoint ? { customEndpointAddress: options.endpoint } : {}),
   });
-  const bus = new ServiceBusMessageBus(client, { topicName: options.topicName });
+  const bus = new ServiceBusMessageBus(client, { queueName: options.queueName });
   return {
     bus,
     close: async () => {

@@ -1,5 +1,15 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { BusMessage, MessageHandler, MessagePublisher, MessageSubscriber, PublishOptions, Subscription } from "./messageBus.js";
+import type {
+  BusMessage,
+  MessageHandler,
+  MessagePublisher,
+  MessageSubscriber,
+  MessageTakeover,
+  PublishOptions,
+  Subscription,
+  TakeOverOptions,
+  TakeOverResult,
+} from "./messageBus.js";
 
 export interface InProcessMessageBusOptions {
   /** Deliveries of one message before it is dead-lettered. */
@@ -11,19 +21,22 @@ export interface InProcessMessageBusOptions {
 
 interface Receiver {
   readonly handler: MessageHandler;
-  /** Per session, the tail of its delivery chain: one message at a time, in order. */
-  readonly sessions: Map<string, Promise<void>>;
+  /** Per ordering key, the tail of its delivery chain: one message at a time, in order. */
+  readonly lanes: Map<string, Promise<void>>;
 }
 
 /**
- * The one-machine bus: same contract as the Service Bus adapter (ordering per
- * session, at-least-once with redelivery, duplicate detection, dead-lettering),
- * without the network. Messages for a receiver that is not subscribed yet wait.
+ * The one-machine bus: same contract as the Service Bus adapter (one exclusive
+ * subscriber per receiver, ordering per key, at-least-once with redelivery, duplicate
+ * detection, dead-lettering, take-over of a gone receiver's messages), without the
+ * network. Messages for a receiver that is not subscribed yet wait.
  */
-export class InProcessMessageBus implements MessagePublisher, MessageSubscriber {
+export class InProcessMessageBus implements MessagePublisher, MessageSubscriber, MessageTakeover {
   readonly deadLetters: { message: BusMessage; reason: string }[] = [];
   readonly #receivers = new Map<string, Receiver>();
   readonly #waiting = new Map<string, BusMessage[]>();
+  /** Subscribers waiting for a receiver another one holds. */
+  readonly #queued = new Map<string, Receiver[]>();
   readonly #seen = new Map<string, number>();
   readonly #options: Required<InProcessMessageBusOptions>;
 
@@ -49,17 +62,45 @@ export class InProcessMessageBus implements MessagePublisher, MessageSubscriber 
   }
 
   subscribe(receiverId: string, handler: MessageHandler): Subscription {
-    if (this.#receivers.has(receiverId)) throw new Error(`${receiverId} is subscribed already`);
-    const receiver: Receiver = { handler, sessions: new Map() };
+    const receiver: Receiver = { handler, lanes: new Map() };
+    // Held by another subscriber: this one gets the receiver when that one closes (as a Service Bus session lock).
+    if (this.#receivers.has(receiverId)) this.#queued.set(receiverId, [...(this.#queued.get(receiverId) ?? []), receiver]);
+    else this.#activate(receiverId, receiver);
+    return {
+      close: async () => {
+        const queued = this.#queued.get(receiverId) ?? [];
+        if (queued.includes(receiver)) {
+          this.#queued.set(
+            receiverId,
+            queued.filter((r) => r !== receiver),
+          );
+          return;
+        }
+        if (this.#receivers.get(receiverId) !== receiver) return;
+        this.#receivers.delete(receiverId);
+        const next = queued[0];
+        if (next) {
+          this.#queued.set(receiverId, queued.slice(1));
+          this.#activate(receiverId, next);
+        }
+        await Promise.allSettled(receiver.lanes.values());
+      },
+    };
+  }
+
+  #activate(receiverId: string, receiver: Receiver): void {
     this.#receivers.set(receiverId, receiver);
     for (const message of this.#waiting.get(receiverId) ?? []) this.#enqueue(receiver, message);
     this.#waiting.delete(receiverId);
-    return {
-      close: async () => {
-        this.#receivers.delete(receiverId);
-        await Promise.allSettled(receiver.sessions.values());
-      },
-    };
+  }
+
+  async takeOver(receiverId: string, options: TakeOverOptions): Promise<TakeOverResult> {
+    options.abortSignal?.throwIfAborted();
+    if (this.#receivers.has(receiverId)) return { kind: "busy" };
+    const waiting = this.#waiting.get(receiverId) ?? [];
+    this.#waiting.delete(receiverId);
+    for (const message of waiting) this.deadLetters.push({ message, reason: options.deadLetterReason });
+    return { kind: "taken", deadLettered: waiting.length };
   }
 
   /**
@@ -68,18 +109,18 @@ export class InProcessMessageBus implements MessagePublisher, MessageSubscriber 
    */
   async drain(): Promise<void> {
     for (;;) {
-      const inFlight = [...this.#receivers.values()].flatMap((receiver) => [...receiver.sessions.values()]);
+      const inFlight = [...this.#receivers.values()].flatMap((receiver) => [...receiver.lanes.values()]);
       if (inFlight.length === 0) return;
       await Promise.allSettled(inFlight);
     }
   }
 
   #enqueue(receiver: Receiver, message: BusMessage): void {
-    const previous = receiver.sessions.get(message.sessionId) ?? Promise.resolve();
+    const previous = receiver.lanes.get(message.orderingKey) ?? Promise.resolve();
     const next = previous.then(() => this.#deliver(receiver, message));
-    receiver.sessions.set(message.sessionId, next);
+    receiver.lanes.set(message.orderingKey, next);
     void next.finally(() => {
-      if (receiver.sessions.get(message.sessionId) === next) receiver.sessions.delete(message.sessionId);
+      if (receiver.lanes.get(message.orderingKey) === next) receiver.lanes.delete(message.orderingKey);
     });
   }
 

@@ -87,6 +87,8 @@ export interface CallSessionRecord extends CallSessionState {
   readonly tenantId: string;
   /** The media host that carries the call's media; call events go to it. */
   readonly mediaHostId: string;
+  /** The host's lease epoch when it joined: a host that died and came back never owns the calls of its past life. */
+  readonly mediaHostEpoch: number;
   /** The media host's own id for the device leg (its SIP Call-ID). */
   readonly deviceCallId: string;
   readonly displayName: string;
@@ -103,6 +105,11 @@ export interface CallSessionRecord extends CallSessionState {
   readonly deliveredDigest: string | null;
   /** Media quality per leg, as the media host measured it at the end of the call (absent before). */
   readonly quality?: CallQuality | null;
+  /**
+   * Set when the control plane ended the call for its media host, which died or left the
+   * pool: claimed once (so one instance leaves the meeting), done once the bot has left.
+   */
+  readonly reap?: { readonly claimedAt: string; readonly leftMeetingAt: string | null } | null;
 }
 
 /** Applies an observation and stamps the phase timestamps it implies. */

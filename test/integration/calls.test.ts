@@ -3,18 +3,24 @@ import { after, before, describe, it } from "node:test";
 import type { BusMessage } from "../../shared/bus/messageBus.js";
 import { processBus } from "../../functions/adapters/bus/processBus.js";
 import { LOCAL_BOT_APP_ID, type LocalStack, startLocalStack } from "../../local/stack.js";
-import { adminApi, type EnabledMeeting, enabledMeeting } from "../support/onboarding.js";
+import { adminApi, type EnabledMeeting, enabledMeeting, holdLease } from "../support/onboarding.js";
 
 let stack: LocalStack;
+let lease: Awaited<ReturnType<typeof holdLease>>;
 const received: BusMessage[] = [];
 
 before(async () => {
   stack = await startLocalStack({ logLevel: "none" });
+  // This test plays the media host "mh-test": a lease in the pool, and its messages.
+  lease = await holdLease(stack, "mh-test");
   processBus.subscribe("mh-test", async (m) => {
     received.push(m);
   });
 });
-after(() => stack.stop());
+after(async () => {
+  await lease.release();
+  await stack.stop();
+});
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await stack.graph.idle();
@@ -32,7 +38,15 @@ async function join(meeting: Meeting, deviceCallId: string): Promise<string> {
     stack,
     "POST",
     "/v1/calls",
-    { tenantKey: meeting.tenant.tenantKey, vtcId: meeting.vtcId, displayName: "Boardroom 4", mediaHostId: "mh-test", deviceCallId, mediaBlob: "{}" },
+    {
+      tenantKey: meeting.tenant.tenantKey,
+      vtcId: meeting.vtcId,
+      displayName: "Boardroom 4",
+      mediaHostId: "mh-test",
+      mediaHostEpoch: lease.epoch,
+      deviceCallId,
+      mediaBlob: "{}",
+    },
     mediaHost,
   );
   assert.equal(res.status, 201, res.text);
@@ -63,7 +77,7 @@ describe("bot calls: join, call notifications, leave", () => {
     const graphCall = stack.graph.calls().find((c) => c.id === callId);
     assert.equal(graphCall?.identity.displayName, "Boardroom 4");
     assert.equal(graphCall?.identity.kind, "guest");
-    const last = received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string; deviceCallId: string } | undefined;
+    const last = received.filter((m) => m.orderingKey === callId).at(-1)?.body as { state: string; deviceCallId: string } | undefined;
     assert.equal(last?.state, "established");
     assert.equal(last?.deviceCallId, "sip-1");
   });
@@ -75,13 +89,13 @@ describe("bot calls: join, call notifications, leave", () => {
     stack.graph.addHumanParticipant(meeting.meetingId, "Alice");
     await settle();
     const ordered = stateOf(await record(callId));
-    const messagesBefore = received.filter((m) => m.sessionId === callId).length;
+    const messagesBefore = received.filter((m) => m.orderingKey === callId).length;
     const sent = stack.graph.sentNotifications.filter((n) => n.kind === "call" && n.callId === callId);
     assert.ok(sent.length >= 3);
     for (let round = 0; round < 3; round++) for (const n of [...sent].reverse()) await stack.graph.resend(n);
     await settle();
     assert.deepEqual(stateOf(await record(callId)), ordered);
-    assert.equal(received.filter((m) => m.sessionId === callId).length, messagesBefore, "nothing new for the media host");
+    assert.equal(received.filter((m) => m.orderingKey === callId).length, messagesBefore, "nothing new for the media host");
 
     // Ended by the meeting side; an old "established" arriving late does not revive the call.
     stack.graph.removeParticipant(callId);
@@ -92,7 +106,7 @@ describe("bot calls: join, call notifications, leave", () => {
     for (const n of sent) await stack.graph.resend(n);
     await settle();
     assert.deepEqual(stateOf(await record(callId)), stateOf(ended));
-    assert.equal((received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string } | undefined)?.state, "terminated");
+    assert.equal((received.filter((m) => m.orderingKey === callId).at(-1)?.body as { state: string } | undefined)?.state, "terminated");
   });
 
   it("rejects forged, expired and wrong-audience notification tokens and changes nothing", async () => {
@@ -158,19 +172,19 @@ describe("bot calls: join, call notifications, leave", () => {
     const secondRecord = await record(second);
     assert.equal(secondRecord.state, "terminated");
     assert.equal(secondRecord.endedBy, "meeting");
-    assert.equal((received.filter((m) => m.sessionId === second).at(-1)?.body as { state: string } | undefined)?.state, "terminated");
+    assert.equal((received.filter((m) => m.orderingKey === second).at(-1)?.body as { state: string } | undefined)?.state, "terminated");
   });
 
   it("waits in the lobby until admitted", async () => {
     const meeting = await meetingWithCoordinates("organization");
     const callId = await join(meeting, "sip-6");
     await settle();
-    const waiting = received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string; inLobby: boolean };
+    const waiting = received.filter((m) => m.orderingKey === callId).at(-1)?.body as { state: string; inLobby: boolean };
     assert.equal(waiting.inLobby, true);
     assert.notEqual(waiting.state, "established");
     stack.graph.admitFromLobby(callId);
     await settle();
-    const admitted = received.filter((m) => m.sessionId === callId).at(-1)?.body as { state: string; inLobby: boolean };
+    const admitted = received.filter((m) => m.orderingKey === callId).at(-1)?.body as { state: string; inLobby: boolean };
     assert.equal(admitted.state, "established");
     assert.equal(admitted.inLobby, false);
   });
@@ -187,6 +201,7 @@ describe("bot calls: join, call notifications, leave", () => {
         vtcId: "9999999999",
         displayName: "Room",
         mediaHostId: "mh-test",
+        mediaHostEpoch: lease.epoch,
         deviceCallId: "sip-7",
         mediaBlob: "{}",
       },

@@ -6,16 +6,22 @@ import { callsKeepAlive } from "../../functions/handlers/callsKeepAlive.js";
 import { subscriptionsMaintain } from "../../functions/handlers/subscriptionsMaintain.js";
 import { countVtcBlocks, findVtcCoordinates } from "../../shared/domain/vtcBlock.js";
 import { LOCAL_BOT_APP_ID, type LocalStack, startLocalStack } from "../../local/stack.js";
-import { adminApi, type OnboardedTenant, onboardTenant } from "../support/onboarding.js";
+import { adminApi, holdLease, type OnboardedTenant, onboardTenant } from "../support/onboarding.js";
 
 const { InvocationContext } = functions;
 let stack: LocalStack;
+let lease: Awaited<ReturnType<typeof holdLease>>;
 
 before(async () => {
   // Short-lived tokens, so a withdrawn consent shows at the next Graph call (as it does in Entra ID once the cached token expires).
   stack = await startLocalStack({ logLevel: "none", entraTokenLifetimeSeconds: 120 });
+  // This test joins as the media host "mh-keep".
+  lease = await holdLease(stack, "mh-keep");
 });
-after(() => stack.stop());
+after(async () => {
+  await lease.release();
+  await stack.stop();
+});
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await stack.graph.idle();
@@ -130,7 +136,15 @@ describe("calls over time, and consent withdrawn", () => {
       stack,
       "POST",
       "/v1/calls",
-      { tenantKey: tenant.tenantKey, vtcId, displayName: "Room", mediaHostId: "mh-keep", deviceCallId: "k1", mediaBlob: "{}" },
+      {
+        tenantKey: tenant.tenantKey,
+        vtcId,
+        displayName: "Room",
+        mediaHostId: "mh-keep",
+        mediaHostEpoch: lease.epoch,
+        deviceCallId: "k1",
+        mediaBlob: "{}",
+      },
       mediaHost,
     );
     assert.equal(joined.status, 201, joined.text);
@@ -162,7 +176,15 @@ describe("calls over time, and consent withdrawn", () => {
     )?.vtcId;
     stack.entra.revokeConsent(tenant.tenantId, LOCAL_BOT_APP_ID);
     const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
-    const join = { tenantKey: tenant.tenantKey, vtcId, displayName: "Room", mediaHostId: "mh-keep", deviceCallId: "r1", mediaBlob: "{}" };
+    const join = {
+      tenantKey: tenant.tenantKey,
+      vtcId,
+      displayName: "Room",
+      mediaHostId: "mh-keep",
+      mediaHostEpoch: lease.epoch,
+      deviceCallId: "r1",
+      mediaBlob: "{}",
+    };
     const refused = await adminApi(stack, "POST", "/v1/calls", join, mediaHost);
     assert.equal(refused.status, 403, refused.text);
     assert.equal(refused.json.code, "tenant-not-consented");

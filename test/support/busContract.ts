@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { BusMessage, MessagePublisher, MessageSubscriber } from "../../shared/bus/messageBus.js";
+import type { BusMessage, MessagePublisher, MessageSubscriber, MessageTakeover } from "../../shared/bus/messageBus.js";
 import { within } from "./waiting.js";
 
 // The bus port's behavioural contract, run against every implementation (in-process and
@@ -8,7 +8,7 @@ import { within } from "./waiting.js";
 // wait for events (with timeouts that fail instead of hang), never for time to pass.
 
 export interface BusUnderTest {
-  readonly bus: MessagePublisher & MessageSubscriber;
+  readonly bus: MessagePublisher & MessageSubscriber & MessageTakeover;
   /** What was dead-lettered for a receiver so far; `reason` holds the reason and its description. */
   deadLetters(receiverId: string): Promise<readonly { readonly messageId: string; readonly reason: string }[]>;
   /** Releases everything the test opened (subscriptions it did not close, clients, servers). */
@@ -20,14 +20,11 @@ export interface BusContractOptions {
   readonly maxDeliveryCount: number;
 }
 
-/** The receivers the contract uses: a bus under test must be able to deliver to them. */
-export const CONTRACT_RECEIVERS = ["mh-1", "mh-2"] as const;
-
 const WAIT_MS = 10_000;
 
 let counter = 0;
-export function busMessage(sessionId: string, subject: string, over: Partial<BusMessage> = {}): BusMessage {
-  return { messageId: `m-${++counter}-${subject}`, sessionId, to: "mh-1", subject, body: { subject }, ...over };
+export function busMessage(orderingKey: string, subject: string, over: Partial<BusMessage> = {}): BusMessage {
+  return { messageId: `m-${++counter}-${subject}`, orderingKey, to: "mh-1", subject, body: { subject }, ...over };
 }
 
 /** A promise with its resolver, to hold a handler until the test lets it go. */
@@ -105,19 +102,19 @@ export function describeBusContract(name: string, open: () => Promise<BusUnderTe
       let overlapped = false;
       const letGo = gate();
       bus.subscribe("mh-1", async (m) => {
-        const running = (busy.get(m.sessionId) ?? 0) + 1;
-        busy.set(m.sessionId, running);
+        const running = (busy.get(m.orderingKey) ?? 0) + 1;
+        busy.set(m.orderingKey, running);
         if (running > 1) overlapped = true;
-        log.push(`start ${m.sessionId}/${m.subject}`);
+        log.push(`start ${m.orderingKey}/${m.subject}`);
         // call-a's first message is slow: it waits until the test has seen call-b's messages through.
-        if (m.sessionId === "call-a" && m.subject === "1") await within(letGo.promise, WAIT_MS, "the test to let call-a/1 go");
-        log.push(`end ${m.sessionId}/${m.subject}`);
-        busy.set(m.sessionId, running - 1);
+        if (m.orderingKey === "call-a" && m.subject === "1") await within(letGo.promise, WAIT_MS, "the test to let call-a/1 go");
+        log.push(`end ${m.orderingKey}/${m.subject}`);
+        busy.set(m.orderingKey, running - 1);
         box.record(m);
       });
       await bus.publish([busMessage("call-a", "1"), busMessage("call-a", "2"), busMessage("call-a", "3")]);
       await bus.publish([busMessage("call-b", "1"), busMessage("call-b", "2")]);
-      await box.until(() => box.handled.filter((m) => m.sessionId === "call-b").length === 2, "call-b's messages while call-a/1 is busy");
+      await box.until(() => box.handled.filter((m) => m.orderingKey === "call-b").length === 2, "call-b's messages while call-a/1 is busy");
       assert.ok(!log.includes("end call-a/1"), "call-a/1 is still busy");
       assert.ok(!log.includes("start call-a/2"), "call-a/2 waits for call-a/1");
       letGo.open();
@@ -146,7 +143,7 @@ export function describeBusContract(name: string, open: () => Promise<BusUnderTe
       await box.until(() => box.handled.length === 32, "32 messages");
       const expected = Array.from({ length: 8 }, (_, n) => String(n));
       for (let s = 0; s < 4; s++) {
-        assert.deepEqual(subjects(box.handled.filter((m) => m.sessionId === `call-${s}`)), expected);
+        assert.deepEqual(subjects(box.handled.filter((m) => m.orderingKey === `call-${s}`)), expected);
       }
     });
 
@@ -219,8 +216,8 @@ export function describeBusContract(name: string, open: () => Promise<BusUnderTe
       const box = inbox();
       bus.subscribe("mh-1", async (m) => box.record(m));
       await box.until(() => box.handled.length === 4, "the four waiting messages");
-      assert.deepEqual(subjects(box.handled.filter((m) => m.sessionId === "call-1")), ["1", "2", "3"]);
-      assert.deepEqual(subjects(box.handled.filter((m) => m.sessionId === "call-2")), ["a"]);
+      assert.deepEqual(subjects(box.handled.filter((m) => m.orderingKey === "call-1")), ["1", "2", "3"]);
+      assert.deepEqual(subjects(box.handled.filter((m) => m.orderingKey === "call-2")), ["a"]);
     });
 
     test("after a subscription closes, keeps new messages for the next subscriber", async ({ bus }) => {
@@ -237,10 +234,47 @@ export function describeBusContract(name: string, open: () => Promise<BusUnderTe
       assert.deepEqual(subjects(second.handled), ["while closed"]);
     });
 
-    test("refuses a second subscription for the same receiver", async ({ bus }) => {
-      bus.subscribe("mh-1", async () => {});
-      assert.throws(() => bus.subscribe("mh-1", async () => {}), /mh-1/);
-      bus.subscribe("mh-2", async () => {});
+    test("holds a receiver for one subscriber: a second one gets nothing until the first lets go, then what is left", async ({ bus }) => {
+      const first = inbox();
+      const second = inbox();
+      const holder = bus.subscribe("mh-1", async (m) => first.record(m));
+      await bus.publish([busMessage("call-1", "to the holder")]);
+      await first.until(() => first.handled.length === 1, "the holder's message");
+      // A restarted host's new process, say, while the old one still holds its session.
+      const successor = bus.subscribe("mh-1", async (m) => second.record(m));
+      await bus.publish([busMessage("call-1", "still the holder's")]);
+      await first.until(() => first.handled.length === 2, "the holder's second message");
+      await holder.close();
+      await bus.publish([busMessage("call-1", "the successor's")]);
+      await second.until(() => second.handled.length === 1, "the successor's message");
+      assert.deepEqual(subjects(first.handled), ["to the holder", "still the holder's"]);
+      assert.deepEqual(subjects(second.handled), ["the successor's"]);
+      await successor.close();
+    });
+
+    test("takes over a gone receiver: busy while it is held, then dead-letters what waits for it, with the reason", async ({ bus, deadLetters }) => {
+      const box = inbox();
+      const host = bus.subscribe("mh-2", async (m) => box.record(m));
+      assert.deepEqual(await bus.takeOver("mh-2", { deadLetterReason: "media host lost" }), { kind: "busy" });
+      await bus.publish([busMessage("call-9", "handled", { to: "mh-2" })]);
+      await box.until(() => box.handled.length === 1, "mh-2's message while alive");
+      await host.close();
+      const left = [busMessage("call-9", "left 1", { to: "mh-2" }), busMessage("call-9", "left 2", { to: "mh-2" })];
+      await bus.publish(left);
+      await bus.publish([busMessage("call-1", "someone else's")]);
+      const taken = await bus.takeOver("mh-2", { deadLetterReason: "media host lost" });
+      assert.deepEqual(taken, { kind: "taken", deadLettered: 2 });
+      const dead = await deadLetters("mh-2");
+      assert.deepEqual(
+        dead.map((d) => d.messageId),
+        left.map((m) => m.messageId),
+      );
+      for (const d of dead) assert.match(d.reason, /^media host lost/);
+      // Another receiver's messages were not touched.
+      const other = inbox();
+      bus.subscribe("mh-1", async (m) => other.record(m));
+      await other.until(() => other.handled.length === 1, "mh-1's message");
+      assert.deepEqual(await bus.takeOver("mh-2", { deadLetterReason: "media host lost" }), { kind: "taken", deadLettered: 0 });
     });
 
     test("refuses to publish with an aborted signal, and publishes nothing", async ({ bus }) => {
@@ -265,7 +299,7 @@ export function describeBusContract(name: string, open: () => Promise<BusUnderTe
       await box.until(() => box.handled.length === messages.length, `${messages.length} messages`);
       assert.equal(new Set(box.handled.map((m) => m.messageId)).size, messages.length);
       for (let s = 0; s < 3; s++) {
-        const own = box.handled.filter((m) => m.sessionId === `call-${s}`).map((m) => Number(m.subject));
+        const own = box.handled.filter((m) => m.orderingKey === `call-${s}`).map((m) => Number(m.subject));
         assert.deepEqual(
           own,
           [...own].sort((x, y) => x - y),

@@ -42,9 +42,7 @@ export async function startDialInStack(options: StartDialInStackOptions): Promis
   const stack = await startLocalStack({
     logLevel: "none",
     ...options.stack,
-    ...(separate
-      ? { serviceBus: { mediaHostIds: ["mh-load"] }, functionsProcess: true }
-      : { mediaHost: { promptsDirectory, ...options.stack?.mediaHost } }),
+    ...(separate ? { serviceBus: true, functionsProcess: true } : { mediaHost: { promptsDirectory, ...options.stack?.mediaHost } }),
   });
   const demo = await seedDemo(stack);
   const digits = demo.tenantKey.split("@")[0] ?? "";

@@ -31,7 +31,7 @@ const MAIN = fileURLToPath(new URL("../../media-host/main.js", import.meta.url))
  * AMQP, the control plane over HTTP with its own Entra ID identity.
  */
 export async function startMediaHostProcess(stack: LocalStack, options: StartMediaHostProcessOptions): Promise<MediaHostProcess> {
-  if (!stack.serviceBus) throw new Error("the stack runs no Service Bus: start it with serviceBus: { mediaHostIds }");
+  if (!stack.serviceBus) throw new Error("the stack runs no Service Bus: start it with serviceBus: true");
   const env: Record<string, string | undefined> = {
     ...process.env,
     MEDIA_HOST_ID: options.id,
@@ -42,7 +42,7 @@ export async function startMediaHostProcess(stack: LocalStack, options: StartMed
     AZURE_AUTHORITY_HOST: stack.entra.origin,
     SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE: stack.serviceBus.fullyQualifiedNamespace,
     SERVICE_BUS_ENDPOINT: stack.serviceBus.endpoint,
-    SERVICE_BUS_TOPIC: stack.serviceBus.topic,
+    SERVICE_BUS_QUEUE: stack.serviceBus.queue,
     SERVICE_DOMAIN: stack.settings.SERVICE_DOMAIN,
     SIP_BIND_HOST: "127.0.0.1",
     SIP_PORT: "0",

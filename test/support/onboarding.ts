@@ -107,3 +107,23 @@ export async function enabledMeeting(
   assert.ok(vtcId, "the meeting's invite carries coordinates");
   return { tenant, organizerId: organizer.id, eventId, meetingId, vtcId };
 }
+
+/**
+ * Plays a media host's place in the pool through the raw API (role CVI.MediaHost): takes a
+ * lease for `hostId` and renews it every 2 s until `release()`, for tests that join as that host.
+ */
+export async function holdLease(stack: LocalStack, hostId: string): Promise<{ readonly epoch: number; release(): Promise<void> }> {
+  const token = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+  const body = (epoch: number | null) => ({ epoch, sipUri: "sip:127.0.0.1:5999;transport=udp", capacity: 1000, activeCalls: 0 });
+  const taken = await adminApi(stack, "PUT", `/v1/pool/hosts/${hostId}/lease`, body(null), token);
+  assert.equal(taken.status, 200, taken.text);
+  const epoch = taken.json.epoch as number;
+  const timer = setInterval(() => void adminApi(stack, "PUT", `/v1/pool/hosts/${hostId}/lease`, body(epoch), token).catch(() => {}), 2000);
+  return {
+    epoch,
+    release: async () => {
+      clearInterval(timer);
+      await adminApi(stack, "DELETE", `/v1/pool/hosts/${hostId}/lease?epoch=${epoch}`, undefined, token);
+    },
+  };
+}

@@ -53,6 +53,21 @@ export class CosmosCallSessionRepository implements CallSessionRepository {
     return resources.map(mapping.fromDocument);
   }
 
+  async listLeftBehind(mediaHostId: string, epoch: number): Promise<CallSessionRecord[]> {
+    const { resources } = await this.#store.callSessions.items
+      .query<ItemDefinition>({
+        query:
+          "SELECT * FROM c WHERE c.mediaHostId = @host AND (NOT IS_DEFINED(c.mediaHostEpoch) OR c.mediaHostEpoch <= @epoch) " +
+          "AND (IS_NULL(c.endedAt) OR (IS_DEFINED(c.reap) AND NOT IS_NULL(c.reap) AND IS_NULL(c.reap.leftMeetingAt)))",
+        parameters: [
+          { name: "@host", value: mediaHostId },
+          { name: "@epoch", value: epoch },
+        ],
+      })
+      .fetchAll();
+    return resources.map(mapping.fromDocument);
+  }
+
   async update(
     callId: string,
     mutation: Mutation<CallSessionRecord>,

@@ -13,6 +13,8 @@ import { isStatus } from "./documents.js";
  *   point read, and makes IDs unique among the service's meetings.
  * - `callSessions` (/id = the Graph call id): each call notification is one point read
  *   and one conditional write.
+ * - `hosts` (/pool): the media hosts' leases, one small partition per pool, so the reaper
+ *   and the edge read the whole pool with one single-partition query.
  * infra/modules/cosmos.bicep declares the same containers (a test keeps them in step).
  */
 export const CONTAINERS = {
@@ -20,6 +22,7 @@ export const CONTAINERS = {
   tenantKeys: { id: "tenantKeys", partitionKeyPath: "/id" },
   meetings: { id: "meetings", partitionKeyPath: "/id" },
   callSessions: { id: "callSessions", partitionKeyPath: "/id" },
+  hosts: { id: "hosts", partitionKeyPath: "/pool" },
 } as const;
 
 export interface OpenCosmosStoreOptions {
@@ -35,6 +38,7 @@ export interface CosmosStore {
   readonly tenantKeys: Container;
   readonly meetings: Container;
   readonly callSessions: Container;
+  readonly hosts: Container;
 }
 
 export async function openCosmosStore(options: OpenCosmosStoreOptions): Promise<CosmosStore> {
@@ -42,10 +46,12 @@ export async function openCosmosStore(options: OpenCosmosStoreOptions): Promise<
     ? new CosmosClient({ endpoint: options.endpoint, key: options.key })
     : new CosmosClient({ endpoint: options.endpoint, aadCredentials: new DefaultAzureCredential() });
   const database = await ensureDatabase(client, options.databaseId);
-  const [tenants, tenantKeys, meetings, callSessions] = await Promise.all(
-    [CONTAINERS.tenants, CONTAINERS.tenantKeys, CONTAINERS.meetings, CONTAINERS.callSessions].map((spec) => ensureContainer(database, spec)),
+  const [tenants, tenantKeys, meetings, callSessions, hosts] = await Promise.all(
+    [CONTAINERS.tenants, CONTAINERS.tenantKeys, CONTAINERS.meetings, CONTAINERS.callSessions, CONTAINERS.hosts].map((spec) =>
+      ensureContainer(database, spec),
+    ),
   );
-  return { client, tenants: tenants!, tenantKeys: tenantKeys!, meetings: meetings!, callSessions: callSessions! };
+  return { client, tenants: tenants!, tenantKeys: tenantKeys!, meetings: meetings!, callSessions: callSessions!, hosts: hosts! };
 }
 
 // Read first, create only when missing: with Entra auth the data-plane role may read

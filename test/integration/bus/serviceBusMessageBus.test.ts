@@ -11,14 +11,14 @@ import type { BusMessage } from "../../../shared/bus/messageBus.js";
 import { ServiceBusMessageBus } from "../../../shared/bus/serviceBusMessageBus.js";
 import { EntraIdEmulator } from "../../emulators/entra/entraIdEmulator.js";
 import { ServiceBusBroker } from "../../emulators/serviceBus/serviceBusBroker.js";
-import { type BusUnderTest, busMessage, CONTRACT_RECEIVERS, describeBusContract, gate, inbox } from "../../support/busContract.js";
+import { type BusUnderTest, busMessage, describeBusContract, gate, inbox } from "../../support/busContract.js";
 import { within } from "../../support/waiting.js";
 
 // The Service Bus adapter against the AMQP test broker over TLS, through the real SDK, with
 // Entra ID tokens (client credentials from the Entra ID emulator) that the broker verifies
 // on CBS: signature against the emulator's JWKS, issuer, audience https://servicebus.azure.net.
 
-const TOPIC = "media-host-commands";
+const QUEUE = "media-host-events";
 const SERVICE_BUS_AUDIENCE = "https://servicebus.azure.net";
 const MAX_DELIVERY_COUNT = 3;
 const tls = { cert: readFileSync(".local/tls/server.pem"), key: readFileSync(".local/tls/server-key.pem") };
@@ -89,16 +89,13 @@ async function openServiceBus(options: { lockDurationInMs?: number } = {}): Prom
     verifyToken: (token) => verifyToken(token),
     // Small batches, so that the contract's 300 messages take several.
     maxMessageSizeInBytes: 64 * 1024,
-    topics: [
+    queues: [
       {
-        name: TOPIC,
+        name: QUEUE,
+        requiresSession: true,
         duplicateDetectionWindowInMs: 10 * 60_000,
-        subscriptions: CONTRACT_RECEIVERS.map((name) => ({
-          name,
-          filter: { to: name },
-          maxDeliveryCount: MAX_DELIVERY_COUNT,
-          lockDurationInMs: options.lockDurationInMs,
-        })),
+        maxDeliveryCount: MAX_DELIVERY_COUNT,
+        lockDurationInMs: options.lockDurationInMs,
       },
     ],
   });
@@ -106,7 +103,12 @@ async function openServiceBus(options: { lockDurationInMs?: number } = {}): Prom
   const endpoint = `sb://localhost:${port}`;
   const client = new ServiceBusClient("localhost", credential, { customEndpointAddress: endpoint, retryOptions: FAST_RETRY });
   const errors: Error[] = [];
-  const bus = new ServiceBusMessageBus(client, { topicName: TOPIC, maxDeliveryCount: MAX_DELIVERY_COUNT, onError: (e) => errors.push(e) });
+  const bus = new ServiceBusMessageBus(client, {
+    queueName: QUEUE,
+    maxDeliveryCount: MAX_DELIVERY_COUNT,
+    sessionRetryInMs: 100,
+    onError: (e) => errors.push(e),
+  });
   return {
     bus,
     broker,
@@ -114,7 +116,7 @@ async function openServiceBus(options: { lockDurationInMs?: number } = {}): Prom
     endpoint,
     errors,
     deadLetters: async (receiverId) =>
-      broker.deadLetters(TOPIC, receiverId).map((m) => ({
+      broker.queueDeadLetters(QUEUE, receiverId).map((m) => ({
         messageId: String(m.messageId),
         reason: `${m.applicationProperties.DeadLetterReason}: ${m.applicationProperties.DeadLetterErrorDescription}`,
       })),
@@ -149,11 +151,11 @@ async function withServiceBus(body: (under: ServiceBusUnderTest) => Promise<void
 describeBusContract("ServiceBusMessageBus (test broker, TLS, Entra ID tokens)", () => openServiceBus(), { maxDeliveryCount: MAX_DELIVERY_COUNT });
 
 describe("ServiceBusMessageBus on the wire", () => {
-  it("sends what the subscription filter and a plain SDK consumer expect: application properties, JSON body, content type", () =>
+  it("sends what a plain SDK consumer of the host's session expects: session id = host, application properties, JSON body, content type", () =>
     withServiceBus(async ({ bus, client }) => {
       const message = busMessage("call-1", "call.established", { body: { state: "established" } });
       await bus.publish([message]);
-      const receiver = client.createReceiver(TOPIC, "mh-1");
+      const receiver = await client.acceptSession(QUEUE, "mh-1");
       const [received] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
       assert.ok(received, "one message");
       assert.deepEqual(
@@ -169,9 +171,9 @@ describe("ServiceBusMessageBus on the wire", () => {
           messageId: message.messageId,
           subject: "call.established",
           contentType: "application/json",
-          applicationProperties: { to: "mh-1", sessionId: "call-1" },
+          applicationProperties: { to: "mh-1", orderingKey: "call-1" },
           body: { state: "established" },
-          sessionId: undefined,
+          sessionId: "mh-1",
         },
       );
       await receiver.completeMessage(received);
@@ -182,24 +184,30 @@ describe("ServiceBusMessageBus on the wire", () => {
     withServiceBus(async ({ bus, broker, client }) => {
       const box = inbox();
       bus.subscribe("mh-1", async (m) => box.record(m));
-      const raw = client.createSender(TOPIC);
+      const raw = client.createSender(QUEUE);
       await raw.sendMessages([
-        { messageId: "not-json", subject: "x", body: Buffer.from("{ not json"), applicationProperties: { to: "mh-1", sessionId: "call-1" } },
-        { messageId: "no-session", subject: "x", body: { ok: true }, applicationProperties: { to: "mh-1" } },
+        {
+          messageId: "not-json",
+          sessionId: "mh-1",
+          subject: "x",
+          body: Buffer.from("{ not json"),
+          applicationProperties: { to: "mh-1", orderingKey: "call-1" },
+        },
+        { messageId: "no-key", sessionId: "mh-1", subject: "x", body: { ok: true }, applicationProperties: { to: "mh-1" } },
       ]);
       await raw.close();
       await bus.publish([busMessage("call-1", "good")]);
       await box.until(() => box.handled.length === 1, "the good message");
       await eventually(
-        () => broker.deadLetters(TOPIC, "mh-1").length === 2 && broker.activeMessageCount(TOPIC, "mh-1") === 0,
+        () => broker.queueDeadLetters(QUEUE, "mh-1").length === 2 && broker.queueActiveMessageCount(QUEUE, "mh-1") === 0,
         "two dead letters, one completion",
       );
       const dead = broker
-        .deadLetters(TOPIC, "mh-1")
+        .queueDeadLetters(QUEUE, "mh-1")
         .map((m) => [m.messageId, m.applicationProperties.DeadLetterReason, m.applicationProperties.DeadLetterErrorDescription]);
       assert.deepEqual(dead, [
         ["not-json", "MalformedMessage", "the body is not JSON"],
-        ["no-session", "MalformedMessage", "the application property sessionId is missing or not a string"],
+        ["no-key", "MalformedMessage", "the application property orderingKey is missing or not a string"],
       ]);
       assert.equal(dead.length, 2);
       assert.deepEqual(
@@ -237,11 +245,11 @@ describe("ServiceBusMessageBus on the wire", () => {
           [...own].sort((a, b) => a - b),
         );
       }
-      await eventually(() => broker.activeMessageCount(TOPIC, "mh-1") === 0, "every message completed");
-      assert.deepEqual(broker.deadLetters(TOPIC, "mh-1"), []);
+      await eventually(() => broker.queueActiveMessageCount(QUEUE, "mh-1") === 0, "every message completed");
+      assert.deepEqual(broker.queueDeadLetters(QUEUE, "mh-1"), []);
     }));
 
-  it("keeps a slow handler's message locked (the SDK renews the lock through $management), so it is handled once", () =>
+  it("keeps the host's session while a handler is slow (the SDK renews the session lock), so the message is handled once", () =>
     withServiceBus(
       async ({ bus, broker }) => {
         const box = inbox();
@@ -253,15 +261,38 @@ describe("ServiceBusMessageBus on the wire", () => {
           box.record(m);
         });
         await bus.publish([busMessage("call-1", "slow")]);
-        // Two renewals of a 2 s lock take the handler past the first lock's expiry.
-        await eventually(() => broker.lockRenewals(TOPIC, "mh-1") >= 2, "two lock renewals");
+        await eventually(() => calls === 1, "the handler to start");
+        // Three lock durations later the session is still ours: its lock was renewed.
+        await new Promise((resolve) => setTimeout(resolve, 3 * 1000));
+        assert.deepEqual(broker.lockedSessions(QUEUE), ["mh-1"]);
         letGo.open();
         await box.until(() => box.handled.length === 1, "the slow message");
-        await eventually(() => broker.activeMessageCount(TOPIC, "mh-1") === 0, "the slow message completed");
+        await eventually(() => broker.queueActiveMessageCount(QUEUE, "mh-1") === 0, "the slow message completed");
         assert.equal(calls, 1);
       },
-      { lockDurationInMs: 2000 },
+      { lockDurationInMs: 1000 },
     ));
+
+  it("takes a dead host's session once its connection is gone, and dead-letters what it left", () =>
+    withServiceBus(async ({ bus, broker, endpoint }) => {
+      // The host: its own connection, as on its VM.
+      const hostClient = new ServiceBusClient("localhost", credential, { customEndpointAddress: endpoint, retryOptions: FAST_RETRY });
+      const hostBus = new ServiceBusMessageBus(hostClient, { queueName: QUEUE, sessionRetryInMs: 100 });
+      const box = inbox();
+      hostBus.subscribe("mh-2", async (m) => box.record(m));
+      await bus.publish([busMessage("call-7", "alive", { to: "mh-2" })]);
+      await box.until(() => box.handled.length === 1, "the host's message");
+      assert.deepEqual(await bus.takeOver("mh-2", { deadLetterReason: "media host lost" }), { kind: "busy" });
+      // kill -9: the connection goes with the process; Service Bus frees the session.
+      await hostClient.close();
+      await hostBus.close();
+      await bus.publish([busMessage("call-7", "left", { to: "mh-2" })]);
+      await eventually(() => !broker.lockedSessions(QUEUE).includes("mh-2"), "the session to be free");
+      assert.deepEqual(await bus.takeOver("mh-2", { deadLetterReason: "media host lost" }), { kind: "taken", deadLettered: 1 });
+      const [dead] = broker.queueDeadLetters(QUEUE, "mh-2");
+      assert.equal(dead?.applicationProperties.DeadLetterReason, "media host lost");
+      assert.equal(broker.queueActiveMessageCount(QUEUE, "mh-2"), 0);
+    }));
 
   it("refuses a client whose token the broker cannot verify: publishing fails, subscribing reports the error, nothing is delivered", () =>
     withServiceBus(async ({ bus, broker, endpoint }) => {
@@ -275,7 +306,8 @@ describe("ServiceBusMessageBus on the wire", () => {
       const reported: Error[] = [];
       const refused = gate();
       const intruderBus = new ServiceBusMessageBus(intruder, {
-        topicName: TOPIC,
+        queueName: QUEUE,
+        sessionRetryInMs: 100,
         onError: (e) => {
           reported.push(e);
           refused.open();
@@ -288,7 +320,7 @@ describe("ServiceBusMessageBus on the wire", () => {
         await within(refused.promise, 10_000, "the intruder's subscriber to report its refusal");
         assert.ok(reported.some(isUnauthorized), reported.map((e) => `${e.name}: ${e.message}`).join("; "));
         assert.deepEqual(handled, []);
-        assert.equal(broker.activeMessageCount(TOPIC, "mh-1"), 1, "only the trusted publisher's message, undelivered");
+        assert.equal(broker.queueActiveMessageCount(QUEUE, "mh-1"), 1, "only the trusted publisher's message, undelivered");
       } finally {
         await intruderBus.close();
         await intruder.close();

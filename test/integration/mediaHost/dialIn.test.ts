@@ -13,6 +13,7 @@ import { loadMediaHostConfig } from "../../../media-host/config.js";
 import { ControlPlaneClient, mediaHostCredential } from "../../../media-host/controlPlane/controlPlaneClient.js";
 import { FailedAttemptLimiter } from "../../../media-host/domain/failedAttemptLimiter.js";
 import { Dialogs } from "../../../media-host/sip/dialogs.js";
+import { PoolMembership } from "../../../media-host/pool/poolMembership.js";
 import { parseMessage } from "../../../media-host/sip/parser.js";
 import { SipStack } from "../../../media-host/sip/sipStack.js";
 import { UdpTransport } from "../../../media-host/sip/transport/udpTransport.js";
@@ -30,6 +31,7 @@ let udp: UdpTransport;
 let sipPort: number;
 let controller: CallController;
 let meetingLegs: MeetingLegServer;
+let membership: PoolMembership;
 let meeting: { tenantKey: string; tenantId: string; vtcId: string; meetingId: string };
 
 before(async () => {
@@ -60,12 +62,20 @@ before(async () => {
   await meetingLegs.listen();
   const promptsDirectory = mkdtempSync(join(tmpdir(), "prompts-"));
   await generatePrompts({ directory: promptsDirectory });
+  const controlPlane = new ControlPlaneClient(config, mediaHostCredential(config));
+  // The host's lease in the pool: joins carry its epoch.
+  membership = new PoolMembership({
+    registry: controlPlane,
+    report: { sipUri: `sip:127.0.0.1:${sipPort};transport=udp`, capacity: 100, version: "test", activeCalls: () => 0, load: () => 0 },
+  });
+  await membership.start();
   controller = new CallController(dialogs, processBus, {
     promptsDirectory,
     dtmf: rtpengine.dtmf,
     mediaHostId: config.MEDIA_HOST_ID,
+    pool: membership,
     dialPlan: { serviceDomain: "cvi.localhost", ownHosts: ["127.0.0.1"] },
-    controlPlane: new ControlPlaneClient(config, mediaHostCredential(config)),
+    controlPlane,
     rtpengine: rtpengine.client,
     meetingLegs,
     limiter: new FailedAttemptLimiter(),
@@ -73,6 +83,7 @@ before(async () => {
   });
 });
 after(async () => {
+  await membership.stop();
   await controller.close();
   await meetingLegs.close();
   await udp.close();

@@ -21,7 +21,7 @@ let promptsDirectory: string;
 before(async () => {
   promptsDirectory = mkdtempSync(join(tmpdir(), "prompts-"));
   await generatePrompts({ directory: promptsDirectory });
-  stack = await startLocalStack({ logLevel: "none", serviceBus: { mediaHostIds: ["mh-vm-1", "mh-vm-2", "mh-vm-3"] } });
+  stack = await startLocalStack({ logLevel: "none", serviceBus: true });
   demo = await seedDemo(stack);
 });
 after(() => stack.stop());
@@ -48,7 +48,7 @@ describe("a media host in its own process, on Service Bus", () => {
       assert.equal(((await record.json()) as { mediaHostId: string }).mediaHostId, "mh-vm-1");
       const serviceBus = stack.serviceBus;
       assert.ok(serviceBus);
-      assert.deepEqual(await serviceBus.broker.deadLetters(serviceBus.topic, "mh-vm-1"), [], "none dead-lettered");
+      assert.deepEqual(await serviceBus.broker.queueDeadLetters(serviceBus.queue, "mh-vm-1"), [], "none dead-lettered");
     } finally {
       host.kill("SIGKILL");
       await host.exited;
@@ -91,7 +91,7 @@ describe("a media host in its own process, on Service Bus", () => {
       assert.ok(bot);
       host.kill("SIGTERM");
       await device.until(() => device.byeReason !== undefined, "the BYE at the end of the grace");
-      assert.match(device.byeReason ?? "", /restarting/);
+      assert.match(device.byeReason ?? "", /taken out of service/);
       const exit = await within(host.exited, 15_000, "the process to exit");
       assert.equal(exit.code, 0);
       assert.equal(stack.graph.calls().find((c) => c.id === bot.id)?.state, "terminated", "the bot left the meeting");

@@ -54,7 +54,10 @@ after(async () => {
 });
 
 let seq = 0;
-function request(method: string, options: { branch?: string; callId?: string; extra?: string; cseqMethod?: string; body?: string } = {}): string {
+function request(
+  method: string,
+  options: { branch?: string; callId?: string; extra?: string; cseqMethod?: string; body?: string; toTag?: string } = {},
+): string {
   seq++;
   const branch = options.branch ?? `z9hG4bK-t${seq}`;
   const body = options.body ?? "";
@@ -63,7 +66,7 @@ function request(method: string, options: { branch?: string; callId?: string; ex
     `Via: SIP/2.0/UDP 127.0.0.1:${client.address().port};branch=${branch};rport`,
     "Max-Forwards: 70",
     `From: "Room 1" <sip:room1@example.com>;tag=f${seq}`,
-    "To: <sip:123456789.1234567890@127.0.0.1>",
+    `To: <sip:123456789.1234567890@127.0.0.1>${options.toTag ? `;tag=${options.toTag}` : ""}`,
     `Call-ID: ${options.callId ?? `call-${seq}@example.com`}`,
     `CSeq: 1 ${options.cseqMethod ?? method}`,
     ...(options.extra ? [options.extra] : []),
@@ -183,17 +186,27 @@ describe("SIP stack over real sockets", () => {
     assert.equal((await waitFor("481", () => responsesFor("no-such-invite")[0])).status, 481);
   });
 
-  it("while draining refuses INVITEs with 503 and Retry-After, and OPTIONS says so too", async () => {
-    stack.setUnavailable({ retryAfterSeconds: 30 });
+  it("while unavailable (draining) refuses new INVITEs with 503, Retry-After and the reason, and OPTIONS says so too; in-dialog INVITEs pass", async () => {
+    stack.setAvailability(() => ({ retryAfterSeconds: 30, reason: "draining" }));
+    const reinvites: string[] = [];
+    nextInvite = (invite) => {
+      reinvites.push(invite.request.headers.callId());
+      invite.respond(488, "Not Acceptable Here");
+    };
     try {
       await send(request("INVITE", { callId: "drain-1" }));
       const refused = await waitFor("503", () => responsesFor("drain-1").find((r) => r.status >= 200));
       assert.equal(refused.status, 503);
       assert.equal(refused.headers.get("Retry-After"), "30");
+      assert.equal(refused.headers.get("Reason"), 'SIP;cause=503;text="draining"');
       await send(request("OPTIONS", { callId: "drain-2" }));
       assert.equal((await waitFor("503", () => responsesFor("drain-2")[0])).status, 503);
+      // A re-INVITE (To has a tag) belongs to a call the host carries: it reaches the handler.
+      await send(request("INVITE", { callId: "drain-3", toTag: "ours" }));
+      await waitFor("the re-INVITE at the handler", () => reinvites.includes("drain-3") || undefined);
     } finally {
-      stack.setUnavailable(undefined);
+      stack.setAvailability(() => undefined);
+      nextInvite = () => {};
     }
   });
 

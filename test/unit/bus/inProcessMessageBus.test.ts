@@ -9,9 +9,9 @@ import { within } from "../../support/waiting.js";
 const FAST: InProcessMessageBusOptions = { retryDelayInMs: 1, maxDeliveryCount: 5 };
 
 let counter = 0;
-const msg = (sessionId: string, subject: string, over: Partial<BusMessage> = {}): BusMessage => ({
+const msg = (orderingKey: string, subject: string, over: Partial<BusMessage> = {}): BusMessage => ({
   messageId: `m-${++counter}`,
-  sessionId,
+  orderingKey,
   to: "mh-1",
   subject,
   body: { subject },
@@ -45,12 +45,12 @@ describe("InProcessMessageBus: ordering", () => {
     const bStarted = gate();
     const log: string[] = [];
     bus.subscribe("mh-1", async (m) => {
-      log.push(`start ${m.sessionId}/${m.subject}`);
+      log.push(`start ${m.orderingKey}/${m.subject}`);
       // call-a's first message waits until call-b's first has started: with a global queue this never happens.
-      if (m.sessionId === "call-a" && m.subject === "1") await within(bStarted.promise, 1000, "call-b to start while call-a is busy");
-      if (m.sessionId === "call-b" && m.subject === "1") bStarted.open();
+      if (m.orderingKey === "call-a" && m.subject === "1") await within(bStarted.promise, 1000, "call-b to start while call-a is busy");
+      if (m.orderingKey === "call-b" && m.subject === "1") bStarted.open();
       await delay(1);
-      log.push(`end ${m.sessionId}/${m.subject}`);
+      log.push(`end ${m.orderingKey}/${m.subject}`);
     });
     await bus.publish([msg("call-a", "1"), msg("call-a", "2"), msg("call-b", "1"), msg("call-b", "2")]);
     await bus.drain();
@@ -67,7 +67,7 @@ describe("InProcessMessageBus: ordering", () => {
     bus.subscribe("mh-1", async (m) => {
       const n = Number(m.subject);
       await delay(n % 3);
-      seen.set(m.sessionId, [...(seen.get(m.sessionId) ?? []), n]);
+      seen.set(m.orderingKey, [...(seen.get(m.orderingKey) ?? []), n]);
     });
     for (let n = 0; n < 12; n++) await bus.publish([0, 1, 2, 3].map((s) => msg(`call-${s}`, String(n))));
     await bus.drain();
@@ -205,8 +205,8 @@ describe("InProcessMessageBus: at-least-once and dead-lettering", () => {
     const bus = new InProcessMessageBus({ retryDelayInMs: 20, maxDeliveryCount: 3 });
     const log: string[] = [];
     bus.subscribe("mh-1", async (m) => {
-      log.push(m.sessionId);
-      if (m.sessionId === "call-a" && log.filter((l) => l === "call-a").length < 2) throw new Error("retry me");
+      log.push(m.orderingKey);
+      if (m.orderingKey === "call-a" && log.filter((l) => l === "call-a").length < 2) throw new Error("retry me");
     });
     await bus.publish([msg("call-a", "x"), msg("call-b", "y")]);
     await bus.drain();
@@ -220,7 +220,7 @@ describe("InProcessMessageBus: receivers", () => {
     await bus.publish([msg("call-1", "1"), msg("call-2", "a"), msg("call-1", "2")]);
     await bus.publish([msg("call-1", "3")]);
     const handled: string[] = [];
-    bus.subscribe("mh-1", async (m) => void handled.push(`${m.sessionId}/${m.subject}`));
+    bus.subscribe("mh-1", async (m) => void handled.push(`${m.orderingKey}/${m.subject}`));
     await bus.drain();
     assert.deepEqual(
       handled.filter((h) => h.startsWith("call-1/")),
@@ -245,11 +245,19 @@ describe("InProcessMessageBus: receivers", () => {
     assert.deepEqual(one, ["for mh-1"]);
   });
 
-  it("refuses a second subscription for the same receiver", () => {
+  it("queues a second subscription for a held receiver; one that closes while queued never gets anything", async () => {
     const bus = new InProcessMessageBus(FAST);
-    bus.subscribe("mh-1", async () => {});
-    assert.throws(() => bus.subscribe("mh-1", async () => {}), /mh-1/);
-    bus.subscribe("mh-2", async () => {});
+    const got: string[] = [];
+    const holder = bus.subscribe("mh-1", async (m) => void got.push(`holder ${m.subject}`));
+    const gaveUp = bus.subscribe("mh-1", async (m) => void got.push(`gave up ${m.subject}`));
+    bus.subscribe("mh-1", async (m) => void got.push(`next ${m.subject}`));
+    await gaveUp.close();
+    await bus.publish([msg("call-1", "1")]);
+    await bus.drain();
+    await holder.close();
+    await bus.publish([msg("call-1", "2")]);
+    await bus.drain();
+    assert.deepEqual(got, ["holder 1", "next 2"]);
   });
 
   it("after close, keeps new messages for the next subscriber", async () => {

@@ -303,6 +303,7 @@ const record = (over: Partial<CallSessionRecord> = {}): CallSessionRecord => ({
   callId: "call-1",
   tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
   mediaHostId: "mh-1",
+  mediaHostEpoch: 1,
   deviceCallId: "sip-call-1",
   displayName: "Boardroom",
   vtcId: "1127180739",
