@@ -1,5 +1,8 @@
 import type {
+  DrainRequest,
   EffectivePolicy,
+  MediaHost,
+  MediaHostList,
   NewProvider,
   NewTenant,
   Page,
@@ -162,6 +165,29 @@ export class AdminClient {
     return this.#object(answer) as unknown as EffectivePolicy;
   }
 
+  // The media pool
+
+  /** Every media host of the pool, and the control plane's clock (`now`) to compare their leases with. */
+  async listHosts(): Promise<MediaHostList> {
+    const page = this.#page<MediaHost>(await this.#send("GET", "/v1/pool/hosts"));
+    const now = (page as { now?: unknown }).now;
+    return { value: page.value, now: typeof now === "string" ? now : new Date().toISOString() };
+  }
+
+  async getHost(hostId: string): Promise<MediaHost> {
+    return this.#object(await this.#send("GET", hostPath(hostId))) as unknown as MediaHost;
+  }
+
+  /** No new calls for the host; its calls go on until they end or the deadline (default: the API's, 60 minutes). */
+  async drainHost(hostId: string, request: DrainRequest = {}): Promise<MediaHost> {
+    return this.#object(await this.#send("POST", `${hostPath(hostId)}/drain`, { body: request })) as unknown as MediaHost;
+  }
+
+  /** A draining host back into rotation (a dead one is a conflict: it comes back by registering again). */
+  async undrainHost(hostId: string): Promise<MediaHost> {
+    return this.#object(await this.#send("POST", `${hostPath(hostId)}/undrain`)) as unknown as MediaHost;
+  }
+
   /** The OpenAPI document (anonymous). */
   async openApi(): Promise<Record<string, unknown>> {
     return this.#object(await this.#send("GET", "/openapi.json", { anonymous: true }));
@@ -312,6 +338,10 @@ function tenantPath(tenantId: string): string {
 
 function providerPath(tenantId: string, identity: string): string {
   return `${tenantPath(tenantId)}/providers/${segment(identity)}`;
+}
+
+function hostPath(hostId: string): string {
+  return `/v1/pool/hosts/${segment(hostId)}`;
 }
 
 function pageQuery(options: { top?: number; continuationToken?: string }): URLSearchParams {

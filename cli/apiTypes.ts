@@ -10,6 +10,7 @@ import type {
   PolicyAssignments as DomainPolicyAssignments,
   VideoInteropPolicy,
 } from "../shared/domain/policy.js";
+import type { HostView } from "../shared/domain/pool.js";
 import type { VideoInteropServiceProvider } from "../shared/domain/provider.js";
 import type { Tenant as DomainTenant } from "../shared/domain/tenant.js";
 
@@ -20,6 +21,20 @@ export type PolicyAssignments = DomainPolicyAssignments;
 export type UserGrant = UserPolicyGrant;
 export type EffectivePolicy = DomainEffectivePolicy;
 export type ProblemDetails = ServerProblemDetails;
+/** A media host of the pool: its record, and `status` "unresponsive" once its lease lapsed but before it is declared dead. */
+export type MediaHost = HostView;
+
+/** The pool's hosts, with the control plane's clock to compare their leases with. */
+export interface MediaHostList {
+  readonly value: readonly MediaHost[];
+  readonly now: string;
+}
+
+/** How long a drain lasts: until `deadline`, or for `deadlineInMinutes`; neither means the API's default (60 minutes). */
+export interface DrainRequest {
+  readonly deadline?: string;
+  readonly deadlineInMinutes?: number;
+}
 
 export interface NewTenant {
   readonly tenantId: string;

@@ -9,9 +9,9 @@ export const ExitCode = {
   usage: 2,
   /** The API rejected the input as invalid (HTTP 400, 413, 415, 422). */
   invalid: 3,
-  /** The tenant, provider or route does not exist (HTTP 404). */
+  /** The tenant, provider, media host or route does not exist (HTTP 404). */
   notFound: 4,
-  /** The thing exists already or changed since it was read (HTTP 409, 412). */
+  /** The thing exists already, changed since it was read, or (a media host) is dead (HTTP 409, 412). */
   conflict: 5,
   /** No token, or the token is not accepted or lacks the admin role (HTTP 401, 403). */
   auth: 6,

@@ -49,6 +49,24 @@ export function formatTable<R>(rows: readonly R[], columns: readonly (readonly [
     .join("");
 }
 
+/** A span of time as an operator reads it at a glance: "4 s", "12 min", "3 h", "2 d" (rounded; never negative). */
+export function span(ms: number): string {
+  const abs = Math.max(0, ms);
+  const seconds = Math.round(abs / 1000);
+  if (seconds < 120) return `${seconds} s`;
+  const minutes = Math.round(abs / 60_000);
+  if (minutes < 120) return `${minutes} min`;
+  const hours = Math.round(abs / 3_600_000);
+  return hours < 48 ? `${hours} h` : `${Math.round(abs / 86_400_000)} d`;
+}
+
+/** When `time` (ISO) is, seen from `now`: "in 30 min" or "4 s ago" (the time itself if it is no time). */
+export function relative(time: string, now: Date): string {
+  const at = Date.parse(time);
+  if (Number.isNaN(at)) return time;
+  return at > now.getTime() ? `in ${span(at - now.getTime())}` : `${span(now.getTime() - at)} ago`;
+}
+
 export function formatJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }

@@ -9,8 +9,8 @@ export const EXIT_CODES: readonly (readonly [number, string])[] = [
   [1, "any other error (a server error, an answer cvi does not understand)"],
   [2, "usage error: unknown command or option, missing or contradictory options (nothing was sent)"],
   [3, "the API rejected the input as invalid (HTTP 400, 413, 415); each field's problem is listed"],
-  [4, "not found: no such tenant, provider or route (HTTP 404)"],
-  [5, "conflict: it exists already (HTTP 409), or it changed since it was read, i.e. a stale --if-match (HTTP 412)"],
+  [4, "not found: no such tenant, provider, media host or route (HTTP 404)"],
+  [5, "conflict: it exists already or, for a media host, is dead (HTTP 409), or it changed since it was read, i.e. a stale --if-match (HTTP 412)"],
   [6, "authentication or authorization: no token, a token not accepted, or one without the CVI.Admin role (HTTP 401, 403)"],
   [7, "cannot reach the admin API (connection refused, DNS, TLS, timeout)"],
 ];

@@ -36,6 +36,7 @@ export async function main(argv: readonly string[], environment: Environment): P
       json: globals.json,
       out: environment,
       commandLine: `cvi ${invocation.group.name} ${invocation.command.name}`,
+      now: () => environment.now?.() ?? new Date(),
       client() {
         if (!client) {
           connection = resolveConnection({

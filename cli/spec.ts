@@ -40,6 +40,8 @@ export interface CommandContext {
   readonly out: Output;
   /** "cvi tenant add", for messages that point to --help. */
   readonly commandLine: string;
+  /** The local clock, for "4 s ago" where the API's answer carries no clock of its own. */
+  now(): Date;
   /** The API client; resolving it needs a token (the first moment cvi may fail for want of one). */
   client(): AdminClient;
 }

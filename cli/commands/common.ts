@@ -1,6 +1,6 @@
 import type { AdminClient } from "../adminClient.js";
-import type { EffectivePolicy, Policy, PolicyAssignments, Provider, Tenant, UserGrant } from "../apiTypes.js";
-import { formatJson, formatList, formatTable } from "../format.js";
+import type { EffectivePolicy, MediaHost, Policy, PolicyAssignments, Provider, Tenant, UserGrant } from "../apiTypes.js";
+import { type Cell, formatJson, formatList, formatTable, relative, span } from "../format.js";
 import type { CommandContext, OptionSpec } from "../spec.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -134,4 +134,82 @@ export function effectivePolicyList(userId: string, effective: EffectivePolicy):
     ["Enabled", effective.policy.enabled],
     ["Source", from],
   ]);
+}
+
+// Media hosts: times are the API's; "4 s ago" and "in 30 min" are seen from `now`.
+
+/** "renewed 1 s ago" while the lease is live, "lapsed 4 s ago" once it is not. */
+export function leaseText(host: MediaHost, now: Date): string {
+  const lapsed = host.status === "unresponsive" || host.status === "dead";
+  return lapsed
+    ? `lapsed ${span(now.getTime() - Date.parse(host.leaseUntil))} ago`
+    : `renewed ${span(now.getTime() - Date.parse(host.renewedAt))} ago`;
+}
+
+/** The drain's deadline, or when and why the host died, with how far its clean-up got. */
+function hostDetails(host: MediaHost, now: Date): string {
+  if (host.death) {
+    const { at, reason, callsEndedAt, queueClearedAt } = host.death;
+    const cleanUp = callsEndedAt === null ? "; ending its calls" : queueClearedAt === null ? "; clearing its queue" : "";
+    return `died ${seconds(at)} (${relative(at, now)}): ${reason}${cleanUp}`;
+  }
+  const parts: string[] = [];
+  if (host.status === "unresponsive") parts.push("being declared dead");
+  if (host.drain) {
+    const by = host.drain.by === "host" ? ", its own drain" : "";
+    parts.push(`deadline ${seconds(host.drain.deadline)} (${relative(host.drain.deadline, now)})${by}`);
+  }
+  return parts.join("; ");
+}
+
+/** An ISO time without its milliseconds, for tables. */
+function seconds(iso: string): string {
+  return iso.replace(/\.\d+Z$/, "Z");
+}
+
+export function hostTable(hosts: readonly MediaHost[], now: Date): string {
+  return formatTable(hosts, [
+    ["HostId", (h) => h.hostId],
+    ["Status", (h) => h.status],
+    ["Calls", (h) => `${h.activeCalls}/${h.capacity}`],
+    ["Load", (h) => `${Math.round(h.load * 100)}%`],
+    ["Epoch", (h) => h.epoch],
+    ["Version", (h) => h.version],
+    ["SipUri", (h) => h.sipUri],
+    ["Lease", (h) => leaseText(h, now)],
+    ["Details", (h) => hostDetails(h, now)],
+  ]);
+}
+
+export function hostList(host: MediaHost, now: Date): string {
+  const entries: (readonly [string, Cell])[] = [
+    ["HostId", host.hostId],
+    ["Status", host.status],
+    ["Epoch", host.epoch],
+    ["SipUri", host.sipUri],
+    ["Version", host.version],
+    ["ActiveCalls", host.activeCalls],
+    ["Capacity", host.capacity],
+    ["Load", `${Math.round(host.load * 100)}%`],
+    ["RegisteredAt", host.registeredAt],
+    ["RenewedAt", host.renewedAt],
+    ["LeaseUntil", host.leaseUntil],
+    ["Lease", leaseText(host, now)],
+  ];
+  if (host.drain) {
+    entries.push(
+      ["DrainRequestedAt", host.drain.requestedAt],
+      ["DrainDeadline", `${host.drain.deadline} (${relative(host.drain.deadline, now)})`],
+      ["DrainedBy", host.drain.by],
+    );
+  }
+  if (host.death) {
+    entries.push(
+      ["DiedAt", `${host.death.at} (${relative(host.death.at, now)})`],
+      ["DeathReason", host.death.reason],
+      ["CallsEndedAt", host.death.callsEndedAt ?? "pending"],
+      ["QueueClearedAt", host.death.queueClearedAt ?? "pending"],
+    );
+  }
+  return formatList(entries);
 }

@@ -1,7 +1,8 @@
 import type { GroupSpec } from "../spec.js";
+import { hostCommands } from "./host.js";
 import { policyCommands } from "./policy.js";
 import { providerCommands } from "./provider.js";
 import { tenantCommands } from "./tenant.js";
 
 /** Every command group, in the order `cvi --help` lists them. */
-export const commandGroups: readonly GroupSpec[] = [tenantCommands, providerCommands, policyCommands];
+export const commandGroups: readonly GroupSpec[] = [tenantCommands, providerCommands, policyCommands, hostCommands];

@@ -20,6 +20,7 @@ const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const cviJs = join(repoRoot, "dist", "cli", "cvi.js");
 const STACK_TRACE = /^\s+at\s/m;
 const GUID_ERROR = "tenantId: tenantId must be a GUID";
+const HOST_SIP_URI = "sip:127.0.0.1:5999;transport=udp";
 
 interface Result {
   readonly code: number;
@@ -34,6 +35,8 @@ let workDir: string;
 let baseEnv: Env;
 /** A tenant the error cases share (they only read it, or fail before changing it). */
 let errorTenant: { tenantId: string; tenantKey: string };
+/** A media host's token (role CVI.MediaHost), for playing hosts in the pool. */
+let mediaHostToken: string;
 
 // Independent runs go in parallel, but not so many at once that a small machine thrashes.
 const MAX_CHILDREN = Math.max(4, availableParallelism() * 2);
@@ -100,6 +103,75 @@ function row(output: string, first: string): string[] | undefined {
     .find((cells) => cells[0] === first);
 }
 
+/** A media host as `cvi host get --json` and the API show it. */
+interface HostJson {
+  readonly hostId: string;
+  readonly status: string;
+  readonly epoch: number;
+  readonly activeCalls: number;
+  readonly capacity: number;
+  readonly drain: { readonly requestedAt: string; readonly deadline: string; readonly by: string } | null;
+  readonly death: { readonly at: string; readonly reason: string } | null;
+}
+
+interface PlayedHost {
+  readonly hostId: string;
+  readonly epoch: number;
+  /** Stops renewing and leaves the pool. */
+  release(): Promise<void>;
+}
+
+/**
+ * Plays a media host in the pool as the real one does (role CVI.MediaHost): takes a lease for a
+ * new host id and renews it every 2 s, or, with `renew: false`, lets it lapse after 6 s.
+ */
+async function playHost(options: { renew?: boolean; version?: string; load?: number } = {}): Promise<PlayedHost> {
+  const hostId = `cvi-test-${randomUUID().slice(0, 8)}`;
+  const url = `${stack.adminApiUrl}/v1/pool/hosts/${hostId}/lease`;
+  const headers = { authorization: `Bearer ${mediaHostToken}`, "content-type": "application/json" };
+  const extra = {
+    ...(options.version === undefined ? {} : { version: options.version }),
+    ...(options.load === undefined ? {} : { load: options.load }),
+  };
+  const lease = (epoch: number | null) =>
+    fetch(url, { method: "PUT", headers, body: JSON.stringify({ epoch, sipUri: HOST_SIP_URI, capacity: 40, activeCalls: 3, ...extra }) });
+  const taken = await lease(null);
+  const text = await taken.text();
+  assert.equal(taken.status, 200, text);
+  const { epoch } = JSON.parse(text) as { epoch: number };
+  const timer =
+    options.renew === false
+      ? undefined
+      : setInterval(
+          () =>
+            void lease(epoch).then(
+              (r) => r.body?.cancel(),
+              () => {},
+            ),
+          2000,
+        );
+  return {
+    hostId,
+    epoch,
+    release: async () => {
+      clearInterval(timer);
+      await (await fetch(`${url}?epoch=${epoch}`, { method: "DELETE", headers })).body?.cancel();
+    },
+  };
+}
+
+/** Reads a host through the API every 200 ms until `done` says so; fails after `timeoutInMs`. */
+async function hostWhen(hostId: string, done: (host: HostJson) => boolean, what: string, timeoutInMs = 30_000): Promise<HostJson> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const response = await fetch(`${stack.adminApiUrl}/v1/pool/hosts/${hostId}`, { headers: { authorization: `Bearer ${baseEnv.CVI_TOKEN}` } });
+    const host = (await response.json()) as HostJson;
+    if (response.ok && done(host)) return host;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutInMs} ms waiting for ${what}; last: ${JSON.stringify(host)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -126,6 +198,7 @@ describe("cvi", () => {
       tenantId,
       tenantKey: (await okJson<{ tenantKey: string }>(["tenant", "add", "--tenant-id", tenantId, "--name", "Errors Inc"])).tenantKey,
     };
+    mediaHostToken = await stack.issueToken({ roles: ["CVI.MediaHost"] });
   });
 
   after(async () => {
@@ -146,7 +219,121 @@ describe("cvi", () => {
     for (const id of ids) assert.ok(row(table, id), `tenant ${id} missing from the table`);
   });
 
+  // Before any test puts a host in the pool.
+  it("host list says so when the pool is empty", async () => {
+    assert.equal(await ok(["host", "list"]), "No media hosts in the pool.\n");
+    const listed = await okJson<{ value: unknown[]; now: string }>(["host", "list"]);
+    assert.deepEqual(listed.value, []);
+    assert.ok(!Number.isNaN(Date.parse(listed.now)), "the control plane's clock comes along");
+  });
+
   describe("commands", { concurrency: true }, () => {
+    it("host list, get, drain and undrain: the pool's media hosts at a glance, out of rotation and back", async () => {
+      const host = await playHost({ version: "1.2.3-test", load: 0.25 });
+      const id = host.hostId;
+      try {
+        const table = await ok(["host", "list"]);
+        assert.match(table, /^HostId +Status +Calls +Load +Epoch +Version +SipUri +Lease +Details\n-{6} +-{6} /);
+        const listed = row(table, id);
+        assert.deepEqual(listed?.slice(0, 7), [id, "active", "3/40", "25%", "1", "1.2.3-test", HOST_SIP_URI]);
+        assert.match(listed?.[7] ?? "", /^renewed \d+ s ago$/);
+        assert.equal(listed?.[8], undefined, "no details for an active host");
+
+        const got = await ok(["host", "get", id]);
+        for (const [label, value] of [
+          ["HostId", id],
+          ["Status", "active"],
+          ["Epoch", "1"],
+          ["SipUri", HOST_SIP_URI],
+          ["Version", "1.2.3-test"],
+          ["ActiveCalls", "3"],
+          ["Capacity", "40"],
+          ["Load", "25%"],
+        ] as const) {
+          assert.equal(field(got, label), value, label);
+        }
+        assert.match(field(got, "Lease") ?? "", /^renewed \d+ s ago$/);
+        assert.ok(!Number.isNaN(Date.parse(field(got, "LeaseUntil") ?? "")));
+        assert.equal(field(got, "DrainDeadline"), undefined);
+        assert.equal(field(got, "DiedAt"), undefined);
+
+        // Drained for 30 minutes: the host and what happens to it now.
+        const drained = await ok(["host", "drain", id, "--in-minutes", "30"]);
+        assert.equal(field(drained, "Status"), "draining");
+        assert.equal(field(drained, "DrainedBy"), "operator");
+        const requestedAt = field(drained, "DrainRequestedAt") ?? "";
+        const [, deadline = ""] = /^(\S+) \(in \d+ min\)$/.exec(field(drained, "DrainDeadline") ?? "") ?? [];
+        assert.equal(Date.parse(deadline) - Date.parse(requestedAt), 30 * 60_000);
+        assert.match(drained, new RegExp(`^Host ${id} is draining: it takes no new calls within ~2 s\\.$`, "m"));
+        assert.match(
+          drained,
+          /^Its calls \(3 at its last renewal\) go on until they end, or until the deadline, \S+ \(in \d+ min\), when those still up are ended/m,
+        );
+        assert.match(drained, new RegExp(`^Then it leaves the pool; until then 'cvi host undrain ${id}' puts it back into rotation\\.$`, "m"));
+
+        // A deadline of its own (with a time zone) moves the drain's; it goes to the API in UTC.
+        const moved = await okJson<HostJson>(["host", "drain", id, "--deadline", "2030-06-01T20:00+02:00"]);
+        assert.equal(moved.status, "draining");
+        assert.deepEqual(moved.drain, { requestedAt, deadline: "2030-06-01T18:00:00.000Z", by: "operator" });
+        const drainingRow = row(await ok(["host", "list"]), id);
+        assert.equal(drainingRow?.[1], "draining");
+        assert.match(drainingRow?.[7] ?? "", /^renewed \d+ s ago$/, "a draining host keeps its lease");
+        assert.match(drainingRow?.[8] ?? "", /^deadline 2030-06-01T18:00:00Z \(in \d+ d\)$/);
+        const all = await okJson<{ value: HostJson[]; now: string }>(["host", "list"]);
+        assert.equal(all.value.find((h) => h.hostId === id)?.drain?.deadline, "2030-06-01T18:00:00.000Z");
+
+        // Back into rotation; again is no error.
+        const undrained = await ok(["host", "undrain", id]);
+        assert.equal(field(undrained, "Status"), "active");
+        assert.equal(field(undrained, "DrainDeadline"), undefined);
+        assert.match(undrained, new RegExp(`^Host ${id} is back in rotation: it takes new calls again within ~2 s\\.\n$`, "m"));
+        const again = await okJson<HostJson>(["host", "undrain", id]);
+        assert.deepEqual([again.status, again.drain], ["active", null]);
+
+        // Without a deadline: the API's default, an hour.
+        const byDefault = await okJson<HostJson>(["host", "drain", id]);
+        assert.equal(byDefault.status, "draining");
+        assert.equal(Date.parse(byDefault.drain?.deadline ?? "") - Date.parse(byDefault.drain?.requestedAt ?? ""), 60 * 60_000);
+        const fetched = await okJson<HostJson>(["host", "get", id]);
+        assert.deepEqual([fetched.hostId, fetched.status, fetched.epoch, fetched.drain], [id, "draining", host.epoch, byDefault.drain]);
+      } finally {
+        await host.release();
+      }
+    });
+
+    it("host drain and undrain exit 5 for a dead host; list and get say when it died and why", async () => {
+      // A host that stops renewing: its lease lapses after 6 s, and the local stack's reaper (every second) declares it dead.
+      const { hostId: id } = await playHost({ renew: false, version: "1.2.3-test" });
+      const dead = await hostWhen(id, (h) => h.status === "dead", `host ${id} declared dead`);
+      assert.match(dead.death?.reason ?? "", /^no lease renewal since /);
+
+      const [undrain, drain] = await Promise.all([cvi(["host", "undrain", id]), cvi(["host", "drain", id, "--in-minutes", "5"])]);
+      for (const [result, what] of [
+        [undrain, "undrained"],
+        [drain, "drained"],
+      ] as const) {
+        assertExit(result, 5, `host ${what} (dead)`);
+        assert.equal(result.stdout, "");
+        assert.match(
+          result.stderr,
+          new RegExp(
+            `^cvi: Conflict \\(HTTP 409\\): media host ${id} is dead \\(no lease renewal since \\S+\\): it cannot be ${what}; it comes back by registering again\n$`,
+          ),
+        );
+      }
+
+      const got = await ok(["host", "get", id]);
+      assert.equal(field(got, "Status"), "dead");
+      assert.match(field(got, "Lease") ?? "", /^lapsed \d+ (s|min) ago$/);
+      assert.match(field(got, "DiedAt") ?? "", /^\S+ \(\d+ (s|min) ago\)$/);
+      assert.equal(field(got, "DeathReason"), dead.death?.reason);
+      assert.match(field(got, "CallsEndedAt") ?? "", /^(pending|\d{4}-\S+)$/);
+      const deadRow = row(await ok(["host", "list"]), id);
+      assert.equal(deadRow?.[1], "dead");
+      assert.match(deadRow?.[7] ?? "", /^lapsed \d+ (s|min) ago$/);
+      assert.match(deadRow?.[8] ?? "", /^died \S+ \(\d+ (s|min) ago\): no lease renewal since \S+/);
+    });
+
     it("tenant consent-link prints a single-use admin-consent link for the tenant", async () => {
       const tenantId = randomUUID();
       await ok(["tenant", "add", "--tenant-id", tenantId, "--name", "Consenting"]);
@@ -470,6 +657,15 @@ describe("cvi", () => {
           /--rank takes a whole number/,
         ],
         [["policy", "effective", "--tenant", t], /missing required option --user/],
+        [["host"], /'cvi host' needs a sub-command: list, get, drain, undrain/],
+        [["host", "list", "extra"], /unexpected argument 'extra' for 'cvi host list'/],
+        [["host", "get"], /'cvi host get' needs <hostId>/],
+        [["host", "undrain"], /'cvi host undrain' needs <hostId>/],
+        [["host", "drain", "mh-1", "--deadline", "2030-06-01T18:00:00Z", "--in-minutes", "5"], /give --deadline or --in-minutes, not both/],
+        [["host", "drain", "mh-1", "--in-minutes", "soon"], /option --in-minutes takes a whole number, not 'soon'/],
+        [["host", "drain", "mh-1", "--in-minutes=-1"], /option --in-minutes must be 0 or more/],
+        [["host", "drain", "mh-1", "--deadline", "2030-06-01T18:00"], /--deadline takes an ISO 8601 date-time with its time zone/],
+        [["host", "drain", "mh-1", "--deadline", "2030-02-30T18:00Z"], /--deadline takes an ISO 8601 date-time/],
       ];
       // No token and an unreachable URL: a usage error must be found before either matters.
       const env = { CVI_URL: "http://127.0.0.1:1/api", CVI_TOKEN: undefined };
@@ -525,14 +721,28 @@ describe("cvi", () => {
       assert.match(tooLarge.stderr, /Request body too large \(HTTP 413\)/);
 
       // The OpenCVI provider must carry the tenant's own key.
+      const [tooLong, badHostId] = await Promise.all([
+        cvi(["host", "drain", `no-such-host-${randomUUID()}`, "--in-minutes", "20000"]),
+        cvi(["host", "get", "no/such host"]),
+      ]);
+      assertExit(tooLong, 3, "host drain --in-minutes 20000");
+      assert.match(tooLong.stderr, /^cvi: The request is not valid \(HTTP 400\)\n {2}deadlineInMinutes: deadlineInMinutes must be at most a week\n$/);
+      assertExit(badHostId, 3, "host get (bad host id)");
+      assert.match(badHostId.stderr, /a host id is 1-128 letters, digits, \. _ or -/);
+
       const foreignKey = await cvi(["provider", "new", "--tenant", tenantId, "--identity", "OpenCVI", "--tenant-key", "123456789@t.cvi.localhost"]);
       assertExit(foreignKey, 3, "provider new with another tenant's key");
       assert.match(foreignKey.stderr, /^ {2}tenantKey: tenantKey of the OpenCVI provider must be this tenant's key /m);
     });
 
-    it("exits 4 when the tenant or provider does not exist", async () => {
+    it("exits 4 when the tenant, provider or media host does not exist", async () => {
       const unknown = randomUUID();
+      const unknownHost = `no-such-host-${unknown}`;
+      const noHost = new RegExp(`^cvi: Not found \\(HTTP 404\\): no media host ${unknownHost} in the pool\\n$`);
       const cases: [string[], RegExp][] = [
+        [["host", "get", unknownHost], noHost],
+        [["host", "drain", unknownHost, "--deadline", "2030-06-01T18:00:00Z"], noHost],
+        [["host", "undrain", unknownHost], noHost],
         [["tenant", "get", unknown], new RegExp(`^cvi: Not found \\(HTTP 404\\): tenant ${unknown} does not exist\\n$`)],
         [["tenant", "remove", "987654321@t.cvi.localhost"], /tenant 987654321@t\.cvi\.localhost does not exist/],
         [["provider", "new", "--tenant", unknown, "--identity", "Cisco", "--tenant-key", "1@t.cisco.example"], /tenant .* does not exist/],
@@ -642,12 +852,13 @@ describe("cvi", () => {
     });
 
     it("documents every command and the exit codes in --help", async () => {
-      const [top, group, command, helpWins, version] = await Promise.all([
+      const [top, group, command, helpWins, version, drain] = await Promise.all([
         ok(["--help"]),
         ok(["provider", "--help"]),
         ok(["policy", "grant", "-h"]),
         ok(["tenant", "add", "--bogus", "--help"]),
         ok(["--version"]),
+        ok(["host", "drain", "--help"]),
       ]);
       for (const name of [
         "tenant add",
@@ -661,7 +872,16 @@ describe("cvi", () => {
       ]) {
         assert.match(top, new RegExp(`^ {2}${name} `, "m"));
       }
-      for (const name of ["policy get", "policy grant", "policy assignments", "policy effective"])
+      for (const name of [
+        "policy get",
+        "policy grant",
+        "policy assignments",
+        "policy effective",
+        "host list",
+        "host get",
+        "host drain",
+        "host undrain",
+      ])
         assert.match(top, new RegExp(`^ {2}${name} `, "m"));
       for (const option of ["--url URL", "--token TOKEN", "--json", "-h, --help"]) assert.ok(top.includes(option), option);
       assert.match(top, /CVI_URL/);
@@ -672,6 +892,9 @@ describe("cvi", () => {
       for (const option of ["--user ID", "--group GUID", "--rank N", "--global", "--if-match ETAG"]) assert.ok(command.includes(option), option);
       assert.match(command, /Exit codes: 0 success/);
       assert.match(helpWins, /^cvi tenant add: /);
+      assert.match(drain, /^Usage: cvi host drain <hostId> \[options\]$/m);
+      for (const option of ["--deadline ISO", "--in-minutes N"]) assert.ok(drain.includes(option), option);
+      assert.match(drain, /^ {2}cvi host drain mh-1 --in-minutes 15$/m);
       assert.match(version, /^cvi \d+\.\d+\.\d+\n$/);
     });
 
