@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: runs the local stack in the foreground until Ctrl-C.
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
 import { seedDemo } from "./demo.js";
 import { startLocalStack, writeLocalStackFile } from "./stack.js";
 
@@ -8,6 +10,7 @@ const TOKEN_HOURS = 12;
 
 try {
   // The well-known local ports: the Functions host's 7071, the Cosmos DB emulator's 8081.
+  mkdirSync(".local/edge", { recursive: true });
   const stack = await startLocalStack({
     functionsPort: 7071,
     functionsHttpsPort: 7072,
@@ -17,7 +20,7 @@ try {
     // The pool as in production: devices dial the SIP edge (Kamailio) on 5060/5061, which places
     // each call on the media host with the fewest calls and moves it on if that host fails.
     pool: {
-      edge: { sipPort: 5060, tlsPort: 5061, metricsPort: 9090 },
+      edge: { sipPort: 5060, tlsPort: 5061, metricsPort: 9090, runDirectory: resolve(".local/edge") },
       hosts: [
         {
           id: "mh-1",

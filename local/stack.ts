@@ -25,6 +25,7 @@ import { loadMediaHostConfig } from "../media-host/config.js";
 import { ControlPlaneClient, mediaHostCredential } from "../media-host/controlPlane/controlPlaneClient.js";
 import { type ListeningPorts, MediaHost } from "../media-host/mediaHost.js";
 import { ControlPlanePool } from "../edge/agent/controlPlanePool.js";
+import { packageVersion } from "../media-host/version.js";
 import { EdgeAgent } from "../edge/agent/edgeAgent.js";
 import { workloadCredential } from "../shared/identity/workloadCredential.js";
 
@@ -53,7 +54,13 @@ export interface LocalStackOptions {
    */
   readonly pool?: {
     readonly hosts: readonly (LocalMediaHostOptions & { readonly id: string })[];
-    readonly edge?: { readonly sipPort?: number; readonly tlsPort?: number; readonly metricsPort?: number };
+    readonly edge?: {
+      readonly sipPort?: number;
+      readonly tlsPort?: number;
+      readonly metricsPort?: number;
+      /** Kamailio's pid file, ctl socket (kamcmd) and list file; default a temporary directory. */
+      readonly runDirectory?: string;
+    };
   };
   /**
    * Call events over Service Bus (the AMQP test broker, the real SDK, Entra ID tokens)
@@ -461,6 +468,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         // Behind the edge: its requests carry the device's address in the next Via.
         ...(behindEdge ? { trustedProxies: [HOST] } : {}),
         capacity: spec.capacity ?? 200,
+        version: packageVersion(),
         healthPort: spec.healthPort ?? 0,
         meetingLeg: { port: spec.meetingLegPort ?? 0, ...(spec.webRtcPorts ? { webRtcPortRange: spec.webRtcPorts } : {}) },
         rtpPortMin,
@@ -488,6 +496,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           sipPort: spec.sipPort ?? 0,
           tls: { port: spec.tlsPort ?? 0, certificateFile: join(tlsDirectory, "server.pem"), privateKeyFile: join(tlsDirectory, "server-key.pem") },
           metricsPort: spec.metricsPort ?? 0,
+          ...(spec.runDirectory ? { runDirectory: spec.runDirectory } : {}),
           // Every device of the local stack comes from 127.0.0.1: the flood limit is a burst of a load run, not a person's.
           floodRequestsPerTwoSeconds: 5000,
         },

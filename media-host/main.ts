@@ -4,6 +4,7 @@ import { connectServiceBus } from "../shared/bus/connectServiceBus.js";
 import { loadMediaHostConfig, MediaHostConfigError } from "./config.js";
 import { ControlPlaneClient, mediaHostCredential } from "./controlPlane/controlPlaneClient.js";
 import { MediaHost } from "./mediaHost.js";
+import { packageVersion } from "./version.js";
 
 /**
  * A media host on its VM: settings from the environment (media-host/config.ts), call
@@ -92,15 +93,6 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
-}
-
-/** The package's version, reported to the pool (operators see which hosts run what). */
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "";
-  } catch {
-    return "";
-  }
 }
 
 main().catch((e: unknown) => {

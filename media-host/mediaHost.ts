@@ -214,6 +214,10 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
       void this.endCalls(FENCED_REASON);
     });
     membership.on("registered", (epoch) => o.logger.info({ epoch }, "in the pool"));
+    membership.on("renewed", (latencyInMs) => {
+      if (latencyInMs > 1000)
+        o.logger.warn({ latencyInMs: Math.round(latencyInMs) }, "the lease renewal was slow (the host fences itself if none gets through for 6 s)");
+    });
     membership.on("drain", (deadline) => this.#drainUntil(deadline));
     await membership.start();
     return { sipUdp, sipTcp, sipTls, health, meetingLeg };

@@ -58,7 +58,9 @@ export class EdgeAgent extends EventEmitter<EdgeAgentEvents> {
       ...this.#options.kamailio,
       initialDestinations: initial.map(destinationLine),
       onLogLine: (line) => {
-        if (/ (WARNING|ERROR|CRITICAL|ALERT|BUG):/.test(line)) logger.warn({ kamailio: line.trim() }, "edge: Kamailio");
+        // Kamailio says these at every start and stop: not news.
+        const routine = /openssl bug #1491|child process \d+ exited normally/.test(line);
+        if (!routine && / (WARNING|ERROR|CRITICAL|ALERT|BUG):/.test(line)) logger.warn({ kamailio: line.trim() }, "edge: Kamailio");
         else logger.debug({ kamailio: line.trim() }, "edge: Kamailio");
       },
     });

@@ -5,7 +5,7 @@ import { existsSync, constants as fsConstants } from "node:fs";
 import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -138,7 +138,12 @@ export class KamailioProcess extends EventEmitter<KamailioProcessEvents> {
       EDGE_INVITE_TIMEOUT_MS: String(o.inviteTimeoutInMs ?? 7000),
       ...(o.advertisedAddress ? { EDGE_ADVERTISED_ADDRESS: o.advertisedAddress } : {}),
       ...(o.tls && tlsPort
-        ? { EDGE_TLS_PORT: String(tlsPort), EDGE_TLS_CERTIFICATE: o.tls.certificateFile, EDGE_TLS_PRIVATE_KEY: o.tls.privateKeyFile }
+        ? // Absolute: Kamailio does not run in our working directory.
+          {
+            EDGE_TLS_PORT: String(tlsPort),
+            EDGE_TLS_CERTIFICATE: resolve(o.tls.certificateFile),
+            EDGE_TLS_PRIVATE_KEY: resolve(o.tls.privateKeyFile),
+          }
         : {}),
     };
     const args = ["-DD", "-E", "-f", o.configPath ?? DEFAULT_CONFIG, "-P", join(this.#runDirectory, "kamailio.pid"), "-Y", this.#runDirectory];

@@ -166,11 +166,11 @@ export class CallService {
       throw new ConflictError(`media host ${mediaHostId} holds no live lease at epoch ${epoch}: it must not join meetings (it fences itself)`);
   }
 
-  /** The device hung up (or the media host gave up): leave the meeting and close the record. */
-  async leave(callId: string, reason: string): Promise<CallSessionRecord> {
+  /** The device hung up, or the media host ended the call (drain deadline, media failure): leave the meeting and close the record. */
+  async leave(callId: string, reason: string, endedBy: "device" | "gateway" = "device"): Promise<CallSessionRecord> {
     const now = this.options.now().toISOString();
     const { value } = await this.sessions.update(callId, (r) =>
-      r.endedAt ? r : { ...r, endedAt: now, endedBy: "device", endReason: reason.slice(0, 300) || "the device hung up" },
+      r.endedAt ? r : { ...r, endedAt: now, endedBy, endReason: reason.slice(0, 300) || "the device hung up" },
     );
     await this.calls.leave(value.tenantId, callId);
     return value;

@@ -101,7 +101,7 @@ export class CallController {
   async endAll(reason: string): Promise<void> {
     await Promise.all(
       [...this.#calls.values()].map(async (call) => {
-        if (call.graphCallId) await this.#leaveMeeting(call.graphCallId, reason, call.log);
+        if (call.graphCallId) await this.#leaveMeeting(call.graphCallId, reason, call.log, "gateway");
         if (call.dialog.state === "early") call.dialog.reject(503, "Service Unavailable", [["Reason", `SIP;cause=503;text="${quote(reason)}"`]]);
         else await call.dialog.bye(reason).catch(() => {});
       }),
@@ -191,9 +191,10 @@ export class CallController {
       dialog.ring();
       await this.#join(call, target.tenantKey, target.vtcId, displayName, source);
     } catch (e) {
-      const unavailable = e instanceof ControlPlaneUnavailableError;
+      // A host that cannot take the call (control plane unreachable, media ports used up) says 503: the edge tries another.
+      const unavailable = e instanceof ControlPlaneUnavailableError || (e instanceof RtpengineError && e.outOfCapacity);
       log.error({ err: (e as Error).message }, "call set-up failed");
-      if (e instanceof RtpengineError) {
+      if (e instanceof RtpengineError && !unavailable) {
         // rtpengine refused the device's offer (no common codec, broken SDP): the offer is the problem.
         metrics?.countInvite("refused");
         dialog.reject(488, "Not Acceptable Here", [["Reason", `SIP;cause=488;text="${quote(e.reason || "the media offer could not be anchored")}"`]]);
@@ -244,7 +245,7 @@ export class CallController {
     if (call.finished) {
       // The device gave up (CANCEL, BYE) while the join was on its way: the bot leaves at once.
       log.info({ graphCallId: joined.callId }, "the device left during the join: leaving the meeting");
-      await this.#leaveMeeting(joined.callId, "the device hung up while joining", log);
+      await this.#leaveMeeting(joined.callId, "the device hung up while joining", log, "device");
       return;
     }
     log.info({ graphCallId: joined.callId, joinAsGuest: joined.joinAsGuest }, "joining the meeting");
@@ -283,12 +284,14 @@ export class CallController {
     if (call.dialog.state === "early") call.dialog.reject(480, "Temporarily Unavailable", [["Reason", `SIP;cause=480;text="${quote(reason)}"`]]);
     else await call.dialog.bye(reason).catch(() => {});
     // The dialog's "ended" (local) leaves nothing to the meeting: do it here, with the reason.
-    if (graphCallId) await this.#leaveMeeting(graphCallId, reason, call.log);
+    if (graphCallId) await this.#leaveMeeting(graphCallId, reason, call.log, "gateway");
   }
 
   /** The bot leaves the meeting; a failure is logged, not thrown (the call is over for the device either way). */
-  async #leaveMeeting(graphCallId: string, reason: string, log: Logger): Promise<void> {
-    await this.#options.controlPlane.leave(graphCallId, reason).catch((e: Error) => log.warn({ err: e.message }, "leaving the meeting failed"));
+  async #leaveMeeting(graphCallId: string, reason: string, log: Logger, endedBy: "device" | "gateway"): Promise<void> {
+    await this.#options.controlPlane
+      .leave(graphCallId, reason, { endedBy })
+      .catch((e: Error) => log.warn({ err: e.message }, "leaving the meeting failed"));
   }
 
   /** A device's offer inside the call (hold, resume, codec change): through rtpengine and the meeting leg again. */
@@ -358,7 +361,7 @@ export class CallController {
     this.#calls.delete(call.dialog.callId);
     this.#options.metrics?.activeCalls.set(this.#calls.size);
     call.log.info({ by, reason }, "call ended");
-    if (call.graphCallId && by !== "local") await this.#leaveMeeting(call.graphCallId, reason, call.log);
+    if (call.graphCallId && by !== "local") await this.#leaveMeeting(call.graphCallId, reason, call.log, by === "remote" ? "device" : "gateway");
     await this.#reportQuality(call);
     await this.#release(call.dialog.callId, call.leg);
   }

@@ -88,10 +88,11 @@ export class ControlPlaneClient {
     return this.#refusalOrThrow(answer);
   }
 
-  async leave(callId: string, reason: string, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+  /** The bot leaves the meeting; `endedBy` says whose the end was, for the call record (the device's BYE, or ours). */
+  async leave(callId: string, reason: string, options: { abortSignal?: AbortSignal; endedBy?: "device" | "gateway" } = {}): Promise<void> {
     const answer = await this.#send(
       "DELETE",
-      `/v1/calls/${encodeURIComponent(callId)}?${new URLSearchParams({ reason })}`,
+      `/v1/calls/${encodeURIComponent(callId)}?${new URLSearchParams({ reason, by: options.endedBy ?? "device" })}`,
       undefined,
       options.abortSignal,
     );

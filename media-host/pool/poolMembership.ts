@@ -41,7 +41,12 @@ export interface PoolMembershipEvents {
   fenced: [reason: string];
   /** The host is to drain (deadline) or no longer (null): from the registry, or its own request. */
   drain: [deadline: Date | null];
+  /** A renewal came back granted, after `latencyInMs` (slow ones are worth a warning: the lease is only 6 s). */
+  renewed: [latencyInMs: number];
 }
+
+/** Renewals in flight at once at most: a slow one does not hold up the next, a dead control plane does not pile them up. */
+const MAX_RENEWALS_IN_FLIGHT = 3;
 
 /**
  * A media host's place in the pool: it takes a lease from the control plane's registry,
@@ -61,10 +66,12 @@ export class PoolMembership extends EventEmitter<PoolMembershipEvents> {
   #grant: LeaseGrant | undefined;
   #selfDrainDeadline: Date | undefined;
   #drainDeadline: string | null = null;
+  /** When the request behind the lease state we hold was sent: an older answer arriving late changes nothing. */
+  #grantSentAt = Number.NEGATIVE_INFINITY;
   #renewTimer: NodeJS.Timeout | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #stopped = false;
-  #renewing: Promise<void> | undefined;
+  readonly #renewals = new Set<Promise<void>>();
   #abort = new AbortController();
 
   constructor(options: PoolMembershipOptions) {
@@ -105,8 +112,9 @@ export class PoolMembership extends EventEmitter<PoolMembershipEvents> {
   /** Renews at once (e.g. to spread news of a drain), then on the usual interval. */
   async renewNow(): Promise<void> {
     clearTimeout(this.#renewTimer);
-    await this.#renew();
+    const renewal = this.#renew();
     this.#scheduleRenewal();
+    await renewal;
   }
 
   /** Leaves the pool: stops renewing and gives the lease back (the host has no calls left). */
@@ -123,7 +131,7 @@ export class PoolMembership extends EventEmitter<PoolMembershipEvents> {
     this.#abort.abort();
     clearTimeout(this.#renewTimer);
     clearInterval(this.#checkTimer);
-    await this.#renewing;
+    await Promise.allSettled([...this.#renewals]);
     this.#abort = new AbortController();
   }
 
@@ -160,29 +168,38 @@ export class PoolMembership extends EventEmitter<PoolMembershipEvents> {
     }
   }
 
+  /**
+   * One renewal. Each runs on its own (a slow answer does not hold up the next one, which may
+   * get through first) and gives up after a lease's length, when it could no longer help.
+   */
   #renew(): Promise<void> {
-    if (this.#renewing) return this.#renewing;
     const epoch = this.#epoch;
-    if (epoch === undefined || this.#stopped) return Promise.resolve();
+    if (epoch === undefined || this.#stopped || this.#renewals.size >= MAX_RENEWALS_IN_FLIGHT) return Promise.resolve();
     const sentAt = this.#clock();
-    this.#renewing = this.#options.registry
-      .renewLease(this.#request(epoch), { abortSignal: this.#abort.signal })
+    const abortSignal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#grant?.leaseDurationInMs ?? 6000)]);
+    const renewal: Promise<void> = this.#options.registry
+      .renewLease(this.#request(epoch), { abortSignal })
       .then(
         (answer) => {
           if (this.#epoch !== epoch) return;
-          if (answer.kind === "granted") this.#take(answer.grant, sentAt);
-          else this.#fence(answer.reason);
+          if (answer.kind === "refused") {
+            this.#fence(answer.reason);
+            return;
+          }
+          this.emit("renewed", this.#clock() - sentAt);
+          this.#take(answer.grant, sentAt);
         },
         // Unreachable control plane: keep trying; the lease lapsing fences the host.
         (e: unknown) => this.#report(e),
       )
-      .finally(() => {
-        this.#renewing = undefined;
-      });
-    return this.#renewing;
+      .finally(() => this.#renewals.delete(renewal));
+    this.#renewals.add(renewal);
+    return renewal;
   }
 
   #take(grant: LeaseGrant, sentAt: number): void {
+    if (grant.epoch === this.#epoch && sentAt < this.#grantSentAt) return;
+    this.#grantSentAt = sentAt;
     this.#epoch = grant.epoch;
     this.#grant = grant;
     this.#validUntil = sentAt + grant.leaseDurationInMs;
@@ -196,7 +213,8 @@ export class PoolMembership extends EventEmitter<PoolMembershipEvents> {
     if (this.#stopped) return;
     clearTimeout(this.#renewTimer);
     this.#renewTimer = setTimeout(() => {
-      void this.#renew().finally(() => this.#scheduleRenewal());
+      void this.#renew();
+      this.#scheduleRenewal();
     }, this.#grant?.renewIntervalInMs ?? 2000);
   }
 
@@ -208,6 +226,7 @@ export class PoolMembership extends EventEmitter<PoolMembershipEvents> {
     if (this.#epoch === undefined || this.#stopped) return;
     this.#epoch = undefined;
     this.#grant = undefined;
+    this.#grantSentAt = Number.NEGATIVE_INFINITY;
     this.emit("fenced", reason);
     // Back into the pool as a new epoch, once the control plane has ended the old one's calls.
     void this.#register().then(

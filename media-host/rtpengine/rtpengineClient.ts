@@ -31,6 +31,11 @@ export class RtpengineError extends Error {
   readonly reason: string;
   /** The whole response dictionary. */
   readonly response: Readonly<Record<string, unknown>>;
+  /** rtpengine is out of resources (its port range is used up): this host is full, not the offer wrong. */
+  get outOfCapacity(): boolean {
+    return /ran out of ports|out of (?:media )?ports/i.test(this.reason);
+  }
+
   constructor(command: string, response: Readonly<Record<string, unknown>>) {
     const reason = stringField(response, "error-reason") ?? stringField(response, "message") ?? stringField(response, "result") ?? "no result";
     super(`rtpengine ${command}: ${reason}`);

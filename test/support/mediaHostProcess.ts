@@ -5,6 +5,8 @@ import type { LocalStack } from "../../local/stack.js";
 import type { ListeningPorts } from "../../media-host/mediaHost.js";
 
 export interface MediaHostProcess {
+  readonly id: string;
+  readonly pid: number;
   readonly ports: ListeningPorts;
   /** Its log, one parsed pino line each. */
   readonly log: readonly Record<string, unknown>[];
@@ -87,5 +89,5 @@ export async function startMediaHostProcess(stack: LocalStack, options: StartMed
       reject(new Error(`the media host exited (${code}) while starting:\n${tail()}`));
     });
   });
-  return { ports, log, exited, kill: (signal = "SIGTERM") => void child.kill(signal) };
+  return { id: options.id, pid: child.pid ?? 0, ports, log, exited, kill: (signal = "SIGTERM") => void child.kill(signal) };
 }

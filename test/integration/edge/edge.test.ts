@@ -43,7 +43,8 @@ function call(calls: number, rate: number, holdMs: number, extra: { maxConcurren
   return runSipp({
     scenario: "pool-call",
     target: `127.0.0.1:${edge.endpoints.sipPort}`,
-    service: "123456789.1234567890",
+    service: "pool",
+    csv: { rows: [["123456789.1234567890"]] },
     calls,
     rate,
     timeoutInMs: 60_000,

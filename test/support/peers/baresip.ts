@@ -291,8 +291,23 @@ export class Baresip extends EventEmitter {
 const liveChildren = new Set<ChildProcess>();
 let exitHook = false;
 
-/** Writes a config directory and starts baresip; resolves once ctrl_tcp answers. */
+/**
+ * Writes a config directory and starts baresip; resolves once ctrl_tcp answers. baresip also
+ * binds the port after its SIP port (TLS), which nobody checked free: when another process
+ * took one of its ports meanwhile, it starts again on fresh ones.
+ */
 export async function startBaresip(options: BaresipOptions = {}): Promise<Baresip> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startBaresipOnce(options);
+    } catch (e) {
+      const portsOurs = options.sipPort === undefined && options.ctrlPort === undefined;
+      if (!portsOurs || attempt >= 3 || !/Address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startBaresipOnce(options: BaresipOptions): Promise<Baresip> {
   const binary = findBaresip();
   if (!existsSync(MODULE_PATH)) throw new Error(`${MODULE_PATH} missing: install baresip-core and baresip-ffmpeg (scripts/setup.sh)`);
   const dir = mkdtempSync(join(tmpdir(), "opencvi-baresip-"));
