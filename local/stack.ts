@@ -55,11 +55,15 @@ export interface LocalStackOptions {
   readonly pool?: {
     readonly hosts: readonly (LocalMediaHostOptions & { readonly id: string })[];
     readonly edge?: {
+      /** The address the edge binds SIP to (default 127.0.0.1); devices dial it. */
+      readonly address?: string;
       readonly sipPort?: number;
       readonly tlsPort?: number;
       readonly metricsPort?: number;
       /** Kamailio's pid file, ctl socket (kamcmd) and list file; default a temporary directory. */
       readonly runDirectory?: string;
+      /** Failed out-of-dialog requests from one address in a minute before it is banned (default 30). */
+      readonly failuresBeforeBan?: number;
     };
   };
   /**
@@ -466,7 +470,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         sipTcpPort: spec.sipPort ?? 0,
         sipTls: { port: spec.sipTlsPort ?? 0, options: tls },
         // Behind the edge: its requests carry the device's address in the next Via.
-        ...(behindEdge ? { trustedProxies: [HOST] } : {}),
+        ...(behindEdge
+          ? {
+              trustedProxies: [...new Set([HOST, options.pool?.edge?.address ?? HOST])],
+              // Devices dial the edge's address: it is this service's.
+              serviceHosts: [options.pool?.edge?.address ?? HOST],
+            }
+          : {}),
         capacity: spec.capacity ?? 200,
         version: packageVersion(),
         healthPort: spec.healthPort ?? 0,
@@ -492,11 +502,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const spec = options.pool.edge;
       edge = new EdgeAgent({
         kamailio: {
-          sipAddress: HOST,
+          sipAddress: spec.address ?? HOST,
           sipPort: spec.sipPort ?? 0,
           tls: { port: spec.tlsPort ?? 0, certificateFile: join(tlsDirectory, "server.pem"), privateKeyFile: join(tlsDirectory, "server-key.pem") },
           metricsPort: spec.metricsPort ?? 0,
           ...(spec.runDirectory ? { runDirectory: spec.runDirectory } : {}),
+          ...(spec.failuresBeforeBan ? { failuresBeforeBan: spec.failuresBeforeBan } : {}),
           // Every device of the local stack comes from 127.0.0.1: the flood limit is a burst of a load run, not a person's.
           floodRequestsPerTwoSeconds: 5000,
         },

@@ -154,7 +154,10 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
     }
     const contactHost = o.sipContactHost ?? o.advertisedHost;
     this.#stack = new SipStack({ transports: this.#transports, serverName: "OpenCVI", advertisedHost: contactHost });
-    this.#stack.on("malformed", () => this.metrics.countInvite("rejected-malformed"));
+    this.#stack.on("malformed", (flow, error) => {
+      this.metrics.countInvite("rejected-malformed");
+      o.logger.debug({ from: `${flow.remoteAddress}:${flow.remotePort}`, err: error.message }, "malformed SIP message");
+    });
     this.#stack.on("newCall", () => this.metrics.newInvites.inc());
     const dialogs = new Dialogs(this.#stack, { contact: `sip:gateway@${hostForUri(contactHost)}:${sipUdp}` });
     const transport = o.edgeTransport ?? "udp";

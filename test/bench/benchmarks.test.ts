@@ -33,6 +33,26 @@ describe("benchmarks still run and print their JSON", () => {
     assert.ok(result.sustainedRate.steps[0].cpuMsPerCall > 0);
   });
 
+  it("pool, on a tiny load", async () => {
+    const { stdout } = await run(process.execPath, [bench("pool"), "10", "2", "25", "1"], {
+      timeout: 300_000,
+      env: process.env,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    assert.equal(result.benchmark, "pool");
+    const edgeOnly = result.setupTime.edgeOnly;
+    assert.ok(edgeOnly.throughEdge.calls >= 25 && edgeOnly.straight.calls >= 25);
+    assert.equal(typeof edgeOnly.addedP50Ms, "number");
+    assert.equal(result.setupTime.fullPath.throughEdge.rounds, 5);
+    assert.equal(result.sustainedRate.throughEdge.steps.length, 1);
+    assert.equal(result.sustainedRate.straight.steps.length, 1);
+    assert.equal(typeof result.sustainedRate.ratio, "number");
+    assert.equal(result.killToLastGhostGone.kills.length, 1);
+    assert.ok(result.killToLastGhostGone.kills[0].calls > 0);
+    assert.ok(result.killToLastGhostGone.maxMs > 0);
+  });
+
   it("media, one short step", async () => {
     const { stdout } = await run(process.execPath, [bench("media"), "1", "1"], { timeout: 240_000, env: process.env, maxBuffer: 16 * 1024 * 1024 });
     const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
