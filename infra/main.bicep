@@ -1,7 +1,9 @@
 // OpenCVI: the control plane (Function App on Flex Consumption, Node 22, with Cosmos DB, Key
-// Vault, Service Bus and Application Insights) and the media hosts (Debian VMs running SIP and
-// rtpengine) it sends call events to over a Service Bus topic. Everything is reached with
-// managed identities; no account keys, SAS keys or connection strings are issued.
+// Vault, Service Bus and Application Insights), the SIP edge devices dial (Kamailio on a scale
+// set behind a Standard Load Balancer) and the pool of media hosts behind it (a scale set that
+// autoscales on its load), which get their calls' events from the control plane over one
+// session-enabled Service Bus queue. Everything is reached with managed identities; no account
+// keys, SAS keys or connection strings are issued.
 targetScope = 'resourceGroup'
 
 @description('Azure region for every resource. It must offer the Flex Consumption plan.')
@@ -41,6 +43,9 @@ param adminAuthRole string = 'CVI.Admin'
 @description('App role media hosts\' managed identities hold to call the resolution and join API (app setting MEDIA_HOST_ROLE).')
 param mediaHostRole string = 'CVI.MediaHost'
 
+@description('App role the SIP edges\' managed identity holds to read the pool\'s hosts (app setting EDGE_ROLE).')
+param edgeRole string = 'CVI.Edge'
+
 @description('The gateway\'s multi-tenant Entra application (bot) id that tenants consent to (app setting BOT_APP_ID).')
 param botAppId string
 
@@ -60,30 +65,72 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
-@description('Number of media host VMs; their ids are mh-0, mh-1, ... (MEDIA_HOST_ID), each with its own Service Bus subscription. Raise and redeploy to scale out.')
-@minValue(0)
-@maxValue(100)
-param mediaHostCount int = 2
+@description('Availability zones the edges, the media hosts and the edge\'s public IP are spread over; [] in a region without zones.')
+param zones array = [
+  '1'
+  '2'
+  '3'
+]
+
+@description('Address space of the virtual network of the edges and the media hosts.')
+param vnetAddressPrefix string = '10.60.0.0/16'
+
+@description('Subnet of the media hosts, inside vnetAddressPrefix (a /24 holds 251 hosts).')
+param mediaHostSubnetAddressPrefix string = '10.60.0.0/24'
+
+@description('Subnet of the SIP edges, inside vnetAddressPrefix: the media hosts take SIP from it only and trust it as their proxies.')
+param edgeSubnetAddressPrefix string = '10.60.1.0/24'
+
+@description('Admin user of the edge and media host VMs (SSH key login only).')
+param adminUsername string = 'azureuser'
+
+@description('OpenSSH public key of the VMs\' admin user.')
+param adminSshPublicKeyData string
+
+@description('Source (CIDR or service tag) allowed to SSH into the media hosts (at their public IPs) and the edges (from inside the virtual network). Empty: SSH is closed.')
+param sshSourceAddressPrefix string = ''
+
+@description('https URL of the package the edges and media hosts install: a .tgz of the built repository (package.json, package-lock.json, dist/, edge/kamailio.cfg). Public, or an Azure Blob URL their identities can read; never a SAS URL.')
+param packageUrl string
+
+@description('Key Vault secret URI of the PEM certificate for SIP over TLS on the edges and the media hosts (and the meeting leg\'s HTTPS). Empty: SIP over UDP and TCP only.')
+param sipTlsCertificateSecretUri string = ''
+
+@description('false: deploy everything, the edges\' and media hosts\' identities included, but start no instance (both scale sets at 0, autoscale off). For a first deployment, so that the app roles are granted before any instance asks for a token (infra/README.md).')
+param startInstances bool = true
+
+@description('Number of SIP edges (active/active behind the load balancer).')
+@minValue(1)
+@maxValue(10)
+param edgeCount int = 2
+
+@description('VM size of the edges; it must support accelerated networking.')
+param edgeVmSize string = 'Standard_F2s_v2'
 
 @description('VM size of the media hosts; it must support accelerated networking.')
 param mediaHostVmSize string = 'Standard_F4s_v2'
 
-@description('Admin user of the media host VMs (SSH key login only).')
-param mediaHostAdminUsername string = 'azureuser'
+@description('Fewest media hosts: autoscale never goes below, and a new pool starts with this many.')
+@minValue(1)
+@maxValue(200)
+param mediaHostMinCount int = 2
 
-@description('OpenSSH public key of the media hosts\' admin user.')
-param mediaHostAdminSshPublicKeyData string
+@description('Most media hosts autoscale may run.')
+@minValue(1)
+@maxValue(200)
+param mediaHostMaxCount int = 10
 
-@description('Source (CIDR or service tag) allowed to SSH into the media hosts. Empty: SSH is closed.')
-param mediaHostSshSourceAddressPrefix string = ''
+@description('Media hosts this deployment sets (autoscale then moves the count between min and max); 0: mediaHostMinCount. On a pool that has scaled out, pass its current count so that the deployment removes no host.')
+@minValue(0)
+@maxValue(200)
+param mediaHostInstanceCount int = 0
 
-@description('https URL of the media host package: a .tgz of the built repository (package.json, package-lock.json, dist/). Public, or an Azure Blob URL the media hosts\' identities can read; never a SAS URL.')
-param mediaHostPackageUrl string
+@description('Calls one media host takes at most (MAX_CALLS).')
+@minValue(1)
+@maxValue(100000)
+param mediaHostMaxCalls int = 60
 
-@description('Key Vault secret URI of the PEM certificate for SIP over TLS on the media hosts. Empty: SIP over UDP and TCP only.')
-param sipTlsCertificateSecretUri string = ''
-
-@description('On stop, how long a media host lets its calls go on before it ends them (DRAIN_GRACE_MS, in seconds here).')
+@description('On stop or scale-in, how long a media host lets its calls go on before it ends them (DRAIN_GRACE_MS, in seconds here). A scale-in waits 15 minutes at most.')
 @minValue(0)
 @maxValue(86400)
 param mediaHostDrainGraceSeconds int = 300
@@ -101,8 +148,6 @@ var names = {
   plan: 'plan-${prefix}-${suffix}'
   functionApp: 'func-${prefix}-${suffix}'
 }
-// Media host ids: MEDIA_HOST_ID, the Service Bus subscription name, part of the VM names.
-var mediaHostIds = [for i in range(0, mediaHostCount): 'mh-${i}']
 
 module monitoring './modules/monitoring.bicep' = {
   name: '${deployment().name}-monitoring'
@@ -148,7 +193,18 @@ module serviceBus './modules/servicebus.bicep' = {
     location: location
     tags: tags
     name: names.serviceBus
-    mediaHostIds: mediaHostIds
+  }
+}
+
+module network './modules/network.bicep' = {
+  name: '${deployment().name}-network'
+  params: {
+    location: location
+    tags: tags
+    namePrefix: '${prefix}-${suffix}'
+    vnetAddressPrefix: vnetAddressPrefix
+    mediaHostSubnetAddressPrefix: mediaHostSubnetAddressPrefix
+    edgeSubnetAddressPrefix: edgeSubnetAddressPrefix
   }
 }
 
@@ -255,6 +311,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: mediaHostRole
         }
         {
+          name: 'EDGE_ROLE'
+          value: edgeRole
+        }
+        {
           name: 'PUBLIC_BASE_URL'
           value: empty(publicBaseUrl) ? 'https://${names.functionApp}.azurewebsites.net' : publicBaseUrl
         }
@@ -288,13 +348,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: 'https://api.botframework.com,https://graph.microsoft.com'
         }
         {
-          // Call events go to the media hosts over this topic, sent with the managed identity.
+          // Call events go to the media hosts over this namespace's queue, with the managed identity.
           name: 'SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE'
           value: serviceBus.outputs.fullyQualifiedNamespace
         }
         {
-          name: 'SERVICE_BUS_TOPIC'
-          value: serviceBus.outputs.commandsTopicName
+          name: 'SERVICE_BUS_QUEUE'
+          value: serviceBus.outputs.eventsQueueName
         }
       ]
     }
@@ -310,7 +370,33 @@ module functionAccess './modules/function-access.bicep' = {
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     serviceBusNamespaceName: serviceBus.outputs.name
-    commandsTopicName: serviceBus.outputs.commandsTopicName
+    eventsQueueName: serviceBus.outputs.eventsQueueName
+  }
+}
+
+// The control plane's API as the edges and the media hosts reach it.
+var controlPlaneUrl = 'https://${functionApp.properties.defaultHostName}/api'
+
+module edge './modules/edge.bicep' = {
+  name: '${deployment().name}-edge'
+  params: {
+    location: location
+    tags: tags
+    namePrefix: '${prefix}-${suffix}'
+    zones: zones
+    edgeCount: startInstances ? edgeCount : 0
+    vmSize: edgeVmSize
+    domainNameLabel: 'sip-${prefix}-${suffix}'
+    adminUsername: adminUsername
+    adminSshPublicKeyData: adminSshPublicKeyData
+    sshSourceAddressPrefix: sshSourceAddressPrefix
+    packageUrl: packageUrl
+    controlPlaneUrl: controlPlaneUrl
+    // The edges' tokens are for the admin API's app registration (role CVI.Edge).
+    controlPlaneScope: '${adminAuthAudience}/.default'
+    subnetId: network.outputs.edgeSubnetId
+    mediaHostSubnetAddressPrefix: mediaHostSubnetAddressPrefix
+    sipTlsCertificateSecretUri: sipTlsCertificateSecretUri
   }
 }
 
@@ -320,20 +406,30 @@ module mediaHosts './modules/mediahosts.bicep' = {
     location: location
     tags: tags
     namePrefix: '${prefix}-${suffix}'
-    mediaHostIds: mediaHostIds
+    zones: zones
     vmSize: mediaHostVmSize
-    adminUsername: mediaHostAdminUsername
-    adminSshPublicKeyData: mediaHostAdminSshPublicKeyData
-    sshSourceAddressPrefix: mediaHostSshSourceAddressPrefix
-    mediaHostPackageUrl: mediaHostPackageUrl
-    controlPlaneUrl: 'https://${functionApp.properties.defaultHostName}/api'
+    minCount: mediaHostMinCount
+    maxCount: mediaHostMaxCount
+    instanceCount: mediaHostInstanceCount
+    startInstances: startInstances
+    maxCalls: mediaHostMaxCalls
+    adminUsername: adminUsername
+    adminSshPublicKeyData: adminSshPublicKeyData
+    sshSourceAddressPrefix: sshSourceAddressPrefix
+    packageUrl: packageUrl
+    controlPlaneUrl: controlPlaneUrl
     // The media hosts' tokens are for the admin API's app registration (role CVI.MediaHost).
     controlPlaneScope: '${adminAuthAudience}/.default'
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
-    // Module outputs, so the subscriptions exist before their role assignments.
+    // Module outputs, so the queue exists before its role assignment.
     serviceBusNamespaceName: serviceBus.outputs.name
-    commandsTopicName: serviceBus.outputs.commandsTopicName
+    eventsQueueName: serviceBus.outputs.eventsQueueName
     serviceDomain: serviceDomain
+    subnetId: network.outputs.mediaHostSubnetId
+    // SIP only from the edges' subnet, which the hosts also trust as their proxies.
+    edgeSubnetAddressPrefix: edgeSubnetAddressPrefix
+    edgePublicIpAddress: edge.outputs.publicIpAddress
+    edgeFqdn: edge.outputs.fqdn
     sipTlsCertificateSecretUri: sipTlsCertificateSecretUri
     drainGraceSeconds: mediaHostDrainGraceSeconds
   }
@@ -351,20 +447,29 @@ output cosmosEndpoint string = cosmos.outputs.endpoint
 @description('Key Vault URI, for @Microsoft.KeyVault(...) app setting references.')
 output keyVaultUri string = keyVault.outputs.uri
 
-@description('Service Bus namespace endpoint for the media-host command topic.')
+@description('Service Bus namespace endpoint.')
 output serviceBusEndpoint string = serviceBus.outputs.endpoint
 
 @description('Service Bus namespace host (SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE of the Function App and the media hosts).')
 output serviceBusFullyQualifiedNamespace string = serviceBus.outputs.fullyQualifiedNamespace
 
-@description('Media host ids (MEDIA_HOST_ID), which are also their Service Bus subscription names.')
-output mediaHostIds array = mediaHostIds
+@description('The session-enabled queue of call events (SERVICE_BUS_QUEUE).')
+output eventsQueueName string = serviceBus.outputs.eventsQueueName
 
-@description('Public IP of each media host, in mediaHostIds order: where devices send SIP and RTP.')
-output mediaHostPublicIps array = mediaHosts.outputs.publicIpAddresses
+@description('The edge\'s public IP address: what devices dial (point the service\'s DNS records at it).')
+output edgePublicIp string = edge.outputs.publicIpAddress
 
-@description('Principal ID of each media host identity, in mediaHostIds order: assign each the CVI.MediaHost app role (infra/README.md).')
-output mediaHostPrincipalIds array = mediaHosts.outputs.principalIds
+@description('DNS name of the edge\'s public IP address.')
+output edgeFqdn string = edge.outputs.fqdn
 
-@description('Per media host: id, VM name, public IP and principal ID.')
-output mediaHosts array = mediaHosts.outputs.hosts
+@description('Name of the edges\' scale set.')
+output edgeScaleSetName string = edge.outputs.scaleSetName
+
+@description('Name of the media hosts\' scale set.')
+output mediaHostScaleSetName string = mediaHosts.outputs.scaleSetName
+
+@description('Principal ID of the edges\' identity: assign it the CVI.Edge app role (infra/README.md).')
+output edgePrincipalId string = edge.outputs.principalId
+
+@description('Principal ID of the media hosts\' identity: assign it the CVI.MediaHost app role (infra/README.md).')
+output mediaHostPrincipalId string = mediaHosts.outputs.principalId

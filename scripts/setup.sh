@@ -15,6 +15,8 @@ command -v baresip >/dev/null 2>&1 || missing+=(baresip-core baresip-ffmpeg)
 command -v patch >/dev/null 2>&1 || missing+=(patch)
 # The SIP edge devices dial (edge/): Kamailio with its TLS module, started by the stack and the tests in the foreground.
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || missing+=(kamailio kamailio-tls-modules)
+# The scale sets' boot scripts (infra/scripts/*.py) run under python3 in their tests, as on the VMs.
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # The edge's scanner test runs sipvicious (svmap, svwar) against it.
 command -v svwar >/dev/null 2>&1 || missing+=(sipvicious)
 # Headless Chromium joins the meeting page in the end-to-end media test (driven by playwright-core).

@@ -127,6 +127,27 @@ resource callSessions 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/contai
   }
 }
 
+// The media host registry: one document per host (id = host id) under its pool, leases renewed
+// every 2 s. TTL is on without a default expiry (-1): documents live until they say otherwise,
+// and a dead host's carries its own ttl (a day), after which Cosmos DB removes it.
+resource hosts 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+  parent: database
+  name: 'hosts'
+  properties: {
+    resource: {
+      id: 'hosts'
+      partitionKey: {
+        paths: [
+          '/pool'
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+      defaultTtl: -1
+    }
+  }
+}
+
 output accountName string = account.name
 output endpoint string = account.properties.documentEndpoint
 output databaseName string = database.name

@@ -16,17 +16,18 @@ param keyVaultName string
 @description('Application Insights component the app sends telemetry to.')
 param appInsightsName string
 
-@description('Service Bus namespace of the media-host command topic.')
+@description('Service Bus namespace of the media hosts\' call events queue.')
 param serviceBusNamespaceName string
 
-@description('Topic the control plane sends media-host commands to.')
-param commandsTopicName string
+@description('The session-enabled queue the control plane sends call events to.')
+param eventsQueueName string
 
 // Built-in role definition IDs.
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 var serviceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
 // Cosmos DB Built-in Data Contributor (a Cosmos SQL role, not an Azure RBAC role).
 var cosmosDataContributor = '00000000-0000-0000-0000-000000000002'
 
@@ -50,9 +51,9 @@ resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
   name: serviceBusNamespaceName
 }
 
-resource commandsTopic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' existing = {
+resource eventsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
   parent: serviceBus
-  name: commandsTopicName
+  name: eventsQueueName
 }
 
 // Blob Data Owner is what the Functions host needs for identity-based AzureWebJobsStorage
@@ -88,12 +89,23 @@ resource metricsPublisherAssignment 'Microsoft.Authorization/roleAssignments@202
   }
 }
 
-// Send only, and only to the command topic: media hosts, not the control plane, receive.
-resource commandsSenderAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(commandsTopic.id, principalId, serviceBusDataSender)
-  scope: commandsTopic
+// On the events queue only, and no Manage: the control plane sends the call events, and
+// receives only to take over a dead host's session and dead-letter what is left in it.
+resource eventsSenderAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(eventsQueue.id, principalId, serviceBusDataSender)
+  scope: eventsQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataSender)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource eventsReceiverAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(eventsQueue.id, principalId, serviceBusDataReceiver)
+  scope: eventsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataReceiver)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -1,45 +1,52 @@
-// Data-plane grant for one media host's system-assigned identity: receive from its own
-// Service Bus subscription, nothing else. A separate module (one per host) so the principal
-// ID is a parameter here and seeds the role assignment name, as in function-access.bicep:
-// a VM recreated under the same name gets a new identity, and with it a new assignment
-// instead of a conflicting update of the old one.
+// Azure grants for the media hosts' identity (one user-assigned identity, shared by every
+// instance of the scale set): receive from the call events queue, and read the resource group
+// (an instance reads its own public IP address at boot, which IMDS does not report for
+// Standard SKU addresses). A separate module so the principal ID is a parameter here and seeds
+// the role assignment names, as in function-access.bicep.
 
-@description('Object ID of the media host VM system-assigned identity.')
+@description('Object ID (principal ID) of the media hosts\' user-assigned identity.')
 param principalId string
 
-@description('Service Bus namespace of the media-host command topic.')
+@description('Service Bus namespace of the call events queue.')
 param serviceBusNamespaceName string
 
-@description('Topic the control plane sends media-host commands to.')
-param commandsTopicName string
+@description('The session-enabled queue of call events; each host holds its own session in it.')
+param eventsQueueName string
 
-@description('The media host\'s subscription on the topic (named by its MEDIA_HOST_ID).')
-param subscriptionName string
-
-// Built-in role definition ID: Azure Service Bus Data Receiver.
+// Built-in role definition IDs.
 var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+var reader = 'acdd72a7-3c88-4ab5-a4d4-cf8d6f2c4b4f'
 
 resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
   name: serviceBusNamespaceName
 }
 
-resource commandsTopic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' existing = {
+resource eventsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
   parent: serviceBus
-  name: commandsTopicName
+  name: eventsQueueName
 }
 
-resource hostSubscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024-01-01' existing = {
-  parent: commandsTopic
-  name: subscriptionName
-}
-
-// Receive (peek-lock, complete, abandon, dead-letter) on this host's subscription only: a
-// host cannot read another host's commands, nor send.
+// Listen only (accept its session, complete, abandon, dead-letter): no Send, no Manage. A
+// session is no security boundary, so any host could accept another's session; the hosts
+// share one identity anyway, and only the control plane's identity can send.
 resource receiverAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(hostSubscription.id, principalId, serviceBusDataReceiver)
-  scope: hostSubscription
+  name: guid(eventsQueue.id, principalId, serviceBusDataReceiver)
+  scope: eventsQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataReceiver)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Read-only Azure Resource Manager access to this resource group: opencvi-instance-env finds
+// the instance's network interface and public IP address (SIP_ADVERTISED_HOST) through it.
+// Instances come and go with the scale set, so the scope is the group that holds their NICs
+// and addresses. Reader shows no data-plane content and no keys.
+resource readerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(resourceGroup().id, principalId, reader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', reader)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -1,12 +1,14 @@
-// Media hosts: one Debian 12 VM per media host id, each with a static public IP that devices
-// reach for SIP and RTP, a system-assigned identity that receives from its own Service Bus
-// subscription and calls the control plane, and a systemd service running the media host
-// (dist/media-host/main.js) with the settings media-host/config.ts reads.
+// Media hosts: a pool of Debian 12 VMs in a Flexible scale set across zones, scaled on the
+// pool's CPU. Each instance has its own public IP, which devices' media (RTP) and Teams'
+// media servers (the meeting leg) reach; SIP comes only from the edges, over the private
+// network. Every instance shares one user-assigned identity that receives from its own
+// session of the call events queue and calls the control plane, and runs the media host
+// (dist/media-host/main.js) under systemd with the settings media-host/config.ts reads.
 //
-// The VM boots from customData (cloud-init): Debian packages, the app package from
-// mediaHostPackageUrl, the env file, the unit. customData holds no secrets (anyone who can
-// read the VM model can read it) and Azure refuses to change it on an existing VM: see
-// infra/README.md for changing settings or the package of running hosts.
+// An instance boots from customData (cloud-init): Debian packages, the app package from
+// packageUrl, the env file, the units. customData holds no secrets (anyone who can read the
+// scale set's model can read it). What differs per instance (its id, addresses) is read at
+// each start from the Instance Metadata Service by opencvi-instance-env.
 
 @description('Azure region.')
 param location string
@@ -14,17 +16,40 @@ param location string
 @description('Tags applied to every resource.')
 param tags object
 
-@description('Middle part of resource names, e.g. cvi-<suffix>: vm-<namePrefix>-<id>, and so on.')
+@description('Middle part of resource names, e.g. cvi-<suffix>: vmss-<namePrefix>-mh, and so on.')
 param namePrefix string
 
-@description('Media host ids (MEDIA_HOST_ID), one VM each; each names that host\'s Service Bus subscription.')
-param mediaHostIds array
+@description('Availability zones to spread the instances over; empty in a region without zones.')
+param zones array
 
 @description('VM size. It must support accelerated networking.')
-param vmSize string = 'Standard_F4s_v2'
+param vmSize string
+
+@description('Fewest instances: autoscale never goes below, and the pool starts with this many.')
+@minValue(1)
+@maxValue(200)
+param minCount int
+
+@description('Most instances autoscale may run; the subnet must hold them.')
+@minValue(1)
+@maxValue(200)
+param maxCount int
+
+@description('Instances this deployment sets (autoscale then moves the count between minCount and maxCount); 0: minCount.')
+@minValue(0)
+@maxValue(200)
+param instanceCount int = 0
+
+@description('false: no instance (capacity 0, autoscale off), as for a first deployment before the app role is granted.')
+param startInstances bool = true
+
+@description('Calls one media host takes at most (MAX_CALLS): the edges send it no more, and it refuses more with 503.')
+@minValue(1)
+@maxValue(100000)
+param maxCalls int
 
 @description('Admin user for SSH; password login is disabled.')
-param adminUsername string = 'azureuser'
+param adminUsername string
 
 @description('OpenSSH public key (ssh-ed25519 or ssh-rsa ...) of the admin user.')
 param adminSshPublicKeyData string
@@ -32,8 +57,8 @@ param adminSshPublicKeyData string
 @description('Source (CIDR or service tag) allowed to reach SSH (TCP 22). Empty: no SSH rule, inbound SSH is denied.')
 param sshSourceAddressPrefix string = ''
 
-@description('https URL of the app package: a .tgz of the built repository (package.json, package-lock.json, dist/). An Azure Blob URL is read with the VM identity; never a SAS URL (customData is not secret).')
-param mediaHostPackageUrl string
+@description('https URL of the app package: a .tgz of the built repository. An Azure Blob URL is read with the identity; never a SAS URL (customData is not secret).')
+param packageUrl string
 
 @description('The control plane API base: https://<Function App host>/api (CONTROL_PLANE_URL).')
 param controlPlaneUrl string
@@ -44,28 +69,34 @@ param controlPlaneScope string
 @description('Service Bus namespace host, <name>.servicebus.windows.net (SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE).')
 param serviceBusFullyQualifiedNamespace string
 
-@description('Service Bus namespace name, for the receiver role assignments.')
+@description('Service Bus namespace name, for the receiver role assignment.')
 param serviceBusNamespaceName string
 
-@description('Topic carrying the media-host commands (SERVICE_BUS_TOPIC); each host has a subscription on it named by its id.')
-param commandsTopicName string
+@description('The session-enabled queue of call events (SERVICE_BUS_QUEUE); each host holds the session named by its id.')
+param eventsQueueName string
 
 @description('DNS name devices dial, e.g. cvi.example.net (SERVICE_DOMAIN).')
 param serviceDomain string
 
-@description('Key Vault secret URI of a PEM certificate (content type application/x-pem-file) for SIP over TLS. Empty: no TLS settings, SIP over UDP and TCP only.')
+@description('Resource ID of the media hosts\' subnet.')
+param subnetId string
+
+@description('Address prefix of the SIP edges\' subnet: the only source of SIP the hosts take, and their trusted proxies (SIP_TRUSTED_PROXIES).')
+param edgeSubnetAddressPrefix string
+
+@description('The edge\'s public IP address, which devices dial (one of SIP_SERVICE_HOSTS).')
+param edgePublicIpAddress string
+
+@description('The DNS name of the edge\'s public IP address (one of SIP_SERVICE_HOSTS).')
+param edgeFqdn string
+
+@description('Key Vault secret URI of a PEM certificate (content type application/x-pem-file) for SIP over TLS and the meeting leg\'s HTTPS. Empty: no TLS settings.')
 param sipTlsCertificateSecretUri string = ''
 
 @description('On stop: how long calls may go on before they are ended (DRAIN_GRACE_MS); systemd waits 30 s more.')
 @minValue(0)
 @maxValue(86400)
 param drainGraceSeconds int = 300
-
-@description('Address space of the media hosts\' virtual network.')
-param vnetAddressPrefix string = '10.60.0.0/16'
-
-@description('Subnet of the media hosts, inside vnetAddressPrefix; host i gets its 5th + i address (Azure keeps the first four).')
-param subnetAddressPrefix string = '10.60.0.0/24'
 
 // Ports: written to the env file and opened in the NSG from the same values.
 var sipPort = 5060
@@ -78,23 +109,45 @@ var meetingLegPort = 8443
 var webRtcPortMin = 40001
 var webRtcPortMax = 50000
 
-var subnetName = 'media-hosts'
 var envFilePath = '/etc/opencvi/media-host.env'
+var instanceEnvFilePath = '/run/opencvi/media-host-instance.env'
 var unitName = 'opencvi-media-host.service'
+var drainUnitName = 'opencvi-drain-on-terminate.service'
 var sipTlsCertFile = '/etc/opencvi/tls/sip-cert.pem'
 var sipTlsKeyFile = '/etc/opencvi/tls/sip-key.pem'
 var tlsEnabled = !empty(sipTlsCertificateSecretUri)
 
-// The media host's settings (media-host/config.ts), the same on every host; MEDIA_HOST_ID,
-// SIP_BIND_HOST and SIP_ADVERTISED_HOST are per host (below). No AZURE_CLIENT_ID: the
-// system-assigned identity is the default managed identity. No SERVICE_BUS_ENDPOINT: that is
-// for local stand-ins.
+// A scale-in (or delete) announces itself this long before the VM goes: long enough for the
+// drain (DRAIN_GRACE_MS, then systemd's 30 s), within Azure's 5-15 minutes.
+var terminateNoticeMinutes = min(15, max(5, (drainGraceSeconds + 30) / 60 + 2))
+
+// Autoscale on the pool's load: the average CPU across the instances.
+var scaleOutCpuPercent = 60
+var scaleInCpuPercent = 25
+// Out by two at a time (a new host needs a few minutes to boot and install before it takes
+// calls), then wait for them to take load; in by one, slowly, each leaving host draining first.
+var scaleOutStep = 2
+var scaleOutCooldown = 'PT10M'
+var scaleInStep = 1
+var scaleInCooldown = 'PT15M'
+
+// The media host's settings (media-host/config.ts), the same on every instance. No
+// SERVICE_BUS_ENDPOINT: that is for local stand-ins.
 var hostEnvironment = {
+  // The user-assigned identity, shared by every instance (the scale set has no other).
+  AZURE_CLIENT_ID: identity.properties.clientId
   CONTROL_PLANE_URL: controlPlaneUrl
   CONTROL_PLANE_SCOPE: controlPlaneScope
   SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE: serviceBusFullyQualifiedNamespace
-  SERVICE_BUS_TOPIC: commandsTopicName
+  SERVICE_BUS_QUEUE: eventsQueueName
   SERVICE_DOMAIN: serviceDomain
+  // The edges send calls over UDP to SIP_CONTACT_HOST; their requests carry the device's
+  // address in the next Via.
+  SIP_EDGE_TRANSPORT: 'udp'
+  SIP_TRUSTED_PROXIES: edgeSubnetAddressPrefix
+  // Request-URIs with these hosts are ours (a device dialing the edge's address or name).
+  SIP_SERVICE_HOSTS: join([edgePublicIpAddress, serviceDomain, edgeFqdn], ',')
+  MAX_CALLS: maxCalls
   SIP_PORT: sipPort
   SIP_TLS_PORT: sipTlsPort
   RTP_PORT_MIN: rtpPortMin
@@ -107,13 +160,29 @@ var hostEnvironment = {
   DRAIN_GRACE_MS: drainGraceSeconds * 1000
 }
 
-// The certificate files opencvi-sip-tls-fetch writes before each start.
+// The certificate files opencvi-tls-fetch writes before each start.
 var tlsEnvironment = tlsEnabled
   ? {
       SIP_TLS_CERT_FILE: sipTlsCertFile
       SIP_TLS_KEY_FILE: sipTlsKeyFile
     }
   : {}
+
+// Each instance's own settings, read from IMDS at every start (opencvi-instance-env,
+// infra/scripts/opencvi-instance-env.py): setting name -> where its value comes from.
+var instanceSettings = {
+  // The VM's name: the host's id in the pool and its session in the queue.
+  MEDIA_HOST_ID: 'vm-name'
+  // The private address, not 0.0.0.0: the media host hands SIP_BIND_HOST to rtpengine as its
+  // media interface (address!advertised address), and rtpengine refuses 0.0.0.0 there. Azure
+  // maps the instance's public IP 1:1 onto it.
+  SIP_BIND_HOST: 'private-ip'
+  // Where the edges reach the host: Via, Contact and the SIP URI it registers in the pool.
+  SIP_CONTACT_HOST: 'private-ip'
+  // Where devices and Teams reach its media: SDP, and the meeting leg's URL.
+  SIP_ADVERTISED_HOST: 'public-ip'
+}
+var instanceSettingArguments = join(map(items(instanceSettings), setting => '${setting.key}=${setting.value}'), ' ')
 
 var debianPackages = [
   'rtpengine-daemon' // rtpengine; the media host runs its own instance, the package's service is masked
@@ -129,7 +198,7 @@ var unitFile = join(
       'Description=OpenCVI media host (SIP, rtpengine, call events from Service Bus)'
       'Wants=network-online.target'
       'After=network-online.target'
-      // Keep restarting, e.g. while the TLS certificate cannot be read yet.
+      // Keep trying, e.g. while the identity cannot read its address or the certificate yet.
       'StartLimitIntervalSec=0'
       ''
       '[Service]'
@@ -138,20 +207,28 @@ var unitFile = join(
       'Group=opencvi'
       'WorkingDirectory=/opt/opencvi/current'
       'EnvironmentFile=${envFilePath}'
+      // Written by the first ExecStartPre; optional here because systemd reads it for that
+      // command too, before it exists.
+      'EnvironmentFile=-${instanceEnvFilePath}'
+      // As root (+): IMDS and Resource Manager with the identity, then the file.
+      'ExecStartPre=+/usr/local/sbin/opencvi-instance-env --client-id ${identity.properties.clientId} --resource-manager ${environment().resourceManager} ${instanceEnvFilePath} ${instanceSettingArguments}'
     ],
-    // As root (+): reads Key Vault with the VM identity, writes the files the service user reads.
-    tlsEnabled ? ['ExecStartPre=+/usr/local/sbin/opencvi-sip-tls-fetch ${sipTlsCertificateSecretUri}'] : [],
+    // As root (+): reads Key Vault with the identity, writes the files the service user reads.
+    tlsEnabled ? ['ExecStartPre=+/usr/local/sbin/opencvi-tls-fetch ${sipTlsCertificateSecretUri} ${identity.properties.clientId}'] : [],
     [
       'ExecStart=/opt/opencvi/current/runtime/bin/node dist/media-host/main.js'
       // SIGTERM drains (media-host/main.ts): no new calls, the current ones go on for
-      // DRAIN_GRACE_MS, then they are ended cleanly. That covers stop, restart, upgrade and
-      // VM shutdown; no scheduled-events handling is needed for it.
+      // DRAIN_GRACE_MS, then they are ended cleanly, the host leaves the pool and exits 0.
+      // That covers stop, restart, upgrade, VM shutdown and (opencvi-drain-on-terminate) a
+      // scale-in.
       'KillSignal=SIGTERM'
       // SIGTERM to the Node process only: it stops its rtpengine after the drain. The default
       // (control-group) would stop rtpengine at once and cut the media of draining calls.
       'KillMode=mixed'
       'TimeoutStopSec=${drainGraceSeconds + 30}'
-      'Restart=always'
+      // Not always: a drained host (the operator's drain, or SIGTERM) exits 0 and stays down
+      // until its instance is reimaged or removed; a crash or a failed start is retried.
+      'Restart=on-failure'
       'RestartSec=5'
       // rtpengine holds two ports per media stream.
       'LimitNOFILE=65536'
@@ -164,114 +241,30 @@ var unitFile = join(
   '\n'
 )
 
-// Installs or upgrades the app; cloud-init runs it once, an operator again to upgrade.
-var installScript = '''#!/bin/bash
-# Installs or upgrades the OpenCVI media host from a package: a .tgz of the built repository
-# (package.json, package-lock.json and dist/, at the top or under one directory).
-# Usage: opencvi-media-host-install [package URL]; without one, the URL installed last.
-# Each install is a new release under /opt/opencvi/releases; /opt/opencvi/current points at
-# the one that runs. The restart drains the old process (SIGTERM) before the new one starts.
-set -euo pipefail
-url="${1:-$(cat /etc/opencvi/package-url)}"
-base=/opt/opencvi
-release="$base/releases/$(date -u +%Y%m%dT%H%M%SZ)"
-id -u opencvi >/dev/null 2>&1 || useradd --system --home-dir /var/lib/opencvi --shell /usr/sbin/nologin opencvi
-mkdir -p "$release" /var/lib/opencvi/prompts
-trap 'rm -rf "$release"' ERR
+// Drains the host when Azure schedules its VM's end (the scale set's terminate notification).
+var drainUnitFile = join(
+  [
+    '[Unit]'
+    'Description=OpenCVI: drain the media host before Azure takes its VM away (scheduled events)'
+    'Wants=network-online.target'
+    'After=network-online.target'
+    'StartLimitIntervalSec=0'
+    ''
+    '[Service]'
+    'Type=simple'
+    'ExecStart=/usr/local/sbin/opencvi-drain-on-terminate ${unitName}'
+    'Restart=always'
+    'RestartSec=5'
+    ''
+    '[Install]'
+    'WantedBy=multi-user.target'
+    ''
+  ],
+  '\n'
+)
 
-# An Azure Blob URL is read with the VM identity (it needs Storage Blob Data Reader there);
-# any other URL must be readable without credentials.
-auth=()
-case "$url" in
-  https://*.blob.core.*)
-    token=$(curl -fsS --retry 5 -H Metadata:true \
-      'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F' |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-    auth=(-H "Authorization: Bearer $token" -H "x-ms-version: 2021-08-06")
-    ;;
-esac
-curl -fsSL --retry 10 --retry-delay 5 --retry-all-errors "${auth[@]}" -o "$release/package.tgz" "$url"
-tar -xzf "$release/package.tgz" -C "$release" --no-same-owner
-rm "$release/package.tgz"
-# A package with one top-level directory (npm pack's package/, or a named one) is flattened.
-if [ ! -f "$release/package.json" ]; then
-  top=$(find "$release" -mindepth 2 -maxdepth 2 -name package.json -printf '%h\n' | head -n 1)
-  if [ -z "$top" ]; then echo "no package.json in $url" >&2; false; fi
-  shopt -s dotglob
-  mv "$top"/* "$release"/
-  rmdir "$top"
-fi
-if [ ! -f "$release/dist/media-host/main.js" ]; then echo "no dist/media-host/main.js in $url: npm run build before packing" >&2; false; fi
-cd "$release"
-# Production dependencies as locked (npm install, not npm ci: see scripts/setup.sh).
-npm install --omit=dev --no-audit --no-fund --loglevel=error
-# Node itself: Debian 12's nodejs is 18, the app needs the version package.json pins as its
-# devDependency "node" (the npm package node, as scripts/setup.sh gets it), installed beside it.
-node_version=$(node -p 'require("./package.json").devDependencies.node')
-npm install --global --prefix "$release/runtime" --no-audit --no-fund --loglevel=error "node@$node_version"
-"$release/runtime/bin/node" --version
-# The IVR prompts, spoken by espeak-ng (remade only when a text changed).
-"$release/runtime/bin/node" dist/media-host/prompts/generatePrompts.js /var/lib/opencvi/prompts
-chmod -R a+rX "$release" /var/lib/opencvi
-trap - ERR
-
-printf '%s\n' "$url" >/etc/opencvi/package-url
-ln -sfn "$release" "$base/current.new"
-mv -T "$base/current.new" "$base/current"
-systemctl daemon-reload
-systemctl enable opencvi-media-host.service
-systemctl restart opencvi-media-host.service
-# Keep the three newest releases.
-ls -1d "$base"/releases/*/ | head -n -3 | xargs -r rm -rf
-'''
-
-// Runs before each start when sipTlsCertificateSecretUri is set.
-var tlsFetchScript = '''#!/bin/bash
-# Fetches the SIP TLS key and certificate chain from Key Vault with the VM identity into the
-# files SIP_TLS_KEY_FILE and SIP_TLS_CERT_FILE name. Usage: opencvi-sip-tls-fetch <secret URI>
-# The secret is that of a Key Vault certificate with content type application/x-pem-file; the
-# VM identity needs Key Vault Secrets User on it (infra/README.md). Runs before each start, so
-# a renewed certificate is taken at the next restart; while Key Vault cannot be read, the
-# files fetched before are kept.
-set -euo pipefail
-uri="${1%/}"
-dir=/etc/opencvi/tls
-host="${uri#https://}"
-host="${host%%/*}"
-fetch() {
-  local token
-  token=$(curl -fsS --max-time 10 -H Metadata:true \
-    "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2F${host#*.}" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' 2>/dev/null)
-  curl -fsS --max-time 10 -H "Authorization: Bearer $token" "$uri?api-version=7.4" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])' 2>/dev/null
-}
-if ! pem=$(fetch); then
-  if [ -s "$dir/sip-cert.pem" ] && [ -s "$dir/sip-key.pem" ]; then
-    echo "cannot read $uri: keeping the certificate fetched before" >&2
-    exit 0
-  fi
-  echo "cannot read $uri with the VM identity (does it hold Key Vault Secrets User on it?)" >&2
-  exit 1
-fi
-umask 027
-mkdir -p "$dir"
-printf '%s\n' "$pem" | awk '/-----BEGIN [A-Z ]*PRIVATE KEY-----/{k=1} k{print} /-----END [A-Z ]*PRIVATE KEY-----/{k=0}' >"$dir/sip-key.pem.new"
-printf '%s\n' "$pem" | awk '/-----BEGIN CERTIFICATE-----/{c=1} c{print} /-----END CERTIFICATE-----/{c=0}' >"$dir/sip-cert.pem.new"
-if [ ! -s "$dir/sip-key.pem.new" ] || [ ! -s "$dir/sip-cert.pem.new" ]; then
-  rm -f "$dir"/*.new
-  echo "$uri holds no PEM key and certificate (content type application/x-pem-file?)" >&2
-  exit 1
-fi
-chown root:opencvi "$dir" "$dir"/*.new
-chmod 0750 "$dir"
-chmod 0640 "$dir"/*.new
-mv "$dir/sip-key.pem.new" "$dir/sip-key.pem"
-mv "$dir/sip-cert.pem.new" "$dir/sip-cert.pem"
-'''
-
-// cloud-init files shared by every host; each host adds its env file.
-var commonFiles = [
+// cloud-init files: units, scripts (infra/scripts/, shared with the edges), role, settings.
+var bootFiles = [
   {
     path: '/etc/systemd/system/${unitName}'
     permissions: '0644'
@@ -279,16 +272,47 @@ var commonFiles = [
     content: base64(unitFile)
   }
   {
-    path: '/usr/local/sbin/opencvi-media-host-install'
-    permissions: '0755'
+    path: '/etc/systemd/system/${drainUnitName}'
+    permissions: '0644'
     encoding: 'b64'
-    content: base64(installScript)
+    content: base64(drainUnitFile)
   }
   {
-    path: '/usr/local/sbin/opencvi-sip-tls-fetch'
+    path: '/usr/local/sbin/opencvi-install'
     permissions: '0755'
     encoding: 'b64'
-    content: base64(tlsFetchScript)
+    content: base64(loadTextContent('../scripts/opencvi-install.sh'))
+  }
+  {
+    path: '/usr/local/sbin/opencvi-tls-fetch'
+    permissions: '0755'
+    encoding: 'b64'
+    content: base64(loadTextContent('../scripts/opencvi-tls-fetch.sh'))
+  }
+  {
+    path: '/usr/local/sbin/opencvi-instance-env'
+    permissions: '0755'
+    encoding: 'b64'
+    content: base64(loadTextContent('../scripts/opencvi-instance-env.py'))
+  }
+  {
+    path: '/usr/local/sbin/opencvi-drain-on-terminate'
+    permissions: '0755'
+    encoding: 'b64'
+    content: base64(loadTextContent('../scripts/opencvi-drain-on-terminate.py'))
+  }
+  {
+    // opencvi-install reads the role: which service, which entry point, prompts or not.
+    path: '/etc/opencvi/role'
+    permissions: '0644'
+    encoding: 'b64'
+    content: base64('media-host\n')
+  }
+  {
+    path: envFilePath
+    permissions: '0644'
+    encoding: 'b64'
+    content: base64(format('{0}\n', join(map(items(union(hostEnvironment, tlsEnvironment)), setting => '${setting.key}=${setting.value}'), '\n')))
   }
 ]
 
@@ -296,20 +320,65 @@ var bootCommands = [
   // The package's own rtpengine would hold the RTP ports; the media host supervises its own.
   ['systemctl', 'disable', '--now', 'rtpengine-daemon.service']
   ['systemctl', 'mask', 'rtpengine-daemon.service']
-  // Tries for an hour: a Blob package is readable only once the operator has granted this new
-  // identity Storage Blob Data Reader (infra/README.md). Azure counts the VM as provisioned
-  // before this runs, so the deployment does not wait for it.
+  ['systemctl', 'daemon-reload']
+  ['systemctl', 'enable', '--now', drainUnitName]
+  // Tries for an hour: a Blob package is readable only once the operator has granted the
+  // identity Storage Blob Data Reader (infra/README.md). Azure counts the instance as
+  // provisioned before this runs, so the deployment does not wait for it.
   [
     'sh'
     '-c'
-    'for attempt in $(seq 60); do /usr/local/sbin/opencvi-media-host-install "$0" && exit 0; sleep 60; done; exit 1'
-    mediaHostPackageUrl
+    'for attempt in $(seq 60); do /usr/local/sbin/opencvi-install "$0" && exit 0; sleep 60; done; exit 1'
+    packageUrl
   ]
 ]
 
-// Devices reach SIP and RTP from anywhere, and Teams' media servers the meeting leg (session
-// endpoint and WebRTC); health and metrics only from inside; nothing else.
+// SIP only from the edges (devices dial the edge, never a host); media from anywhere: RTP
+// from devices, the meeting leg (session endpoint and WebRTC) from Teams' media servers;
+// health and metrics only from inside; nothing else.
 var sipAndMediaRules = [
+  {
+    name: 'allow-sip-udp-from-edges'
+    properties: {
+      priority: 100
+      direction: 'Inbound'
+      access: 'Allow'
+      protocol: 'Udp'
+      sourceAddressPrefix: edgeSubnetAddressPrefix
+      sourcePortRange: '*'
+      destinationAddressPrefix: '*'
+      destinationPortRange: '${sipPort}'
+    }
+  }
+  {
+    name: 'allow-sip-tcp-tls-from-edges'
+    properties: {
+      priority: 110
+      direction: 'Inbound'
+      access: 'Allow'
+      protocol: 'Tcp'
+      sourceAddressPrefix: edgeSubnetAddressPrefix
+      sourcePortRange: '*'
+      destinationAddressPrefix: '*'
+      destinationPortRanges: [
+        '${sipPort}'
+        '${sipTlsPort}'
+      ]
+    }
+  }
+  {
+    name: 'allow-rtp-udp'
+    properties: {
+      priority: 120
+      direction: 'Inbound'
+      access: 'Allow'
+      protocol: 'Udp'
+      sourceAddressPrefix: '*'
+      sourcePortRange: '*'
+      destinationAddressPrefix: '*'
+      destinationPortRange: '${rtpPortMin}-${rtpPortMax}'
+    }
+  }
   {
     name: 'allow-meeting-leg-https'
     properties: {
@@ -337,48 +406,6 @@ var sipAndMediaRules = [
     }
   }
   {
-    name: 'allow-sip-udp'
-    properties: {
-      priority: 100
-      direction: 'Inbound'
-      access: 'Allow'
-      protocol: 'Udp'
-      sourceAddressPrefix: '*'
-      sourcePortRange: '*'
-      destinationAddressPrefix: '*'
-      destinationPortRange: '${sipPort}'
-    }
-  }
-  {
-    name: 'allow-sip-tcp-tls'
-    properties: {
-      priority: 110
-      direction: 'Inbound'
-      access: 'Allow'
-      protocol: 'Tcp'
-      sourceAddressPrefix: '*'
-      sourcePortRange: '*'
-      destinationAddressPrefix: '*'
-      destinationPortRanges: [
-        '${sipPort}'
-        '${sipTlsPort}'
-      ]
-    }
-  }
-  {
-    name: 'allow-rtp-udp'
-    properties: {
-      priority: 120
-      direction: 'Inbound'
-      access: 'Allow'
-      protocol: 'Udp'
-      sourceAddressPrefix: '*'
-      sourcePortRange: '*'
-      destinationAddressPrefix: '*'
-      destinationPortRange: '${rtpPortMin}-${rtpPortMax}'
-    }
-  }
-  {
     name: 'allow-health-vnet'
     properties: {
       priority: 130
@@ -386,19 +413,6 @@ var sipAndMediaRules = [
       access: 'Allow'
       protocol: 'Tcp'
       sourceAddressPrefix: 'VirtualNetwork'
-      sourcePortRange: '*'
-      destinationAddressPrefix: '*'
-      destinationPortRange: '${healthPort}'
-    }
-  }
-  {
-    name: 'allow-health-load-balancer'
-    properties: {
-      priority: 140
-      direction: 'Inbound'
-      access: 'Allow'
-      protocol: 'Tcp'
-      sourceAddressPrefix: 'AzureLoadBalancer'
       sourcePortRange: '*'
       destinationAddressPrefix: '*'
       destinationPortRange: '${healthPort}'
@@ -438,6 +452,15 @@ var sshRules = empty(sshSourceAddressPrefix)
       }
     ]
 
+// One identity for the whole pool: its grants (Service Bus, Reader, the CVI.MediaHost app
+// role, Key Vault, Blob) are made once and hold for every instance autoscale adds.
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${namePrefix}-media-hosts'
+  location: location
+  tags: tags
+}
+
+// On every instance's NIC (the subnet carries none).
 resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   name: 'nsg-${namePrefix}-media-hosts'
   location: location
@@ -447,90 +470,35 @@ resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   }
 }
 
-resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
-  name: 'vnet-${namePrefix}'
+resource scaleSet 'Microsoft.Compute/virtualMachineScaleSets@2024-07-01' = {
+  name: 'vmss-${namePrefix}-mh'
   location: location
   tags: tags
+  zones: zones
+  sku: {
+    name: vmSize
+    tier: 'Standard'
+    // A deployment sets the count; autoscale moves it afterwards (see instanceCount).
+    capacity: !startInstances ? 0 : (instanceCount == 0 ? minCount : instanceCount)
+  }
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
   properties: {
-    addressSpace: {
-      addressPrefixes: [
-        vnetAddressPrefix
+    orchestrationMode: 'Flexible'
+    // Spread over the zones, one fault domain each.
+    platformFaultDomainCount: 1
+    singlePlacementGroup: false
+    scaleInPolicy: {
+      rules: [
+        'Default'
       ]
+      forceDeletion: false
     }
-    subnets: [
-      {
-        name: subnetName
-        properties: {
-          addressPrefix: subnetAddressPrefix
-          networkSecurityGroup: {
-            id: nsg.id
-          }
-        }
-      }
-    ]
-  }
-}
-
-// Standard SKU: static, and closed to inbound traffic unless an NSG opens it. The address is
-// SIP_ADVERTISED_HOST (Via, Contact, SDP); devices, or DNS records, point at it. It is not
-// deleted with the VM, so a replaced VM keeps its address.
-resource publicIps 'Microsoft.Network/publicIPAddresses@2024-05-01' = [
-  for id in mediaHostIds: {
-    name: 'pip-${namePrefix}-${id}'
-    location: location
-    tags: tags
-    sku: {
-      name: 'Standard'
-      tier: 'Regional'
-    }
-    properties: {
-      publicIPAllocationMethod: 'Static'
-      publicIPAddressVersion: 'IPv4'
-      // The longest idle time for TCP flows (SIP over TCP and TLS between requests).
-      idleTimeoutInMinutes: 30
-    }
-  }
-]
-
-resource nics 'Microsoft.Network/networkInterfaces@2024-05-01' = [
-  for (id, i) in mediaHostIds: {
-    name: 'nic-${namePrefix}-${id}'
-    location: location
-    tags: tags
-    properties: {
-      enableAcceleratedNetworking: true
-      ipConfigurations: [
-        {
-          name: 'ipconfig1'
-          properties: {
-            // Static: it is the host's SIP_BIND_HOST, so it must outlive a deallocation.
-            privateIPAllocationMethod: 'Static'
-            privateIPAddress: cidrHost(subnetAddressPrefix, 3 + i)
-            subnet: {
-              id: '${vnet.id}/subnets/${subnetName}'
-            }
-            publicIPAddress: {
-              id: publicIps[i].id
-            }
-          }
-        }
-      ]
-    }
-  }
-]
-
-resource vms 'Microsoft.Compute/virtualMachines@2024-07-01' = [
-  for (id, i) in mediaHostIds: {
-    name: 'vm-${namePrefix}-${id}'
-    location: location
-    tags: tags
-    identity: {
-      type: 'SystemAssigned'
-    }
-    properties: {
-      hardwareProfile: {
-        vmSize: vmSize
-      }
+    virtualMachineProfile: {
       storageProfile: {
         imageReference: {
           publisher: 'Debian'
@@ -547,7 +515,7 @@ resource vms 'Microsoft.Compute/virtualMachines@2024-07-01' = [
         }
       }
       osProfile: {
-        computerName: id
+        computerNamePrefix: 'mh'
         adminUsername: adminUsername
         linuxConfiguration: {
           disablePasswordAuthentication: true
@@ -561,46 +529,56 @@ resource vms 'Microsoft.Compute/virtualMachines@2024-07-01' = [
           }
         }
         // cloud-config as JSON (valid YAML); every file's content is base64, so nothing in it
-        // needs YAML quoting. The env file is the shared settings plus this host's own.
+        // needs YAML quoting.
         customData: base64(format(
           '#cloud-config\n{0}\n',
           string({
             package_update: true
             packages: debianPackages
-            write_files: concat(commonFiles, [
-              {
-                path: envFilePath
-                permissions: '0644'
-                encoding: 'b64'
-                content: base64(format(
-                  '{0}\n',
-                  join(
-                    map(
-                      items(union(hostEnvironment, tlsEnvironment, {
-                        MEDIA_HOST_ID: id
-                        // The private address, not 0.0.0.0: the media host hands SIP_BIND_HOST to
-                        // rtpengine as its media interface (address!advertised address), and
-                        // rtpengine refuses 0.0.0.0 there. Azure maps the public IP 1:1 onto it.
-                        SIP_BIND_HOST: nics[i].properties.ipConfigurations[0].properties.privateIPAddress
-                        SIP_ADVERTISED_HOST: publicIps[i].properties.ipAddress
-                      })),
-                      setting => '${setting.key}=${setting.value}'
-                    ),
-                    '\n'
-                  )
-                ))
-              }
-            ])
+            write_files: bootFiles
             runcmd: bootCommands
           })
         ))
       }
       networkProfile: {
-        networkInterfaces: [
+        networkApiVersion: '2022-11-01'
+        networkInterfaceConfigurations: [
           {
-            id: nics[i].id
+            name: 'nic'
             properties: {
+              primary: true
+              enableAcceleratedNetworking: true
               deleteOption: 'Delete'
+              networkSecurityGroup: {
+                id: nsg.id
+              }
+              ipConfigurations: [
+                {
+                  name: 'ipconfig1'
+                  properties: {
+                    primary: true
+                    privateIPAddressVersion: 'IPv4'
+                    subnet: {
+                      id: subnetId
+                    }
+                    // Each instance's own public IP (Standard: static, closed unless the NSG
+                    // opens it): its SIP_ADVERTISED_HOST, where devices send RTP and Teams'
+                    // media servers reach the meeting leg. Deleted with the instance.
+                    publicIPAddressConfiguration: {
+                      name: 'pip'
+                      sku: {
+                        name: 'Standard'
+                        tier: 'Regional'
+                      }
+                      properties: {
+                        publicIPAddressVersion: 'IPv4'
+                        idleTimeoutInMinutes: 30
+                        deleteOption: 'Delete'
+                      }
+                    }
+                  }
+                }
+              ]
             }
           }
         ]
@@ -611,35 +589,97 @@ resource vms 'Microsoft.Compute/virtualMachines@2024-07-01' = [
           enabled: true
         }
       }
+      // A scale-in or delete is announced (IMDS scheduled events) and waits for the drain:
+      // opencvi-drain-on-terminate stops the host, then lets Azure go ahead.
+      scheduledEventsProfile: {
+        terminateNotificationProfile: {
+          enable: true
+          notBeforeTimeout: 'PT${terminateNoticeMinutes}M'
+        }
+      }
     }
   }
-]
+}
 
-// Each host receives from its own subscription only.
-module receiverAccess './mediahost-access.bicep' = [
-  for (id, i) in mediaHostIds: {
-    name: take('${deployment().name}-${id}-access', 64)
-    params: {
-      principalId: vms[i].identity.principalId
-      serviceBusNamespaceName: serviceBusNamespaceName
-      commandsTopicName: commandsTopicName
-      subscriptionName: id
-    }
+// Scale on the pool's load: the average CPU across its instances (a media host's CPU grows
+// with its calls: transcoding, SRTP, the WebRTC leg).
+resource autoscale 'Microsoft.Insights/autoscalesettings@2022-10-01' = {
+  name: 'autoscale-${scaleSet.name}'
+  location: location
+  tags: tags
+  properties: {
+    name: 'autoscale-${scaleSet.name}'
+    // Off while the pool is not to start (it would scale out to minCount at once).
+    enabled: startInstances
+    targetResourceUri: scaleSet.id
+    profiles: [
+      {
+        name: 'pool load'
+        capacity: {
+          minimum: '${minCount}'
+          maximum: '${maxCount}'
+          default: '${minCount}'
+        }
+        rules: [
+          {
+            metricTrigger: {
+              metricName: 'Percentage CPU'
+              metricNamespace: 'microsoft.compute/virtualmachinescalesets'
+              metricResourceUri: scaleSet.id
+              timeGrain: 'PT1M'
+              statistic: 'Average'
+              timeWindow: 'PT5M'
+              timeAggregation: 'Average'
+              operator: 'GreaterThan'
+              threshold: scaleOutCpuPercent
+            }
+            scaleAction: {
+              direction: 'Increase'
+              type: 'ChangeCount'
+              value: '${scaleOutStep}'
+              cooldown: scaleOutCooldown
+            }
+          }
+          {
+            metricTrigger: {
+              metricName: 'Percentage CPU'
+              metricNamespace: 'microsoft.compute/virtualmachinescalesets'
+              metricResourceUri: scaleSet.id
+              timeGrain: 'PT1M'
+              statistic: 'Average'
+              timeWindow: 'PT15M'
+              timeAggregation: 'Average'
+              operator: 'LessThan'
+              threshold: scaleInCpuPercent
+            }
+            scaleAction: {
+              direction: 'Decrease'
+              type: 'ChangeCount'
+              value: '${scaleInStep}'
+              cooldown: scaleInCooldown
+            }
+          }
+        ]
+      }
+    ]
   }
-]
+}
 
-@description('Per media host: id, VM name, public IP (SIP_ADVERTISED_HOST) and identity principal ID (for the CVI.MediaHost app role).')
-output hosts array = [
-  for (id, i) in mediaHostIds: {
-    id: id
-    vmName: vms[i].name
-    publicIpAddress: publicIps[i].properties.ipAddress
-    principalId: vms[i].identity.principalId
+// Receive from the call events queue; read the resource group (the instance's public IP).
+module access './mediahost-access.bicep' = {
+  name: take('${deployment().name}-access', 64)
+  params: {
+    principalId: identity.properties.principalId
+    serviceBusNamespaceName: serviceBusNamespaceName
+    eventsQueueName: eventsQueueName
   }
-]
+}
 
-@description('Public IP of each media host, in mediaHostIds order.')
-output publicIpAddresses array = [for (id, i) in mediaHostIds: publicIps[i].properties.ipAddress]
+@description('Name of the media hosts\' scale set.')
+output scaleSetName string = scaleSet.name
 
-@description('Principal ID of each media host identity, in mediaHostIds order.')
-output principalIds array = [for (id, i) in mediaHostIds: vms[i].identity.principalId]
+@description('Principal ID of the media hosts\' identity: assign it the CVI.MediaHost app role (infra/README.md).')
+output principalId string = identity.properties.principalId
+
+@description('Client ID of the media hosts\' identity (their AZURE_CLIENT_ID).')
+output clientId string = identity.properties.clientId
