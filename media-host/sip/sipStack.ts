@@ -252,7 +252,12 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     const options = { reliable, scheduler: this.#scheduler, ...(this.#options.timers ? { timers: this.#options.timers } : {}) };
     const transaction: ServerTransaction =
       request.method === "INVITE" ? new ServerInviteTransaction<Buffer>(options) : new ServerNonInviteTransaction<Buffer>(options);
-    const incoming = new IncomingRequest(request, flow, { respond: (data, status) => transaction.respond(data, status) });
+    const incoming = new IncomingRequest(request, flow, {
+      respond: (data, status) => {
+        // A transaction that ended early (its TCP/TLS connection dropped) takes no response: nothing can reach the peer.
+        if (transaction.state !== "terminated") transaction.respond(data, status);
+      },
+    });
     const entry: ServerEntry = { transaction, incoming };
     transaction.on("send", send);
     transaction.on("terminated", () => this.#server.delete(key));

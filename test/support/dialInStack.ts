@@ -60,7 +60,8 @@ export async function startDialInStack(options: StartDialInStackOptions): Promis
   }
   for (let i = 0; i < 3; i++) await stack.graph.idle();
   if (separate) {
-    const host = await startMediaHostProcess(stack, { id: "mh-load", promptsDirectory, drainGraceMs: 0 });
+    // A load run measures the path, not the host's capacity guard (MAX_CALLS).
+    const host = await startMediaHostProcess(stack, { id: "mh-load", promptsDirectory, drainGraceMs: 0, env: { MAX_CALLS: "5000" } });
     return {
       stack,
       demo,

@@ -314,6 +314,8 @@ export class GraphEmulator {
   readonly #tenants = new Map<string, TenantState>();
   readonly #meetings = new Map<string, MeetingState>();
   readonly #calls = new Map<string, CallRecord>();
+  /** DELETE /communications/calls/{id} requests per call, answered or not (a call ended twice shows here). */
+  readonly #deleteRequests = new Map<string, number>();
   readonly #subscriptions = new Map<string, SubscriptionRecord>();
   readonly #sent: SentNotification[] = [];
   readonly #queues = new Map<string, Promise<void>>();
@@ -623,6 +625,11 @@ export class GraphEmulator {
     if (meeting.humans.length === before) throw new Error(`no participant ${participantId} in meeting ${meetingId}`);
     meeting.rosterSequence++;
     this.#broadcastRoster(meeting);
+  }
+
+  /** How many times a client asked to end the call (DELETE /communications/calls/{id}), whatever the answer. */
+  deleteRequests(callId: string): number {
+    return this.#deleteRequests.get(callId) ?? 0;
   }
 
   calls(): CallSnapshot[] {
@@ -1373,6 +1380,7 @@ export class GraphEmulator {
     participantId: string | undefined,
   ) {
     const method = req.method ?? "GET";
+    if (method === "DELETE" && sub === undefined) this.#deleteRequests.set(callId, (this.#deleteRequests.get(callId) ?? 0) + 1);
     const call = this.#calls.get(callId);
     // A call belongs to the app (and tenant) that created it; ended calls are gone.
     if (!call || call.state === "terminated" || call.tenantId !== token.tenantId || !sameId(call.appId, token.appId)) {

@@ -76,7 +76,11 @@ describe("the media pool: edge, leases, reaper, drain", () => {
       const killedAt = Date.now();
       await victim.exited;
       // The reaper declares it dead once its lease lapses, and ends its calls: every bot it had leaves its meeting.
-      await waitFor(async () => (await pool.hostView("kill-2"))?.death?.callsEndedAt, "kill-2 declared dead and its calls ended", 30_000);
+      await waitFor(
+        async () => (await pool.hostView("kill-2"))?.death?.callsEndedAt || undefined,
+        "kill-2 declared dead and its calls ended",
+        30_000,
+      );
       const records = await recordsOf("kill-2");
       assert.ok(records.size > 0, "kill-2 had joined calls");
       await waitFor(() => [...records.keys()].every((id) => graphState(id) === "terminated"), "every bot of kill-2 to have left", 30_000);
@@ -108,7 +112,11 @@ describe("the media pool: edge, leases, reaper, drain", () => {
       const before = await recordsOf("stop-2");
       process.kill(paused.pid, "SIGSTOP");
       const stoppedAt = new Date();
-      await waitFor(async () => (await pool.hostView("stop-2"))?.death?.callsEndedAt, "stop-2 declared dead and its calls ended", 30_000);
+      await waitFor(
+        async () => (await pool.hostView("stop-2"))?.death?.callsEndedAt || undefined,
+        "stop-2 declared dead and its calls ended",
+        30_000,
+      );
       await waitFor(() => [...before.keys()].every((id) => graphState(id) === "terminated"), "stop-2's bots to have left", 20_000);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10_000 - (Date.now() - stoppedAt.getTime()))));
       process.kill(paused.pid, "SIGCONT");

@@ -210,6 +210,29 @@ describe("SIP stack over real sockets", () => {
     }
   });
 
+  it("answering an INVITE whose TCP connection dropped sends nothing and throws nothing", async () => {
+    let invite: IncomingRequest | undefined;
+    nextInvite = (request) => {
+      invite = request;
+    };
+    try {
+      const socket = connect(tcpPort, "127.0.0.1");
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      socket.write(request("INVITE", { callId: "tcp-dropped" }).replace("SIP/2.0/UDP", "SIP/2.0/TCP"));
+      const incoming = await waitFor("the INVITE at the handler", () => invite);
+      socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The 180 fails on the closed connection and ends the transaction; what follows must not throw.
+      assert.doesNotThrow(() => incoming.respond(180, "Ringing", { toTag: "gw" }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.doesNotThrow(() => incoming.respond(200, "OK", { toTag: "gw" }));
+      await send(request("OPTIONS", { callId: "after-drop" }));
+      assert.equal((await waitFor("200 after the drop", () => responsesFor("after-drop")[0])).status, 200);
+    } finally {
+      nextInvite = () => {};
+    }
+  });
+
   it("over TCP: answers requests on the connection, pongs a double-CRLF ping, closes on a framing error", async () => {
     const socket = connect(tcpPort, "127.0.0.1");
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
