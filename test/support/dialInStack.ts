@@ -45,19 +45,7 @@ export async function startDialInStack(options: StartDialInStackOptions): Promis
     ...(separate ? { serviceBus: true, functionsProcess: true } : { mediaHost: { promptsDirectory, ...options.stack?.mediaHost } }),
   });
   const demo = await seedDemo(stack);
-  const digits = demo.tenantKey.split("@")[0] ?? "";
-  const dialStrings: string[] = [];
-  for (let i = 0; i < options.meetings; i++) {
-    const vtcId = String(5_000_000_000 + i);
-    stack.graph.createTeamsMeetingEvent(demo.tenantId, demo.organizerId, {
-      subject: `Load ${i}`,
-      start: new Date(),
-      end: new Date(Date.now() + 8 * 3600_000),
-      lobbyScope: "everyone",
-      videoTeleconferenceId: vtcId,
-    });
-    dialStrings.push(`${digits}.${vtcId}`);
-  }
+  const dialStrings = addMeetings(stack, demo, options.meetings, 5_000_000_000);
   for (let i = 0; i < 3; i++) await stack.graph.idle();
   if (separate) {
     // A load run measures the path, not the host's capacity guard (MAX_CALLS).
@@ -77,4 +65,25 @@ export async function startDialInStack(options: StartDialInStackOptions): Promis
   const ports = stack.mediaHost?.ports;
   if (!ports) throw new Error("the local stack started no media host");
   return { stack, demo, dialStrings, sip: { udp: ports.sipUdp, tcp: ports.sipTcp }, stop: () => stack.stop() };
+}
+
+/**
+ * `count` more meetings of the demo organizer, VTC IDs from `firstVtcId` on; returns their
+ * direct-dial strings (`<tenant digits>.<VTC ID>`). Let the Graph emulator go idle before dialing.
+ */
+export function addMeetings(stack: LocalStack, demo: SeededDemo, count: number, firstVtcId: number): string[] {
+  const digits = demo.tenantKey.split("@")[0] ?? "";
+  const dialStrings: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const vtcId = String(firstVtcId + i);
+    stack.graph.createTeamsMeetingEvent(demo.tenantId, demo.organizerId, {
+      subject: `Meeting ${i}`,
+      start: new Date(),
+      end: new Date(Date.now() + 8 * 3600_000),
+      lobbyScope: "everyone",
+      videoTeleconferenceId: vtcId,
+    });
+    dialStrings.push(`${digits}.${vtcId}`);
+  }
+  return dialStrings;
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { seedDemo, type SeededDemo } from "../../local/demo.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { generatePrompts } from "../../media-host/prompts/generatePrompts.js";
+import { addMeetings } from "./dialInStack.js";
 import { type MediaHostProcess, startMediaHostProcess } from "./mediaHostProcess.js";
 import { adminApi } from "./onboarding.js";
 import { metricValue, scrape } from "./prometheus.js";
@@ -43,19 +44,7 @@ export async function startPoolStack(options: { readonly meetings: number }): Pr
   const hosts: MediaHostProcess[] = [];
   try {
     const demo = await seedDemo(stack);
-    const digits = demo.tenantKey.split("@")[0] ?? "";
-    const dialStrings: string[] = [];
-    for (let i = 0; i < options.meetings; i++) {
-      const vtcId = String(6_000_000_000 + i);
-      stack.graph.createTeamsMeetingEvent(demo.tenantId, demo.organizerId, {
-        subject: `Pool ${i}`,
-        start: new Date(),
-        end: new Date(Date.now() + 8 * 3600_000),
-        lobbyScope: "everyone",
-        videoTeleconferenceId: vtcId,
-      });
-      dialStrings.push(`${digits}.${vtcId}`);
-    }
+    const dialStrings = addMeetings(stack, demo, options.meetings, 6_000_000_000);
     for (let i = 0; i < 3; i++) await stack.graph.idle();
     const edge = stack.edge;
     if (!edge) throw new Error("the stack started no edge");

@@ -39,10 +39,10 @@ async function startHost(scenario = "pool-host"): Promise<SippUas> {
 }
 
 /** Calls through the edge that stay up `holdMs`; resolves with SIPp's result. */
-function call(calls: number, rate: number, holdMs: number, extra: { maxConcurrentCalls?: number } = {}) {
+function call(calls: number, rate: number, holdMs: number, extra: { maxConcurrentCalls?: number; transport?: "u1" | "t1" | "l1" } = {}) {
   return runSipp({
     scenario: "pool-call",
-    target: `127.0.0.1:${edge.endpoints.sipPort}`,
+    target: `127.0.0.1:${extra.transport === "l1" ? edge.endpoints.tlsPort : edge.endpoints.sipPort}`,
     service: "pool",
     csv: { rows: [["123456789.1234567890"]] },
     calls,
@@ -67,7 +67,12 @@ async function settled(expected: Record<string, string>): Promise<void> {
 }
 
 before(async () => {
-  edge = new KamailioProcess({ sipAddress: "127.0.0.1", sipPort: 0, inviteTimeoutInMs: 3000 });
+  edge = new KamailioProcess({
+    sipAddress: "127.0.0.1",
+    sipPort: 0,
+    tls: { port: 0, certificateFile: ".local/tls/server.pem", privateKeyFile: ".local/tls/server-key.pem" },
+    inviteTimeoutInMs: 3000,
+  });
   await edge.start();
   rpc = new KamailioRpc({ url: edge.endpoints.rpcUrl });
   sync = new DispatcherSync({ rpc, pool, intervalInMs: 200 });
@@ -118,6 +123,18 @@ describe("the SIP edge (Kamailio) in front of media hosts", () => {
     const list = await rpc.dispatcherList(1);
     assert.equal(list.find((d) => d.hostId === "silent")?.state, "inactive");
     assert.equal(await routed("good"), 30);
+  });
+
+  it("takes devices over TCP and TLS (its own certificate) as over UDP, and relays them to the hosts", async () => {
+    const host1 = await startHost();
+    pool.hosts = [host("tls-1", host1)];
+    await settled({ "tls-1": "active" });
+    for (const transport of ["t1", "l1"] as const) {
+      const result = await call(4, 4, 200, { transport });
+      assert.equal(result.successful, 4, `${transport}: ${describeResult(result)}`);
+      assert.equal(result.responseTimesMs.bye?.count, 4, `${transport}: BYEs through the edge`);
+    }
+    assert.equal(await routed("tls-1"), 8);
   });
 
   it("follows the pool at run time: a new host joins, a draining one gets no new calls, call counts survive both", async () => {
