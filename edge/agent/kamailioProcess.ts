@@ -80,7 +80,8 @@ const KEPT_LOG_LINES = 60;
  * Kamailio running the edge's config in the foreground (`-DD -E`), with its own pid file,
  * ctl socket and runtime directory, never the system service. Settings reach the config
  * through its environment (`#!defenv`). Ready when its JSON-RPC answers; it gets SIGTERM
- * if this process dies (setpriv --pdeathsig), so no edge outlives its agent.
+ * if this process dies (setpriv --pdeathsig), and it runs in a process group of its own that
+ * stop() and this process's exit end whole, so neither it nor its workers outlive the agent.
  */
 export class KamailioProcess extends EventEmitter<KamailioProcessEvents> {
   readonly #options: KamailioProcessOptions;
@@ -91,7 +92,8 @@ export class KamailioProcess extends EventEmitter<KamailioProcessEvents> {
   #ownsRunDirectory = false;
   #stopping = false;
   #endpoints: KamailioEndpoints | undefined;
-  readonly #exitHook = () => this.#child?.kill("SIGKILL");
+  /** Kamailio forks its workers: the whole process group goes, or workers outlive their main process holding the ports. */
+  readonly #exitHook = () => this.#killGroup("SIGKILL");
 
   constructor(options: KamailioProcessOptions) {
     super();
@@ -149,7 +151,8 @@ export class KamailioProcess extends EventEmitter<KamailioProcessEvents> {
     const args = ["-DD", "-E", "-f", o.configPath ?? DEFAULT_CONFIG, "-P", join(this.#runDirectory, "kamailio.pid"), "-Y", this.#runDirectory];
     // Through setpriv, Kamailio gets SIGTERM should this process die without stopping it.
     const [command, commandArgs] = existsSync(SETPRIV) ? [SETPRIV, ["--pdeathsig", "SIGTERM", "--", binary, ...args]] : [binary, args];
-    const child = spawn(command, commandArgs, { env, stdio: ["ignore", "pipe", "pipe"] });
+    // A process group of its own, so that its workers can be ended with it.
+    const child = spawn(command, commandArgs, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     this.#child = child;
     process.on("exit", this.#exitHook);
     for (const stream of [child.stdout, child.stderr]) {
@@ -179,6 +182,7 @@ export class KamailioProcess extends EventEmitter<KamailioProcessEvents> {
     const deadline = Date.now() + (o.startTimeoutInMs ?? 15_000);
     for (;;) {
       if (exitedEarly) {
+        this.#killGroup("SIGKILL");
         await this.#cleanUp();
         throw new KamailioStartError(
           `Kamailio exited while starting (exit code ${exitedEarly.code}, signal ${exitedEarly.signal})`,
@@ -209,11 +213,23 @@ export class KamailioProcess extends EventEmitter<KamailioProcessEvents> {
       child.kill("SIGTERM");
       const inTime = await Promise.race([this.#exited?.then(() => true), sleep(this.#options.stopTimeoutInMs ?? 5000, false, { ref: false })]);
       if (!inTime) {
-        child.kill("SIGKILL");
+        this.#killGroup("SIGKILL");
         await this.#exited;
       }
     }
+    // Workers of a main process that died abruptly would stay: none is left.
+    this.#killGroup("SIGKILL");
     await this.#cleanUp();
+  }
+
+  #killGroup(signal: NodeJS.Signals): void {
+    const pid = this.#child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // the group is gone already
+    }
   }
 
   #onLogLine(line: string): void {
