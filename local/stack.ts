@@ -108,6 +108,8 @@ export interface LocalMediaHostOptions {
   readonly webRtcPorts?: readonly [number, number];
   /** Calls it takes at most (default 200). */
   readonly capacity?: number;
+  /** How long a device may send nothing before its call ends (MEDIA_TIMEOUT_MS; default 30 s). */
+  readonly mediaTimeoutInMs?: number;
 }
 
 export interface LocalHost {
@@ -480,7 +482,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         capacity: spec.capacity ?? 200,
         version: packageVersion(),
         healthPort: spec.healthPort ?? 0,
-        meetingLeg: { port: spec.meetingLegPort ?? 0, ...(spec.webRtcPorts ? { webRtcPortRange: spec.webRtcPorts } : {}) },
+        meetingLeg: {
+          port: spec.meetingLegPort ?? 0,
+          ...(spec.webRtcPorts ? { webRtcPortRange: spec.webRtcPorts } : {}),
+          ...(spec.mediaTimeoutInMs ? { mediaTimeoutInMs: spec.mediaTimeoutInMs } : {}),
+        },
         rtpPortMin,
         rtpPortMax,
         promptsDirectory: spec.promptsDirectory ?? ".local/prompts",

@@ -57,7 +57,7 @@ export const mediaHostConfigSchema = z.object({
   /** The meeting leg's WebRTC (ICE) ports. */
   WEBRTC_PORT_MIN: port("WEBRTC_PORT_MIN", 40001),
   WEBRTC_PORT_MAX: port("WEBRTC_PORT_MAX", 50000),
-  /** No media either way this long ends a call. */
+  /** No media from the device this long ends its call (not on hold). The meeting's silence never does: a room alone in a meeting waits; ICE consent tells when the meeting's media server is gone. */
   MEDIA_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3600_000).default(30_000),
   /** Once the bot is in the meeting, its media must connect within this. */
   MEETING_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),

@@ -19,6 +19,8 @@ command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || missing+=(ka
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # The edge's scanner test runs sipvicious (svmap, svwar) against it.
 command -v svwar >/dev/null 2>&1 || missing+=(sipvicious)
+# Tests cut a peer off the network (its packets dropped) with nftables, as a vanished server is.
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 # Headless Chromium joins the meeting page in the end-to-end media test (driven by playwright-core).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then

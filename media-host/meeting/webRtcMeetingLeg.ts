@@ -288,7 +288,12 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       this.emit("connected");
       this.#watchMedia();
     } else if (state === "failed") {
-      this.#fail("the meeting's media connection failed (ICE/DTLS)");
+      // Once connected, only ICE consent (RFC 7675: a check every ~5 s, none answered for 30 s) fails it: the media server is gone.
+      this.#fail(
+        this.#connectedAtMs === 0
+          ? "the meeting's media connection failed (ICE/DTLS)"
+          : "the meeting's media server stopped answering (ICE consent expired)",
+      );
     } else if (state === "closed") {
       this.#fail("the meeting's media connection closed");
     }
@@ -325,26 +330,23 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   }
 
   /**
-   * No media either way for the media timeout, once connected, ends the call (a device on hold sends nothing, so only its
-   * receive side counts then). Media is seen as the bridge's packet counts moving between checks (the packet path keeps
-   * no clock), so silence is noticed up to one check interval (a quarter of the timeout, at most 5 s) late.
+   * A device that sends nothing for the media timeout, once connected, has gone (plain RTP has no transport liveness,
+   * and not every room system does session timers); a device on hold sends nothing by design, so it is not judged then.
+   * The meeting's side is never judged by its media: a device alone in a meeting hears and sees nothing for as long as
+   * it waits, and the media server's liveness is ICE consent's business (see #onConnectionState). Media is seen as the
+   * bridge's packet counts moving between checks (the packet path keeps no clock), so silence is noticed up to one check
+   * interval (a quarter of the timeout, at most 5 s) late.
    */
   #watchMedia(): void {
     const every = Math.max(250, Math.min(5000, Math.floor(this.#o.mediaTimeoutInMs / 4)));
-    const fromMeeting = () => this.#audio.counters.toDevice + this.#video.counters.toDevice;
     const fromDevice = () => this.#audio.counters.fromDevice + this.#video.counters.fromDevice;
-    const seen = { meeting: fromMeeting(), device: fromDevice(), meetingAtMs: this.#connectedAtMs, deviceAtMs: this.#connectedAtMs };
+    const seen = { device: fromDevice(), deviceAtMs: this.#connectedAtMs };
     const check = () => {
       if (this.#closed) return;
       const now = Date.now();
-      const meeting = fromMeeting();
       const device = fromDevice();
-      if (meeting !== seen.meeting) Object.assign(seen, { meeting, meetingAtMs: now });
-      if (device !== seen.device) Object.assign(seen, { device, deviceAtMs: now });
-      const meetingSilent = now - seen.meetingAtMs > this.#o.mediaTimeoutInMs;
-      const deviceSilent = this.#deviceSending && now - seen.deviceAtMs > this.#o.mediaTimeoutInMs;
-      if (meetingSilent) this.#fail("no media from the meeting (media timeout)");
-      else if (deviceSilent) this.#fail("no media from the device (media timeout)");
+      if (device !== seen.device || !this.#deviceSending) Object.assign(seen, { device, deviceAtMs: now });
+      if (now - seen.deviceAtMs > this.#o.mediaTimeoutInMs) this.#fail("no media from the device (media timeout)");
       else this.#timer(every, check);
     };
     this.#timer(every, check);

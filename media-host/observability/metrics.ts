@@ -52,7 +52,7 @@ export class MediaHostMetrics {
     });
     this.meetingLegsEnded = new Counter({
       name: "cvi_meeting_legs_failed_total",
-      help: "Calls ended by their meeting leg: media timeout, never connected, ICE/DTLS failure, ended by the meeting's media server",
+      help: "Calls ended by their meeting leg: the device's media timeout, never connected, ICE/DTLS failure, the media server gone (ICE consent), ended by the meeting's media server",
       labelNames: ["reason"],
       registers: [this.registry],
     });
@@ -64,15 +64,17 @@ export class MediaHostMetrics {
 
   /** A meeting leg that failed, by kind of failure (the text of the reason stays in the logs). */
   countMeetingLegEnded(reason: string): void {
-    const kind = /timeout/.test(reason)
-      ? "media-timeout"
-      : /never connected/.test(reason)
-        ? "never-connected"
-        : /ICE|DTLS|closed/.test(reason)
-          ? "connection-failed"
-          : /media server ended/.test(reason)
-            ? "ended-by-meeting"
-            : "other";
+    const kind = /consent/.test(reason)
+      ? "media-server-gone"
+      : /timeout/.test(reason)
+        ? "media-timeout"
+        : /never connected/.test(reason)
+          ? "never-connected"
+          : /ICE|DTLS|closed/.test(reason)
+            ? "connection-failed"
+            : /media server ended/.test(reason)
+              ? "ended-by-meeting"
+              : "other";
     this.meetingLegsEnded.inc({ reason: kind });
   }
 

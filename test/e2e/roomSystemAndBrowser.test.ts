@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
+import functions from "@azure/functions";
+import { callsKeepAlive } from "../../functions/handlers/callsKeepAlive.js";
 import { seedDemo, type SeededDemo } from "../../local/demo.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { launchChromium } from "../support/browser.js";
@@ -17,9 +19,12 @@ import { waitFor } from "../support/waiting.js";
 // meeting leg), and headless Chromium joins the same meeting from the meeting emulator's
 // page (fake camera; its microphone a 880 Hz tone). Each must see and hear the other.
 
+const { InvocationContext } = functions;
 const DEVICE_TONE_HZ = 440;
 const BROWSER_TONE_HZ = 880;
 const DEVICE_VIDEO = { size: "640x360", fps: 15, bitrate: 800_000 } as const;
+const MEDIA_TIMEOUT_MS = 4000;
+const keepAliveTimer = { isPastDue: false, scheduleStatus: { last: "", next: "", lastUpdated: "" } };
 
 interface RemoteStats {
   participantId: string;
@@ -49,7 +54,7 @@ declare const window: { meeting: MeetingPageApi };
 const stats = () => page.evaluate(() => window.meeting.stats());
 const deviceStats = async (name: string) => (await stats()).find((s) => s.displayName === name);
 
-async function dialDemo(displayName: string): Promise<Baresip> {
+async function dialDemo(displayName: string, vtcId = demo.vtcId): Promise<Baresip> {
   const device = await startBaresip({
     displayName,
     video: "fakevideo",
@@ -57,14 +62,15 @@ async function dialDemo(displayName: string): Promise<Baresip> {
     audioSource: { toneHz: DEVICE_TONE_HZ, durationMs: 120_000 },
     timeoutInMs: 180_000,
   });
-  await device.dialTo(`${demo.tenantKey.split("@")[0]}.${demo.vtcId}`, `127.0.0.1:${stack.mediaHost?.ports.sipUdp}`);
+  await device.dialTo(`${demo.tenantKey.split("@")[0]}.${vtcId}`, `127.0.0.1:${stack.mediaHost?.ports.sipUdp}`);
   await device.waitForEstablished(30_000);
   return device;
 }
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "opencvi-e2e-"));
-  stack = await startLocalStack({ logLevel: "none", mediaHost: {}, meetingMedia: {} });
+  // A short media timeout: a room system waiting alone must outlast it (silence from the meeting is not death).
+  stack = await startLocalStack({ logLevel: "none", mediaHost: { mediaTimeoutInMs: MEDIA_TIMEOUT_MS }, meetingMedia: {} });
   demo = await seedDemo(stack);
   const microphone = join(work, "browser-tone.wav");
   writeWav(microphone, sineSamples({ frequencyHz: BROWSER_TONE_HZ, durationMs: 10_000, sampleRate: 48_000, amplitude: 8000 }), 48_000);
@@ -156,6 +162,60 @@ describe("a room system and a browser in one Teams meeting (baresip, media host,
         5000,
       );
     } finally {
+      await device.quit();
+    }
+  });
+
+  it("a room system that dials in first waits alone past the media timeout and an hour of Teams' clock, then sees and hears the first person to join", async () => {
+    const { meetingId } = stack.graph.createTeamsMeetingEvent(demo.tenantId, demo.organizerId, {
+      subject: "Early room",
+      start: new Date(),
+      end: new Date(Date.now() + 4 * 3600_000),
+      lobbyScope: "everyone",
+      videoTeleconferenceId: "7000000001",
+    });
+    for (let i = 0; i < 3; i++) await stack.graph.idle();
+    const device = await dialDemo("Early room", "7000000001");
+    const latecomer = await browser.newPage();
+    try {
+      const bot = stack.graph.calls().find((c) => c.identity.displayName === "Early room" && c.state === "established");
+      assert.ok(bot, "in the meeting, alone");
+      // Nobody sends it anything for twice the media timeout: it stays.
+      await new Promise((r) => setTimeout(r, 2 * MEDIA_TIMEOUT_MS + 1000));
+      // An hour on Teams' clock, with the control plane's keep-alive every 15 minutes (Graph ends a call not kept alive for 45).
+      for (let quarter = 0; quarter < 4; quarter++) {
+        stack.graph.advanceClock(15 * 60_000);
+        await callsKeepAlive(
+          keepAliveTimer as never,
+          new InvocationContext({ invocationId: "e2e", functionName: "callsKeepAlive", logHandler: () => {} }),
+        );
+      }
+      assert.equal(stack.graph.calls().find((c) => c.id === bot.id)?.state, "established", "still in the meeting");
+      assert.equal(stack.mediaHost?.host.activeCalls, 1, "the media host still carries it");
+      // The first person joins: the device's video and voice reach them, theirs reach the device.
+      await latecomer.goto(`${stack.meetingMedia?.pageUrl(meetingId)}?name=${encodeURIComponent("Latecomer")}&autojoin=1`);
+      await latecomer.waitForFunction(() => window.meeting?.state === "connected", null, { timeout: 20_000 });
+      const seen = await waitFor(
+        async () => {
+          const s = (await latecomer.evaluate(() => window.meeting.stats())).find((r) => r.displayName === "Early room");
+          return s && s.framesDecoded > 10 ? s : undefined;
+        },
+        "the waiting room's video at the latecomer",
+        30_000,
+      );
+      const heard = await latecomer.evaluate(({ id }) => window.meeting.audioSpectrum(id, 2000), { id: seen.participantId });
+      assert.ok(Math.abs(heard.peakHz - DEVICE_TONE_HZ) <= 25, `the latecomer hears ${heard.peakHz} Hz`);
+      await new Promise((r) => setTimeout(r, 3000));
+      await device.hangup();
+      await device.waitForClosed(10_000);
+      const [recording] = device.recordings("dec");
+      assert.ok(recording);
+      const wav = readWav(recording);
+      const tail = wav.samples.subarray(Math.max(0, wav.samples.length - wav.sampleRate * 2));
+      const peak = dominantFrequency(tail, wav.sampleRate, 200, 2000, 10);
+      assert.ok(Math.abs(peak - BROWSER_TONE_HZ) <= 20, `the waiting room hears the latecomer at ${peak} Hz`);
+    } finally {
+      await latecomer.close();
       await device.quit();
     }
   });

@@ -10,6 +10,7 @@ import type { WebRtcMeetingLeg } from "../../../media-host/meeting/webRtcMeeting
 import { type RtpengineHarness, startRtpengine } from "../rtpengine/support/harness.js";
 import { MeetingPeer } from "../../support/media/meetingPeer.js";
 import { DEVICE_VIDEO_PT, PlainRtpDevice, type PlainRtpDeviceOptions, rtpPacket } from "../../support/media/plainRtpDevice.js";
+import { dropUdpTo } from "../../support/netfilter.js";
 import { waitFor } from "../../support/waiting.js";
 
 // The meeting leg with real rtpengine and a real WebRTC peer in the meeting's place:
@@ -214,7 +215,7 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
     }
   });
 
-  it("ends the call when the meeting never answers after the bot is admitted, and on a media timeout", async () => {
+  it("ends the call when the meeting never answers after the bot is admitted, and when the device sends nothing for the media timeout", async () => {
     const first = await connectCall();
     const neverAnswered = new Promise<string>((resolve) => first.leg.on("ended", resolve));
     first.leg.admitted();
@@ -225,8 +226,61 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
     const peer = await MeetingPeer.answer(await second.leg.mediaBlob());
     await peer.connected();
     const timedOut = new Promise<string>((resolve) => second.leg.on("ended", resolve));
-    assert.match(await timedOut, /media timeout/);
+    assert.match(await timedOut, /no media from the device \(media timeout\)/);
     await peer.close();
     await second.device.close();
+  });
+
+  it("a device alone in the meeting stays: the meeting sends nothing for twice the media timeout, then media resumes when it does", async () => {
+    const { device, leg } = await connectCall();
+    const peer = await MeetingPeer.answer(await leg.mediaBlob());
+    await peer.connected();
+    let ended: string | undefined;
+    leg.on("ended", (reason) => {
+      ended = reason;
+    });
+    // The device talks to an empty room (the leg's media timeout is 2 s here): nothing comes back.
+    await deviceSends(device, 200);
+    assert.equal(ended, undefined, "silence from the meeting ends nothing");
+    assert.ok(peer.received.audio > 100, "the device's media reached the meeting all along");
+    assert.equal(device.received.audio, 0);
+    // Someone joins and speaks.
+    for (let i = 0; i < 25; i++) {
+      peer.audioOut.writeRtp(rtpPacket(111, i, i * 960, 0x5555, Buffer.from([0xf8, 0xff, 0xfe])));
+      device.sendAudio(rtpPacket(0, 1000 + i, (1000 + i) * 160, 0x1111, Buffer.alloc(160, 0x7f)));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor(() => device.received.audio > 5, "the meeting's media at the device", 5000);
+    assert.equal(ended, undefined);
+    await peer.close();
+    await leg.close();
+    await device.close();
+  });
+
+  it("a meeting media server that vanishes (its packets dropped, nothing said) ends the call once ICE consent expires, saying so", async (t) => {
+    const { device, leg } = await connectCall();
+    const peer = await MeetingPeer.answer(await leg.mediaBlob());
+    await peer.connected();
+    const ended = new Promise<string>((resolve) => leg.on("ended", resolve));
+    // The device keeps sending, so the media timeout is not what ends it.
+    let sending = true;
+    const talking = (async () => {
+      for (let i = 0; sending; i++) {
+        device.sendAudio(rtpPacket(0, i & 0xffff, i * 160, 0x1111, Buffer.alloc(160, 0x7f)));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const cut = dropUdpTo(peer.localPorts);
+    const cutAt = Date.now();
+    try {
+      assert.match(await ended, /media server stopped answering \(ICE consent expired\)/);
+      t.diagnostic(`noticed ${Date.now() - cutAt} ms after the media server vanished (RFC 7675: 30 s without a consent answer)`);
+    } finally {
+      cut.restore();
+      sending = false;
+      await talking;
+      await peer.close();
+      await device.close();
+    }
   });
 });

@@ -75,6 +75,12 @@ export class MeetingPeer {
     this.#onRtp = listener;
   }
 
+  /** The UDP ports the peer's ICE candidates listen on (where a test cuts it off the network). */
+  get localPorts(): number[] {
+    const sdp = this.pc.localDescription?.sdp ?? "";
+    return [...new Set([...sdp.matchAll(/^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) /gim)].map((m) => Number(m[1])))];
+  }
+
   /** RTCP the peer got (types and feedback formats), e.g. to see a PLI arrive. */
   get rtcp(): readonly { type: number; count?: number }[] {
     return this.#rtcp;
