@@ -129,8 +129,16 @@ export interface JoinMeetingRequest {
   readonly mediaBlob: string;
 }
 
+export interface JoinedCall {
+  readonly callId: string;
+  readonly myParticipantId: string | null;
+  /** Microsoft's id of the call (support, call quality dashboard, logTeleconferenceDeviceQuality). */
+  readonly callChainId: string | null;
+}
+
 export interface CallControl {
-  join(request: JoinMeetingRequest): Promise<{ readonly callId: string; readonly myParticipantId: string | null }>;
+  /** Creates the bot's call; Graph's answer names the call, our participant and the call's callChainId (null when it does not). */
+  join(request: JoinMeetingRequest): Promise<JoinedCall>;
   /** Leaves the call (our leg only); a call that is gone already is not an error. */
   leave(tenantId: string, callId: string): Promise<void>;
   keepAlive(tenantId: string, callId: string): Promise<void>;

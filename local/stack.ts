@@ -91,6 +91,11 @@ export interface LocalStackOptions {
   readonly tlsDirectory?: string;
   /** Log lines of the functions at or above this level; "none" for silence. */
   readonly logLevel?: LogLevel;
+  /**
+   * Also gets every log line of the Functions served in this process (through their
+   * InvocationContext), whatever `logLevel` says: for tests that read them.
+   */
+  readonly logSink?: (level: LogLevel, line: string) => void;
   /** Extra or overriding app settings (e.g. SERVICE_DOMAIN). */
   readonly settings?: Readonly<Record<string, string>>;
 }
@@ -409,6 +414,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const routePrefix = hostJson.extensions?.http?.routePrefix ?? "api";
     const logLine: LogHandler = (level, ...args) => {
+      options.logSink?.(level, args.map(String).join(" "));
       if (LEVELS.indexOf(level) >= minimum) process.stderr.write(`[${new Date().toISOString()}] ${level}: ${args.map(String).join(" ")}\n`);
     };
     const listener = createFunctionsRequestListener(httpRoutes, { routePrefix, logHandler: logLine });

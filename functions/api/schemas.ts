@@ -7,6 +7,13 @@ type Schema = Record<string, unknown>;
 
 const guid = { type: "string", format: "uuid" };
 const timestamp = { type: "string", format: "date-time" };
+const callChainId = {
+  type: ["string", "null"],
+  format: "uuid",
+  description:
+    "Graph's callChainId: Microsoft's id of the call, what Microsoft support and Teams' call quality dashboard know it by " +
+    "(and what the quality report to Teams carries); null while Graph has not named it",
+};
 const policyName = {
   type: ["string", "null"],
   description: 'A policy name (e.g. PexipServiceProviderEnabled, or Tag:…); null or "none" takes the grant away',
@@ -233,10 +240,11 @@ export const schemas: Record<string, Schema> = {
   },
   JoinOutcome: {
     type: "object",
-    required: ["kind", "callId", "joinAsGuest"],
+    required: ["kind", "callId", "callChainId", "joinAsGuest"],
     properties: {
       kind: { const: "joined" },
-      callId: { type: "string" },
+      callId: { type: "string", description: "Graph's id of the bot's call" },
+      callChainId: callChainId,
       joinAsGuest: { type: "boolean" },
       meetingSubject: { type: ["string", "null"] },
     },
@@ -245,7 +253,8 @@ export const schemas: Record<string, Schema> = {
     type: "object",
     required: ["callId", "tenantId", "state", "createdAt"],
     properties: {
-      callId: { type: "string" },
+      callId: { type: "string", description: "Graph's id of the bot's call" },
+      callChainId: callChainId,
       tenantId: guid,
       state: { enum: ["incoming", "establishing", "ringing", "established", "terminating", "terminated"] },
       mediaHostId: { type: "string" },

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type CallObservation, isCallState, type Participant, type ResultInfo } from "../../shared/domain/callSession.js";
+import { type CallObservation, isCallState, type Participant, type ResultInfo, readCallChainId } from "../../shared/domain/callSession.js";
 
 /**
  * Reads Graph's commsNotifications into call observations. Lenient about what it does
@@ -40,7 +40,7 @@ export function toParticipant(raw: unknown, left: boolean): Participant | undefi
 }
 
 export function toStateObservation(raw: unknown, deleted: boolean): CallObservation | undefined {
-  const call = (raw ?? {}) as { state?: unknown; resultInfo?: Partial<ResultInfo>; myParticipantId?: unknown };
+  const call = (raw ?? {}) as { state?: unknown; resultInfo?: Partial<ResultInfo>; myParticipantId?: unknown; callChainId?: unknown };
   const state = deleted ? "terminated" : call.state;
   if (!isCallState(state)) return undefined;
   const info = call.resultInfo;
@@ -52,7 +52,13 @@ export function toStateObservation(raw: unknown, deleted: boolean): CallObservat
           message: typeof info.message === "string" ? info.message.slice(0, 500) : "",
         }
       : null;
-  return { kind: "state", state, resultInfo, myParticipantId: typeof call.myParticipantId === "string" ? call.myParticipantId : null };
+  return {
+    kind: "state",
+    state,
+    resultInfo,
+    myParticipantId: typeof call.myParticipantId === "string" ? call.myParticipantId : null,
+    callChainId: readCallChainId(call.callChainId),
+  };
 }
 
 /** Each notification that concerns a call, as (call id, observation); others are skipped. */

@@ -2,12 +2,12 @@ import { type CallQuality, normalizeCallQuality, teleconferenceDeviceQuality } f
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { BusMessage, MessagePublisher } from "../../shared/bus/messageBus.js";
-import { type CallSessionRecord, INITIAL_CALL_SESSION, mediaHostView, observeCall } from "../../shared/domain/callSession.js";
+import { type CallSessionRecord, callLabel, INITIAL_CALL_SESSION, mediaHostView, observeCall } from "../../shared/domain/callSession.js";
 import { MEDIA_HOST_LOST } from "../../shared/domain/pool.js";
 import { parseOrThrow } from "../../shared/domain/validation.js";
 import { refuse, type ResolutionRefusal } from "../../shared/domain/resolution.js";
 import { ConflictError, ConsentMissingError, NotFoundError } from "../../shared/errors.js";
-import type { CallControl, CallSessionRepository } from "../ports.js";
+import type { CallControl, CallSessionRepository, JoinedCall } from "../ports.js";
 import { type CallEvent, readCallEvents, commsNotificationsSchema, toParticipant, toStateObservation } from "./callNotifications.js";
 import type { ConsentService } from "./consentService.js";
 import type { ResolutionService } from "./resolutionService.js";
@@ -36,8 +36,21 @@ const joinRequestSchema = z.strictObject({
 });
 
 export type JoinOutcome =
-  | { readonly kind: "joined"; readonly callId: string; readonly joinAsGuest: boolean; readonly meetingSubject: string | null }
+  | {
+      readonly kind: "joined";
+      readonly callId: string;
+      /** Microsoft's id of the call (null if Graph has not named it): the media host logs it with each line of the call. */
+      readonly callChainId: string | null;
+      readonly joinAsGuest: boolean;
+      readonly meetingSubject: string | null;
+    }
   | ResolutionRefusal;
+
+/**
+ * Told which call a request concerns as soon as that is known (before anything that may
+ * still fail), so the request's log lines can name it by its callChainId too.
+ */
+export type CallNamed = (call: { readonly callId: string; readonly callChainId: string | null }) => void;
 
 export const CALL_UPDATED = "call.updated";
 /** A reaper's claim on a call older than this is taken over (its instance died before the bot left). */
@@ -58,12 +71,12 @@ export class CallService {
     private readonly options: CallServiceOptions,
   ) {}
 
-  async join(input: unknown): Promise<JoinOutcome> {
+  async join(input: unknown, options: { readonly about?: CallNamed } = {}): Promise<JoinOutcome> {
     const request = parseOrThrow(joinRequestSchema, input);
     await this.#requireServing(request.mediaHostId, request.mediaHostEpoch);
     const resolved = await this.resolution.resolve(request.tenantKey, request.vtcId);
     if (resolved.kind === "refused") return resolved;
-    let joined: { callId: string; myParticipantId: string | null };
+    let joined: JoinedCall;
     try {
       joined = await this.calls.join({
         tenantId: resolved.tenantId,
@@ -78,10 +91,12 @@ export class CallService {
       await this.consent.refresh(resolved.tenantId);
       return refuse("tenant-not-consented", "the organization no longer allows video conferencing devices to join");
     }
+    options.about?.(joined);
     const now = this.options.now().toISOString();
     const record: CallSessionRecord = {
       ...INITIAL_CALL_SESSION,
       myParticipantId: joined.myParticipantId,
+      callChainId: joined.callChainId,
       callId: joined.callId,
       tenantId: resolved.tenantId,
       mediaHostId: request.mediaHostId,
@@ -107,7 +122,13 @@ export class CallService {
       throw new ConflictError(`media host ${request.mediaHostId} lost its lease while joining; the call was ended`);
     }
     await this.#catchUp(record);
-    return { kind: "joined", callId: joined.callId, joinAsGuest: resolved.joinAsGuest, meetingSubject: resolved.meeting.subject };
+    return {
+      kind: "joined",
+      callId: joined.callId,
+      callChainId: joined.callChainId,
+      joinAsGuest: resolved.joinAsGuest,
+      meetingSubject: resolved.meeting.subject,
+    };
   }
 
   /**
@@ -154,7 +175,7 @@ export class CallService {
           ended++;
         } catch (e) {
           pending++;
-          this.options.log(`ending call ${value.callId} of media host ${mediaHostId} failed: ${(e as Error).message}`.slice(0, 300));
+          this.options.log(`ending ${callLabel(value)} of media host ${mediaHostId} failed: ${(e as Error).message}`.slice(0, 400));
         }
       }),
     );
@@ -167,11 +188,17 @@ export class CallService {
   }
 
   /** The device hung up, or the media host ended the call (drain deadline, media failure): leave the meeting and close the record. */
-  async leave(callId: string, reason: string, endedBy: "device" | "gateway" = "device"): Promise<CallSessionRecord> {
+  async leave(
+    callId: string,
+    reason: string,
+    endedBy: "device" | "gateway" = "device",
+    options: { readonly about?: CallNamed } = {},
+  ): Promise<CallSessionRecord> {
     const now = this.options.now().toISOString();
     const { value } = await this.sessions.update(callId, (r) =>
       r.endedAt ? r : { ...r, endedAt: now, endedBy, endReason: reason.slice(0, 300) || "the device hung up" },
     );
+    options.about?.(value);
     await this.calls.leave(value.tenantId, callId);
     return value;
   }
@@ -181,7 +208,7 @@ export class CallService {
    * reported to Teams (logTeleconferenceDeviceQuality) for the tenant's call quality
    * dashboard. A report for a call that already has one changes nothing.
    */
-  async recordQuality(callId: string, quality: CallQuality): Promise<CallSessionRecord> {
+  async recordQuality(callId: string, quality: CallQuality, options: { readonly about?: CallNamed } = {}): Promise<CallSessionRecord> {
     let first = false;
     const { value } = await this.sessions.update(callId, (r) => {
       first = false;
@@ -189,18 +216,23 @@ export class CallService {
       first = true;
       return { ...r, quality: normalizeCallQuality(quality) };
     });
-    if (first) {
-      const body = teleconferenceDeviceQuality({
-        callChainId: value.callId,
-        participantId: value.myParticipantId ?? value.callId,
-        deviceName: value.displayName,
-        mediaLegId: value.deviceCallId,
-        quality,
-      });
-      await this.calls
-        .logDeviceQuality(value.tenantId, body)
-        .catch((e: Error) => this.options.log(`reporting the quality of call ${callId} failed: ${e.message}`.slice(0, 300)));
+    options.about?.(value);
+    if (!first) return value;
+    if (value.callChainId === null) {
+      // Teams files the report under the call's callChainId: without one there is nothing to file it under.
+      this.options.log(`the quality of ${callLabel(value)} is kept but not reported to Teams: Graph never named its callChainId`);
+      return value;
     }
+    const body = teleconferenceDeviceQuality({
+      callChainId: value.callChainId,
+      participantId: value.myParticipantId ?? value.callId,
+      deviceName: value.displayName,
+      mediaLegId: value.deviceCallId,
+      quality,
+    });
+    await this.calls
+      .logDeviceQuality(value.tenantId, body)
+      .catch((e: Error) => this.options.log(`reporting the quality of ${callLabel(value)} failed: ${e.message}`.slice(0, 400)));
     return value;
   }
 
@@ -219,7 +251,7 @@ export class CallService {
       } catch (e) {
         failed++;
         if (e instanceof NotFoundError) await this.#catchUp(session);
-        else this.options.log(`keep-alive of call ${session.callId} failed: ${(e as Error).message}`.slice(0, 300));
+        else this.options.log(`keep-alive of ${callLabel(session)} failed: ${(e as Error).message}`.slice(0, 400));
       }
     }
     return { kept, failed };
@@ -246,20 +278,21 @@ export class CallService {
 
   async #apply(tenantId: string, event: CallEvent): Promise<boolean> {
     const now = this.options.now();
-    let foreign = false;
+    let foreign: CallSessionRecord | undefined;
     try {
       await this.#observe(event.callId, (r) => {
-        foreign = r.tenantId !== tenantId;
+        foreign = r.tenantId !== tenantId ? r : undefined;
         return foreign ? r : observeCall(r, event.observation, now);
       });
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
       // Graph can notify before the join's answer reached us; #catchUp reads the state then.
-      this.options.log(`notification for unknown call ${event.callId} acknowledged`);
+      const callChainId = event.observation.kind === "state" ? event.observation.callChainId : null;
+      this.options.log(`notification for unknown ${callLabel({ callId: event.callId, callChainId })} acknowledged`);
       return false;
     }
     if (foreign) {
-      this.options.log(`notification for call ${event.callId} came with tenant ${tenantId}, not the call's; ignored`);
+      this.options.log(`notification for ${callLabel(foreign)} came with tenant ${tenantId}, not the call's; ignored`);
       return false;
     }
     return true;

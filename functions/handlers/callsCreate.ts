@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { callLabel } from "../../shared/domain/callSession.js";
 import { handleMediaHostRequest, json } from "../platform/adminRequest.js";
 import { readJsonBody } from "../platform/httpBody.js";
 import { registerHttpRoute } from "../platform/httpRoutes.js";
@@ -6,8 +7,8 @@ import { refusalResponse } from "../platform/problem.js";
 
 /** For media hosts: join the dialed meeting as the bot for one room system (Graph credentials stay here). */
 export async function callsCreate(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleMediaHostRequest(request, context, async (plane) => {
-    const outcome = await plane.calls.join(await readJsonBody(request));
+  return handleMediaHostRequest(request, context, async (plane, _principal, log) => {
+    const outcome = await plane.calls.join(await readJsonBody(request), { about: (call) => log.about(callLabel(call)) });
     if (outcome.kind === "refused") return refusalResponse(outcome, new URL(request.url).pathname);
     return json(201, outcome, undefined, `/api/v1/calls/${encodeURIComponent(outcome.callId)}`);
   });

@@ -3,11 +3,17 @@ import { type ControlPlane, controlPlane } from "../controlPlane.js";
 import type { Principal } from "./bearerTokenAuthenticator.js";
 import { errorResponse } from "./problem.js";
 
-export type AdminOperation = (plane: ControlPlane, principal: Principal) => Promise<HttpResponseInit>;
+/** What an operation adds to its request's log lines: the subject it concerns (e.g. a call by its ids), once known. */
+export interface RequestLog {
+  about(subject: string): void;
+}
+
+export type AdminOperation = (plane: ControlPlane, principal: Principal, log: RequestLog) => Promise<HttpResponseInit>;
 
 /**
  * The frame of every admin API call: authenticate and authorize the caller, run the
- * operation, turn errors into problem+json, and leave an audit line of who did what.
+ * operation, turn errors into problem+json, and leave an audit line of who did what (and
+ * to what, when the operation names its subject: a call by its id and callChainId).
  */
 export async function handleAdminRequest(
   request: HttpRequest,
@@ -18,15 +24,18 @@ export async function handleAdminRequest(
   const path = new URL(request.url).pathname;
   let response: HttpResponseInit;
   let caller = "anonymous";
+  let subject: string | undefined;
+  const log: RequestLog = { about: (s) => (subject = s) };
   try {
     const plane = await controlPlane();
     const principal = await plane.authenticator.authenticate(request.headers.get("authorization"), role(plane));
     caller = principal.id;
-    response = await operation(plane, principal);
+    response = await operation(plane, principal, log);
   } catch (e) {
-    response = errorResponse(e, context, path);
+    response = errorResponse(e, context, path, subject);
   }
-  if (request.method !== "GET") context.log(`admin ${request.method} ${path} by ${caller} -> ${response.status ?? 200}`);
+  const about = subject ? `: ${subject}` : "";
+  if (request.method !== "GET") context.log(`admin ${request.method} ${path} by ${caller} -> ${response.status ?? 200}${about}`);
   return response;
 }
 

@@ -59,8 +59,9 @@ function problem(status: number, slug: string, title: string, detail: string, in
  * Maps an error to its response. Client mistakes get their 4xx with what was wrong;
  * anything unexpected is logged (name and message only: driver errors can carry
  * request headers with credentials) and answered with a 500 that names the invocation.
+ * `subject` (what the request concerns, e.g. a call by its ids) ends the logged line.
  */
-export function errorResponse(error: unknown, context: InvocationContext, instance?: string): HttpResponseInit {
+export function errorResponse(error: unknown, context: InvocationContext, instance?: string, subject?: string): HttpResponseInit {
   if (error instanceof ValidationError) {
     return problemResponse({
       ...problem(400, "validation", "The request is not valid", error.message, instance),
@@ -87,11 +88,11 @@ export function errorResponse(error: unknown, context: InvocationContext, instan
   if (error instanceof PreconditionFailedError)
     return problemResponse(problem(412, "precondition-failed", "Precondition failed", error.message, instance));
   if (error instanceof TokenValidationUnavailableError) {
-    context.warn(`token validation unavailable: ${error.message}`);
+    context.warn(`token validation unavailable: ${error.message}${subject ? ` (${subject})` : ""}`);
     return problemResponse(problem(503, "unavailable", "Service unavailable", error.message, instance), { "retry-after": "5" });
   }
   const described = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  context.error(`unexpected error: ${described.slice(0, 500)}`);
+  context.error(`unexpected error: ${described.slice(0, 500)}${subject ? ` (${subject})` : ""}`);
   return problemResponse(
     problem(500, "internal", "Internal error", `an unexpected error occurred; quote invocation ${context.invocationId} to the operator`, instance),
   );

@@ -241,14 +241,19 @@ export class CallController {
       return;
     }
     call.graphCallId = joined.callId;
+    // From here on every line of the call (the controller's, the IVR's, the prompts', the meeting leg's) names the
+    // Graph call and its callChainId next to the SIP Call-ID: what Microsoft support and Teams' call quality know it by.
+    const graphIds = { graphCallId: joined.callId, ...(joined.callChainId ? { callChainId: joined.callChainId } : {}) };
+    log.setBindings(graphIds);
+    call.leg.logWith(graphIds);
     limiter.recordSuccess(source, now());
     if (call.finished) {
       // The device gave up (CANCEL, BYE) while the join was on its way: the bot leaves at once.
-      log.info({ graphCallId: joined.callId }, "the device left during the join: leaving the meeting");
+      log.info("the device left during the join: leaving the meeting");
       await this.#leaveMeeting(joined.callId, "the device hung up while joining", log, "device");
       return;
     }
-    log.info({ graphCallId: joined.callId, joinAsGuest: joined.joinAsGuest }, "joining the meeting");
+    log.info({ joinAsGuest: joined.joinAsGuest }, "joining the meeting");
     for (const update of call.early.splice(0)) this.#apply(call, update);
   }
 

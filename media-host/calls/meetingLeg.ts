@@ -27,6 +27,8 @@ export interface MeetingLeg {
   requestKeyframe(): void;
   /** Per-stream figures of the meeting leg (for the call record at the end). */
   quality(): Promise<MediaStreamQuality[]>;
+  /** Adds fields to every later log line of the leg (the Graph call's ids, once the join answered). */
+  logWith(fields: Readonly<Record<string, string>>): void;
   on<E extends keyof MeetingLegEvents>(event: E, listener: (...args: MeetingLegEvents[E]) => void): unknown;
   close(): Promise<void>;
 }

@@ -23,7 +23,15 @@ export type LeaseAnswer =
   | { readonly kind: "refused"; readonly code: "lease-lost" | "host-id-in-use"; readonly reason: string; readonly retryAfterInMs: number };
 
 export type JoinResult =
-  | { readonly kind: "joined"; readonly callId: string; readonly joinAsGuest: boolean; readonly meetingSubject: string | null }
+  | {
+      readonly kind: "joined";
+      /** Graph's id of the bot's call. */
+      readonly callId: string;
+      /** Microsoft's id of the call (support, call quality dashboard); null when Graph has not named it. */
+      readonly callChainId: string | null;
+      readonly joinAsGuest: boolean;
+      readonly meetingSubject: string | null;
+    }
   | ResolutionRefusal;
 
 /** The control plane could not be reached or answered unexpectedly: the call fails with a 5xx, not a refusal. */

@@ -152,6 +152,11 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     });
   }
 
+  /** Every later line of the leg carries these fields too (pino bindings of the leg's own logger). */
+  logWith(fields: Readonly<Record<string, string>>): void {
+    this.#o.log.setBindings(fields);
+  }
+
   /** The meeting's media server's answer (POSTed to the session URL). */
   async acceptAnswer(token: string, sdp: string, meetingSessionUrl?: string): Promise<void> {
     if (!this.#isAnswerToken(token)) throw new AnswerRejectedError(401, "the answer token is not this leg's");

@@ -35,28 +35,48 @@ export interface CallSessionState {
   readonly state: CallState;
   /** Our own participant in the meeting, once Graph has named it. */
   readonly myParticipantId: string | null;
+  /**
+   * Graph's callChainId: Microsoft's id of the call (a GUID the calling platform sets when the
+   * bot's call is created), what Microsoft support and the call quality dashboard know it by.
+   * The join's answer names it; a notification names it too, should the answer not have.
+   */
+  readonly callChainId: string | null;
   readonly participants: readonly Participant[];
   readonly resultInfo: ResultInfo | null;
 }
 
 /** What one notification says, reduced to what changes the session. */
 export type CallObservation =
-  | { readonly kind: "state"; readonly state: CallState; readonly resultInfo: ResultInfo | null; readonly myParticipantId: string | null }
+  | {
+      readonly kind: "state";
+      readonly state: CallState;
+      readonly resultInfo: ResultInfo | null;
+      readonly myParticipantId: string | null;
+      readonly callChainId: string | null;
+    }
   | { readonly kind: "participants"; readonly updated: readonly Participant[] };
 
-export const INITIAL_CALL_SESSION: CallSessionState = { state: "establishing", myParticipantId: null, participants: [], resultInfo: null };
+export const INITIAL_CALL_SESSION: CallSessionState = {
+  state: "establishing",
+  myParticipantId: null,
+  callChainId: null,
+  participants: [],
+  resultInfo: null,
+};
 
 const rank = (state: CallState) => STATE_ORDER.indexOf(state);
 
 export function applyCallObservation(session: CallSessionState, observation: CallObservation): CallSessionState {
   if (observation.kind === "state") {
+    // Ids Graph names once: the first one given stays, from whichever observation, even a stale one.
     const myParticipantId = session.myParticipantId ?? observation.myParticipantId;
-    if (rank(observation.state) < rank(session.state)) return { ...session, myParticipantId };
+    const callChainId = session.callChainId ?? observation.callChainId;
+    if (rank(observation.state) < rank(session.state)) return { ...session, myParticipantId, callChainId };
     // Only a terminated observation's resultInfo counts (earlier states do not carry a meaningful
     // one, and taking it would make the result depend on arrival order); the first one given is final.
     const terminal = observation.state === "terminated" ? observation.resultInfo : null;
     const resultInfo = session.state === "terminated" ? (session.resultInfo ?? terminal) : (terminal ?? session.resultInfo);
-    return { ...session, state: observation.state, resultInfo, myParticipantId };
+    return { ...session, state: observation.state, resultInfo, myParticipantId, callChainId };
   }
   const byId = new Map(session.participants.map((p) => [p.id, p]));
   for (const p of observation.updated) {
@@ -65,6 +85,18 @@ export function applyCallObservation(session: CallSessionState, observation: Cal
     if (!known || p.sequence > known.sequence || (p.sequence === known.sequence && p.left && !known.left)) byId.set(p.id, p);
   }
   return { ...session, participants: [...byId.values()].sort((a, b) => a.id.localeCompare(b.id)) };
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A callChainId as Graph gives it (a GUID), else null: what is kept goes into log lines and reports to Microsoft. */
+export function readCallChainId(value: unknown): string | null {
+  return typeof value === "string" && GUID.test(value) ? value : null;
+}
+
+/** How a control-plane log line names a call: Graph's call id and its callChainId, so either finds every line of it. */
+export function callLabel(call: { readonly callId: string; readonly callChainId: string | null }): string {
+  return `call ${call.callId} (callChainId ${call.callChainId ?? "unknown"})`;
 }
 
 /** Whether our participant waits in the meeting lobby: only before the call is established. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { BusMessage } from "../../shared/bus/messageBus.js";
 import { processBus } from "../../functions/adapters/bus/processBus.js";
@@ -8,9 +9,12 @@ import { adminApi, type EnabledMeeting, enabledMeeting, holdLease } from "../sup
 let stack: LocalStack;
 let lease: Awaited<ReturnType<typeof holdLease>>;
 const received: BusMessage[] = [];
+/** The Functions' log lines (their InvocationContext's). */
+const functionLogs: string[] = [];
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 before(async () => {
-  stack = await startLocalStack({ logLevel: "none" });
+  stack = await startLocalStack({ logLevel: "none", logSink: (_level, line) => functionLogs.push(line) });
   // This test plays the media host "mh-test": a lease in the pool, and its messages.
   lease = await holdLease(stack, "mh-test");
   processBus.subscribe("mh-test", async (m) => {
@@ -33,6 +37,11 @@ type Meeting = EnabledMeeting;
 const meetingWithCoordinates = (lobbyScope: "everyone" | "organization" = "everyone") => enabledMeeting(stack, { lobbyScope });
 
 async function join(meeting: Meeting, deviceCallId: string): Promise<string> {
+  return (await joinAnswer(meeting, deviceCallId)).callId;
+}
+
+/** The control plane's answer to a media host's join. */
+async function joinAnswer(meeting: Meeting, deviceCallId: string): Promise<{ callId: string; callChainId: string | null }> {
   const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
   const res = await adminApi(
     stack,
@@ -50,7 +59,7 @@ async function join(meeting: Meeting, deviceCallId: string): Promise<string> {
     mediaHost,
   );
   assert.equal(res.status, 201, res.text);
-  return res.json.callId;
+  return res.json;
 }
 
 async function record(callId: string) {
@@ -80,6 +89,57 @@ describe("bot calls: join, call notifications, leave", () => {
     const last = received.filter((m) => m.orderingKey === callId).at(-1)?.body as { state: string; deviceCallId: string } | undefined;
     assert.equal(last?.state, "established");
     assert.equal(last?.deviceCallId, "sip-1");
+  });
+
+  it("keeps Graph's callChainId: in the join's answer to the media host, the call record, and the log lines of the call's requests", async () => {
+    const meeting = await meetingWithCoordinates();
+    const answer = await joinAnswer(meeting, "sip-chain-1");
+    const chain = stack.graph.calls().find((c) => c.id === answer.callId)?.callChainId;
+    assert.match(chain ?? "", GUID, "Graph named the call's chain");
+    assert.equal(answer.callChainId, chain, "the media host is told it");
+    await settle();
+    const r = await record(answer.callId);
+    assert.equal(r.callChainId, chain, "GET /v1/calls/{id} shows it");
+    assert.equal(r.state, "established");
+    const named = stack.graph.sentNotifications
+      .filter((n) => n.kind === "call" && n.callId === answer.callId && !String(n.body.value[0].resourceUrl).endsWith("/participants"))
+      .map((n) => n.body.value[0].resourceData.callChainId);
+    assert.ok(named.length >= 2 && named.every((c) => c === chain), "the notifications the record followed name the same one");
+    // A notification naming another one changes nothing: the first one given stays.
+    const token = await stack.graph.signCallNotificationToken({ audience: LOCAL_BOT_APP_ID, tenantId: meeting.tenant.tenantId });
+    const other = await fetch(`${stack.publicBaseUrl}/api/graph/calls`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        "@odata.type": "#microsoft.graph.commsNotifications",
+        value: [
+          {
+            "@odata.type": "#microsoft.graph.commsNotification",
+            changeType: "updated",
+            resourceUrl: `/communications/calls/${answer.callId}`,
+            resourceData: { "@odata.type": "#microsoft.graph.call", state: "established", callChainId: randomUUID() },
+          },
+        ],
+      }),
+    });
+    assert.equal(other.status, 202);
+    assert.equal((await record(answer.callId)).callChainId, chain);
+
+    const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+    const quality = {
+      deviceLeg: [],
+      meetingLeg: [{ kind: "audio", packetsSent: 1, packetsReceived: 1, packetsLost: 0, jitterMs: null, roundTripMs: null }],
+    };
+    assert.equal((await adminApi(stack, "PUT", `/v1/calls/${answer.callId}/quality`, { quality }, mediaHost)).status, 200);
+    assert.equal((await adminApi(stack, "DELETE", `/v1/calls/${answer.callId}?reason=BYE`, undefined, mediaHost)).status, 204);
+    const about = `call ${answer.callId} (callChainId ${chain})`;
+    for (const request of ["POST /api/v1/calls ", `PUT /api/v1/calls/${answer.callId}/quality `, `DELETE /api/v1/calls/${answer.callId} `]) {
+      assert.ok(
+        functionLogs.some((l) => l.startsWith(`admin ${request}`) && l.endsWith(`: ${about}`)),
+        `the log line of ${request.trim()} names the call by its callChainId:\n${functionLogs.join("\n")}`,
+      );
+    }
+    assert.equal((await record(answer.callId)).callChainId, chain, "the ended call's record keeps it");
   });
 
   it("replayed three times and reordered, call notifications leave the state ordered delivery left", async () => {
@@ -235,8 +295,12 @@ describe("call quality from media hosts", () => {
     assert.deepEqual((await record(callId)).quality, quality);
     const reports = stack.graph.deviceQualityReports().slice(reportsBefore);
     assert.equal(reports.length, 1);
-    const sent = reports[0]?.quality as { deviceName: string; mediaQualityList: Record<string, unknown>[] };
+    const sent = reports[0]?.quality as { callChainId: string; deviceName: string; mediaQualityList: Record<string, unknown>[] };
     assert.equal(sent.deviceName, "Boardroom 4");
+    const chain = stack.graph.calls().find((c) => c.id === callId)?.callChainId;
+    assert.match(chain ?? "", GUID);
+    assert.equal(sent.callChainId, chain, "Teams gets the call's callChainId, as Graph named it, not the call's id");
+    assert.equal((await record(callId)).callChainId, chain);
     assert.equal(sent.mediaQualityList[0]?.["@odata.type"], "#microsoft.graph.teleconferenceDeviceAudioQuality");
     assert.equal(sent.mediaQualityList[0]?.inboundPackets, 1498);
     assert.equal(sent.mediaQualityList[0]?.averageInboundJitter, "PT0.004S");

@@ -9,7 +9,8 @@ const mapping: DocumentMapping<CallSessionRecord> = {
   toDocument: (record) => ({ ...record, id: record.callId }),
   fromDocument: (document) => {
     const { id, ...record } = withoutSystemProperties(document);
-    return record as unknown as CallSessionRecord;
+    // Records written before the callChainId was kept have none.
+    return { callChainId: null, ...record } as unknown as CallSessionRecord;
   },
 };
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Call } from "@microsoft/microsoft-graph-types";
-import type { CallControl, JoinMeetingRequest } from "../../ports.js";
+import { readCallChainId } from "../../../shared/domain/callSession.js";
+import type { CallControl, JoinedCall, JoinMeetingRequest } from "../../ports.js";
 import { graphFailure, isGraphNotFound, type TenantGraphClients } from "./tenantGraphClients.js";
 
 /** Joins Teams meetings as the bot with application-hosted media, one call per room system. */
@@ -13,7 +14,7 @@ export class GraphCallControl implements CallControl {
     this.#botAppId = botAppId;
   }
 
-  async join(request: JoinMeetingRequest): Promise<{ callId: string; myParticipantId: string | null }> {
+  async join(request: JoinMeetingRequest): Promise<JoinedCall> {
     const { meeting } = request;
     // A guest shows under the device's name with a guest identity; an app join shows the
     // device's name on the bot's application identity (authenticated: lobby rules for the tenant apply).
@@ -45,7 +46,7 @@ export class GraphCallControl implements CallControl {
     try {
       const call = (await this.#clients.client(request.tenantId).api("/communications/calls").post(body)) as Call;
       if (!call.id) throw new Error("Microsoft Graph created a call without an id");
-      return { callId: call.id, myParticipantId: call.myParticipantId ?? null };
+      return { callId: call.id, myParticipantId: call.myParticipantId ?? null, callChainId: readCallChainId(call.callChainId) };
     } catch (e) {
       throw graphFailure(e, "join");
     }

@@ -350,6 +350,27 @@ describe("bot calls", () => {
     await client.api(`/communications/calls/${call.id}/keepAlive`).post({});
   });
 
+  it("gives each call a callChainId (a GUID) when it is created: in the join's answer, GET, calls() and every call-state notification", async () => {
+    const { meeting } = newMeeting();
+    const { call, path, token } = await join(meeting as OnlineMeeting);
+    const chain = call.callChainId ?? "";
+    assert.match(chain, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.notEqual(chain, call.id, "not the call's own id");
+    await emulator.idle();
+    const client = graph(token);
+    assert.equal(((await client.api(`/communications/calls/${call.id}`).get()) as Call).callChainId, chain);
+    assert.equal(emulator.calls().find((c) => c.id === call.id)?.callChainId, chain);
+    assert.match(await (await fetch(emulator.operatorUrl)).text(), new RegExp(`callChainId <code>${chain}</code>`));
+    await client.api(`/communications/calls/${call.id}`).delete();
+    await emulator.idle();
+    const states = stateNotes(path);
+    assert.deepEqual(
+      states.map((n) => n.resourceData.state),
+      ["establishing", "established", "terminating", "terminated"],
+    );
+    for (const n of states) assert.equal(n.resourceData.callChainId, chain, `the ${n.resourceData.state} notification names it`);
+  });
+
   it("answers 400 for bad join bodies, 403 without media access, 404 for an unknown meeting", async () => {
     const { meeting } = newMeeting();
     const client = graph(await appToken(TENANT_A, JOIN_ROLES));

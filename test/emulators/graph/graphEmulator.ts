@@ -158,6 +158,8 @@ export interface CallSnapshot {
   readonly state: string;
   readonly inLobby: boolean;
   readonly myParticipantId: string;
+  /** Set by the calling platform when the call is created (a GUID); in the join's answer, GET and every call-state notification. */
+  readonly callChainId: string;
   readonly callbackUri: string;
   readonly identity: { readonly kind: "application" | "guest"; readonly id: string; readonly displayName: string };
   readonly resultInfo: ResultInfo | null;
@@ -642,6 +644,7 @@ export class GraphEmulator {
       state: c.state,
       inLobby: c.roster === "lobby",
       myParticipantId: c.myParticipantId,
+      callChainId: c.callChainId,
       callbackUri: c.callbackUri,
       identity: c.identity,
       resultInfo: c.resultInfo,
@@ -1839,6 +1842,7 @@ export class GraphEmulator {
           appId: c.appId,
           state: c.state,
           inLobby: c.roster === "lobby",
+          callChainId: c.callChainId,
         }));
       return text(200, renderOperatorPage(meetings, calls, LOBBY_SCOPES), "text/html; charset=utf-8");
     }

@@ -20,6 +20,7 @@ export interface OperatorCallView {
   readonly appId: string;
   readonly state: string;
   readonly inLobby: boolean;
+  readonly callChainId: string;
 }
 
 const form = (action: string, label: string, extra = "") =>
@@ -42,6 +43,7 @@ export function renderOperatorPage(
         .map(
           (c) =>
             `<li><code>${escapeHtml(c.id)}</code> ${escapeHtml(c.displayName || c.appId)} — <strong>${escapeHtml(c.state)}${c.inLobby ? " (in lobby)" : ""}</strong> ` +
+            `callChainId <code>${escapeHtml(c.callChainId)}</code> ` +
             (c.inLobby ? form(`/_emulator/calls/${enc(c.id)}/admit`, "Admit") : "") +
             form(`/_emulator/calls/${enc(c.id)}/remove`, "Remove") +
             "</li>",

@@ -33,6 +33,9 @@ let controller: CallController;
 let meetingLegs: MeetingLegServer;
 let membership: PoolMembership;
 let meeting: { tenantKey: string; tenantId: string; vtcId: string; meetingId: string };
+/** What the media host logged (its calls' and its meeting legs' lines), oldest first. */
+const mediaHostLog: Record<string, unknown>[] = [];
+const hostLogger = pino({ level: "debug" }, { write: (line: string) => void mediaHostLog.push(JSON.parse(line)) });
 
 before(async () => {
   stack = await startLocalStack({ logLevel: "none" });
@@ -57,7 +60,7 @@ before(async () => {
     host: "127.0.0.1",
     port: 0,
     ice: { bindAddress: "127.0.0.1", advertisedAddress: "127.0.0.1" },
-    logger: pino({ level: "silent" }),
+    logger: hostLogger,
   });
   await meetingLegs.listen();
   const promptsDirectory = mkdtempSync(join(tmpdir(), "prompts-"));
@@ -79,7 +82,7 @@ before(async () => {
     rtpengine: rtpengine.client,
     meetingLegs,
     limiter: new FailedAttemptLimiter(),
-    logger: pino({ level: "silent" }),
+    logger: hostLogger,
   });
 });
 after(async () => {
@@ -119,6 +122,28 @@ describe("direct dial through the whole path", () => {
     assert.equal(record.json.endedBy, "device");
     assert.ok(record.json.establishedAt);
     assert.equal(controller.activeCalls, 0);
+
+    // From the join's answer on, every line the media host logs about the call names it by its SIP Call-ID, Graph's
+    // call id and its callChainId (Microsoft's id of the call), so one search finds the call's lines everywhere.
+    const callChainId = bot.callChainId;
+    assert.match(callChainId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.equal(record.json.callChainId, callChainId);
+    const lines = mediaHostLog.filter((l) => l.callId === record.json.deviceCallId);
+    const joined = lines.findIndex((l) => l.msg === "joining the meeting");
+    assert.ok(joined >= 0, `the join is logged: ${JSON.stringify(lines)}`);
+    assert.ok(
+      lines.slice(0, joined).every((l) => l.callChainId === undefined),
+      "before the join's answer nobody knows it",
+    );
+    const later = lines.slice(joined);
+    assert.ok(
+      later.some((l) => l.msg === "call ended"),
+      "the end of the call is among them",
+    );
+    for (const line of later) {
+      assert.equal(line.callChainId, callChainId, `"${line.msg}" carries the callChainId`);
+      assert.equal(line.graphCallId, bot.id, `"${line.msg}" carries Graph's call id`);
+    }
   });
 
   it("IVR: a device dials the tenant key, keys the conference ID in with SIP INFO and joins the meeting", async () => {

@@ -18,6 +18,8 @@ import { waitFor } from "../../support/waiting.js";
 // DTLS-SRTP, and the meeting's media comes back, keyframe requests crossing both ways.
 let rtpengine: RtpengineHarness;
 let legs: MeetingLegServer;
+/** The legs' log lines, oldest first. */
+const legLog: Record<string, unknown>[] = [];
 
 before(async () => {
   rtpengine = await startRtpengine();
@@ -29,7 +31,7 @@ before(async () => {
     ice: { bindAddress: "127.0.0.1", advertisedAddress: "127.0.0.1", portRange: [29000, 29199] },
     mediaTimeoutInMs: 2000,
     answerTimeoutInMs: 1500,
-    logger: pino({ level: "silent" }),
+    logger: pino({ level: "debug" }, { write: (line: string) => void legLog.push(JSON.parse(line)) }),
   });
   await legs.listen();
 });
@@ -156,7 +158,7 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
   });
 
   it("the session endpoint: 401 for a wrong token, 409 for a second answer, 415 for non-SDP, 404 for an unknown leg; DELETE ends the leg", async () => {
-    const { device, leg } = await connectCall();
+    const { device, leg, callId } = await connectCall();
     const blob = JSON.parse(await leg.mediaBlob()) as { session: string; answerToken: string };
     const post = (token: string, body: string, type = "application/sdp") =>
       fetch(blob.session, { method: "POST", headers: { "content-type": type, authorization: `Bearer ${token}` }, body });
@@ -166,6 +168,10 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
     assert.equal((await post(blob.answerToken, "{}", "application/json")).status, 415);
     const unknown = await fetch(`${blob.session.replace(/[^/]+$/, "")}AAAAAAAAAAAAAAAAAAAAAA`, { method: "POST", body: "" });
     assert.equal(unknown.status, 404);
+    // The call's join answered: from now on the leg's lines name the Graph call too.
+    const ids = { graphCallId: "2f1a1100-b174-40a0-aba7-0b405e01ed92", callChainId: "d8217646-3110-40b1-bae6-e9ac6c3a9f74" };
+    leg.logWith(ids);
+    const from = legLog.length;
     const peer = await MeetingPeer.answer(await leg.mediaBlob());
     const again = await post(blob.answerToken, "v=0\r\n");
     assert.equal(again.status, 409, "a second answer is refused");
@@ -173,6 +179,12 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
     assert.equal(await peer.hangUp(), 204);
     assert.match(await ended, /media server ended/);
     assert.equal(legs.leg(leg.legId), undefined, "the leg is gone");
+    const later = legLog.slice(from).filter((l) => l.legId === leg.legId);
+    assert.ok(
+      later.some((l) => l.msg === "meeting leg ended"),
+      "the leg's end is logged",
+    );
+    for (const line of later) assert.deepEqual([line.callId, line.graphCallId, line.callChainId], [callId, ids.graphCallId, ids.callChainId]);
     await peer.close();
     await device.close();
   });

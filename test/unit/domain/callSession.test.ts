@@ -10,21 +10,30 @@ import {
   type Participant,
   type ResultInfo,
   applyCallObservation,
+  callLabel,
   isCallState,
   isInLobby,
   mediaHostView,
   observeCall,
   presentParticipants,
+  readCallChainId,
 } from "../../../shared/domain/callSession.js";
 
 const NUM_RUNS = 400;
 const ME = "me-0b7c";
+const CHAIN = "d8217646-3110-40b1-bae6-e9ac6c3a9f74";
 
-const state = (s: CallState, resultInfo: ResultInfo | null = null, myParticipantId: string | null = ME): CallObservation => ({
+const state = (
+  s: CallState,
+  resultInfo: ResultInfo | null = null,
+  myParticipantId: string | null = ME,
+  callChainId: string | null = CHAIN,
+): CallObservation => ({
   kind: "state",
   state: s,
   resultInfo,
   myParticipantId,
+  callChainId,
 });
 
 const participant = (over: Partial<Participant> & { id: string }): Participant => ({
@@ -45,6 +54,7 @@ const apply = (observations: readonly CallObservation[], from: CallSessionState 
 const core = (s: CallSessionState) => ({
   state: s.state,
   myParticipantId: s.myParticipantId,
+  callChainId: s.callChainId,
   participants: s.participants,
   resultInfo: s.resultInfo,
 });
@@ -54,7 +64,7 @@ const ENDED: ResultInfo = { code: 200, subcode: 4097, message: "The meeting ende
 
 describe("applyCallObservation: examples", () => {
   it("starts establishing, unnamed, empty, without a result", () => {
-    assert.deepEqual(INITIAL_CALL_SESSION, { state: "establishing", myParticipantId: null, participants: [], resultInfo: null });
+    assert.deepEqual(INITIAL_CALL_SESSION, { state: "establishing", myParticipantId: null, callChainId: null, participants: [], resultInfo: null });
   });
 
   it("moves forward through the states", () => {
@@ -79,6 +89,15 @@ describe("applyCallObservation: examples", () => {
   it("learns our participant id from any state observation, even a stale one", () => {
     assert.equal(apply([state("established", null, null)]).myParticipantId, null);
     assert.equal(apply([state("established", null, null), state("establishing", null, ME)]).myParticipantId, ME);
+  });
+
+  it("learns the callChainId from any state observation, even a stale one; the first one given stays", () => {
+    assert.equal(apply([state("established", null, ME, null)]).callChainId, null);
+    assert.equal(apply([state("established", null, ME, null), state("establishing", null, ME, CHAIN)]).callChainId, CHAIN);
+    assert.equal(apply([state("terminated", ENDED, ME, null), state("established", null, ME, CHAIN)]).callChainId, CHAIN);
+    const other = "0b1a1100-b174-40a0-aba7-0b405e01ed92";
+    assert.equal(apply([state("establishing", null, ME, CHAIN), state("established", null, ME, other)]).callChainId, CHAIN);
+    assert.equal(apply([participants(participant({ id: "a" }))], { ...INITIAL_CALL_SESSION, callChainId: CHAIN }).callChainId, CHAIN);
   });
 
   it("keeps the terminated resultInfo, whatever comes later", () => {
@@ -161,7 +180,8 @@ describe("applyCallObservation: order-insensitive and idempotent (property)", ()
 
   /**
    * A call's observations, realistically: every state observation names our participant
-   * or nothing; a roster entry's content is fixed by (id, sequence), only "left" varies.
+   * or nothing, and the call's callChainId or nothing; a roster entry's content is fixed
+   * by (id, sequence), only "left" varies.
    */
   const callArb = (terminatedCount: fc.Arbitrary<number>, terminatedResult: (i: number) => fc.Arbitrary<ResultInfo | null>) =>
     fc
@@ -174,11 +194,14 @@ describe("applyCallObservation: order-insensitive and idempotent (property)", ()
             maxLength: IDS.length * (MAX_SEQUENCE + 1),
           },
         ),
-        states: fc.array(fc.record({ state: fc.constantFrom(...STATES_BEFORE_END), resultInfo: resultInfoArb, named: fc.boolean() }), {
-          maxLength: 6,
-        }),
+        states: fc.array(
+          fc.record({ state: fc.constantFrom(...STATES_BEFORE_END), resultInfo: resultInfoArb, named: fc.boolean(), chained: fc.boolean() }),
+          { maxLength: 6 },
+        ),
         terminated: terminatedCount.chain((n) =>
-          fc.tuple(...Array.from({ length: n }, (_, i) => fc.record({ resultInfo: terminatedResult(i), named: fc.boolean() }))),
+          fc.tuple(
+            ...Array.from({ length: n }, (_, i) => fc.record({ resultInfo: terminatedResult(i), named: fc.boolean(), chained: fc.boolean() })),
+          ),
         ),
         rosters: fc.array(
           fc.array(fc.record({ id: fc.constantFrom(...IDS), sequence: fc.integer({ min: 0, max: MAX_SEQUENCE }), left: fc.boolean() }), {
@@ -189,8 +212,8 @@ describe("applyCallObservation: order-insensitive and idempotent (property)", ()
         ),
       })
       .map(({ content, states, terminated, rosters }): CallObservation[] => [
-        ...states.map((s) => state(s.state, s.resultInfo, s.named ? ME : null)),
-        ...terminated.map((t) => state("terminated", t.resultInfo, t.named ? ME : null)),
+        ...states.map((s) => state(s.state, s.resultInfo, s.named ? ME : null, s.chained ? CHAIN : null)),
+        ...terminated.map((t) => state("terminated", t.resultInfo, t.named ? ME : null, t.chained ? CHAIN : null)),
         ...rosters.map((entries) =>
           participants(
             ...entries.map((e) => ({
@@ -295,6 +318,20 @@ describe("isCallState", () => {
   it("accepts Graph's call states and nothing else", () => {
     for (const s of ["incoming", "establishing", "ringing", "established", "terminating", "terminated"]) assert.equal(isCallState(s), true, s);
     for (const v of ["Established", "hold", "", null, undefined, 3, {}]) assert.equal(isCallState(v), false, String(v));
+  });
+});
+
+describe("readCallChainId and callLabel", () => {
+  it("takes a GUID as Graph gives it and nothing else", () => {
+    assert.equal(readCallChainId(CHAIN), CHAIN);
+    assert.equal(readCallChainId(CHAIN.toUpperCase()), CHAIN.toUpperCase());
+    for (const v of [undefined, null, "", "not-a-guid", `${CHAIN}\nforged line`, `{${CHAIN}}`, 42, {}])
+      assert.equal(readCallChainId(v), null, String(v));
+  });
+
+  it("names a call by Graph's call id and its callChainId, or says the callChainId is unknown", () => {
+    assert.equal(callLabel({ callId: "2f1a1100-b174", callChainId: CHAIN }), `call 2f1a1100-b174 (callChainId ${CHAIN})`);
+    assert.equal(callLabel({ callId: "2f1a1100-b174", callChainId: null }), "call 2f1a1100-b174 (callChainId unknown)");
   });
 });
 
