@@ -14,6 +14,9 @@ export interface AnchorMediaOptions {
  * returns the SDP the device gets. Used at set-up and for every in-dialog offer. The
  * meeting side is plain RTP on loopback: rtpengine adds Opus to what it offers there
  * (and transcodes when the device has none), offers rtcp-mux, and passes video through.
+ * Stereo G.722 (G722/8000/2, which Lync and Skype for Business clients list first) is stripped
+ * from the device's offer: rtpengine's G.722 encoder (ffmpeg) is mono only, so answering
+ * it would fail every packet towards the device; the device gets its mono G.722 instead.
  */
 export async function anchorMedia(rtpengine: RtpengineClient, leg: MeetingLeg, deviceOffer: string, options: AnchorMediaOptions): Promise<string> {
   const participants = { "call-id": options.callId, "from-tag": options.deviceTag };
@@ -23,7 +26,7 @@ export async function anchorMedia(rtpengine: RtpengineClient, leg: MeetingLeg, d
     replace: ["origin", "session-connection"],
     ICE: "remove",
     "transport-protocol": "RTP/AVP",
-    codec: { transcode: ["opus/48000/2"] },
+    codec: { transcode: ["opus/48000/2"], strip: ["G722/8000/2"] },
     "rtcp-mux": ["offer"],
   });
   const towardsDevice = await rtpengine.answer({

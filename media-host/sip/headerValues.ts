@@ -68,6 +68,15 @@ export interface MediaType {
   readonly params: Params;
 }
 
+/** Content-Disposition (RFC 3261 §20.11, RFC 3204 handling, RFC 5621). */
+export interface ContentDisposition {
+  /** Lower-cased: session, render, icon, alert, signal, early-session or any extension token. */
+  readonly type: string;
+  /** "required" when the parameter is absent or has any other value (RFC 3261 §20.11, RFC 3204 §5). */
+  readonly handling: "optional" | "required";
+  readonly params: Params;
+}
+
 export interface SessionExpires {
   readonly deltaSeconds: number;
   readonly refresher: "uac" | "uas" | undefined;
@@ -393,6 +402,17 @@ export function parseMediaType(value: string, what = "Content-Type"): MediaType 
   const params = parseParams(sc);
   expectEnd(sc);
   return { type, subtype, params };
+}
+
+/** disp-type *( SEMI disp-param ); a handling other than "optional" (or none) counts as "required". */
+export function parseContentDisposition(value: string): ContentDisposition {
+  const sc: Scanner = new Scanner(value, "Content-Disposition");
+  sc.skipWs();
+  const type = sc.token("no disposition type").toLowerCase();
+  const params = parseParams(sc);
+  expectEnd(sc);
+  const handling = params.get("handling")?.toLowerCase() === "optional" ? "optional" : "required";
+  return { type, handling, params };
 }
 
 /** Accept: the media ranges that parse (an unparseable one cannot be honoured anyway). */

@@ -19,6 +19,12 @@ export interface RequestPolicy {
   readonly uriSchemes?: readonly string[];
   /** Body types understood (default application/sdp); others get a 415 with Accept. */
   readonly acceptedBodyTypes?: readonly string[];
+  /**
+   * Multipart types (RFC 5621) taken in the requests that carry a session description
+   * (SESSION_BODY_METHODS), whose SDP part the stack then picks (sessionBody.ts); in
+   * other requests, and by default, they get a 415 like any type not understood.
+   */
+  readonly multipartBodyTypes?: readonly string[];
   /** Body types an answer to INVITE or UPDATE carries (default application/sdp); an Accept that allows none of them gets a 406. */
   readonly answerBodyTypes?: readonly string[];
 }
@@ -51,6 +57,19 @@ export const KNOWN_METHODS: readonly string[] = [
 ];
 
 const SDP = ["application/sdp"];
+
+/** The requests whose body is a session description (offer or answer, RFC 3261 §13, RFC 3311, RFC 3262). */
+export const SESSION_BODY_METHODS: readonly string[] = ["INVITE", "ACK", "UPDATE", "PRACK"];
+
+/** The multipart types a user agent takes (RFC 5621: mixed always, alternative for offers like Lync's). */
+export const MULTIPART_BODY_TYPES: readonly string[] = ["multipart/mixed", "multipart/alternative"];
+
+/** The body types a request of `method` may carry under `policy`: multipart ones only where a session description goes. */
+export function acceptedBodyTypes(policy: Pick<RequestPolicy, "acceptedBodyTypes" | "multipartBodyTypes">, method: string): readonly string[] {
+  const types = policy.acceptedBodyTypes ?? SDP;
+  const multipart = SESSION_BODY_METHODS.includes(method) ? (policy.multipartBodyTypes ?? []) : [];
+  return multipart.length === 0 ? types : [...types, ...multipart];
+}
 
 function mediaTypeOf(range: MediaType): string {
   return `${range.type}/${range.subtype}`;
@@ -110,7 +129,7 @@ export function checkRequestSanity(request: SipRequest, policy: RequestPolicy): 
   }
 
   // §8.2.3: a body must say what it is, in a type understood here (RFC 4475 §3.3.6).
-  const bodyTypes = policy.acceptedBodyTypes ?? SDP;
+  const bodyTypes = acceptedBodyTypes(policy, request.method);
   if (request.body.length > 0) {
     const type = h.contentType();
     if (type === undefined) return refuse(400, "Missing Content-Type");

@@ -3,7 +3,8 @@ import { EventEmitter } from "node:events";
 import type { SipParseError } from "./errors.js";
 import type { SipRequest, SipResponse } from "./message.js";
 import { isRfc3261Branch, parseUri, SipHeaders } from "./message.js";
-import { checkRequestSanity, type RequestPolicy } from "./sanity.js";
+import { MULTIPART_BODY_TYPES, SESSION_BODY_METHODS, acceptedBodyTypes, checkRequestSanity, type RequestPolicy } from "./sanity.js";
+import { withSessionBody } from "./sessionBody.js";
 import { buildResponse, serializeMessage } from "./serializer.js";
 import { IncomingRequest } from "./incomingRequest.js";
 import { ClientNonInviteTransaction } from "./transactions/clientNonInviteTransaction.js";
@@ -33,6 +34,12 @@ export interface SipStackOptions {
   readonly supportedExtensions?: readonly string[];
   /** Body types understood; others get a 415 with Accept. */
   readonly acceptedBodyTypes?: readonly string[];
+  /**
+   * Multipart types taken in INVITE, ACK, UPDATE and PRACK (default multipart/mixed and
+   * multipart/alternative): handlers get the request with the SDP part chosen as its body
+   * (RFC 5621, sessionBody.ts), or the stack refuses it (415 with Accept, 400).
+   */
+  readonly multipartBodyTypes?: readonly string[];
   /** The Server header of every response. */
   readonly serverName?: string;
   readonly scheduler?: Scheduler;
@@ -123,6 +130,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       allowedMethods: [...new Set([...ALWAYS_ALLOWED, ...this.#handlers.keys()])],
       supportedExtensions: this.#options.supportedExtensions ?? ["timer"],
       acceptedBodyTypes: this.#options.acceptedBodyTypes ?? DEFAULT_BODY_TYPES,
+      multipartBodyTypes: this.#options.multipartBodyTypes ?? MULTIPART_BODY_TYPES,
     };
   }
 
@@ -136,13 +144,13 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     }
   }
 
-  #receiveRequest(request: SipRequest, flow: Flow): void {
-    const key = transactionKey(request);
-    if (request.method !== "ACK") stampTopVia(request, flow);
-    if (request.method === "ACK") {
+  #receiveRequest(received: SipRequest, flow: Flow): void {
+    const key = transactionKey(received);
+    if (received.method !== "ACK") stampTopVia(received, flow);
+    if (received.method === "ACK") {
       const entry = this.#server.get(key);
       if (entry && entry.transaction instanceof ServerInviteTransaction && entry.transaction.state === "completed") entry.transaction.receiveAck();
-      else this.emit("ack", request, flow);
+      else this.emit("ack", this.#ackForDialog(received), flow);
       return;
     }
     const existing = this.#server.get(key);
@@ -150,7 +158,13 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       existing.transaction.receiveRequest();
       return;
     }
-    const rejection = checkRequestSanity(request, this.#policy);
+    const policy = this.#policy;
+    const insane = checkRequestSanity(received, policy);
+    // A multipart body (RFC 5621) becomes its session description here: nothing past the stack sees multipart.
+    const view =
+      insane || !SESSION_BODY_METHODS.includes(received.method) ? undefined : withSessionBody(received, acceptedBodyTypes(policy, received.method));
+    const request = view && "request" in view ? view.request : received;
+    const rejection = insane ?? (view && "rejection" in view ? view.rejection : undefined);
     const entry = this.#newTransaction(request, flow, key);
     if (rejection) {
       entry.incoming.respond(rejection.status, rejection.reason, { headers: rejection.headers, ...this.#serverHeader() });
@@ -276,10 +290,24 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     invite.incoming.cancel();
   }
 
+  /**
+   * An ACK for a 2xx as its dialog gets it: a multipart answer (a late offer's) reduced to
+   * its SDP part. An ACK cannot be refused: one whose body gives no session description
+   * goes on without a body.
+   */
+  #ackForDialog(ack: SipRequest): SipRequest {
+    const view = withSessionBody(ack, acceptedBodyTypes(this.#policy, "ACK"));
+    if ("request" in view) return view.request;
+    const headers = ack.headers.clone();
+    for (const name of ["Content-Type", "Content-Disposition", "Content-Transfer-Encoding"]) headers.delete(name);
+    headers.set("Content-Length", "0");
+    return { ...ack, headers, body: Buffer.alloc(0) };
+  }
+
   #answerOptions(incoming: IncomingRequest): void {
     const headers: [string, string][] = [
       ["Allow", this.#policy.allowedMethods.join(", ")],
-      ["Accept", (this.#options.acceptedBodyTypes ?? DEFAULT_BODY_TYPES).join(", ")],
+      ["Accept", acceptedBodyTypes(this.#policy, "INVITE").join(", ")],
       ["Supported", this.#policy.supportedExtensions.join(", ")],
     ];
     const unavailable = this.#unavailable();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { after, before, describe, it } from "node:test";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -22,6 +22,8 @@ import { type RtpengineHarness, startRtpengine } from "../rtpengine/support/harn
 import { describeResult, runSipp } from "../../support/peers/sipp.js";
 import { adminApi, enabledMeeting } from "../../support/onboarding.js";
 import { RawSipDevice } from "../../support/peers/rawSipDevice.js";
+import { LYNC_INVITES, MULTIPART_GOLDEN_DIR, lyncInvite } from "../../support/multipartInvites.js";
+import { normaliseSdp } from "../rtpengine/support/sdpNormaliser.js";
 
 // A room system dials <tenant key>.<VTC ID> into a media host wired to the real control
 // plane (emulated Entra ID and Graph), rtpengine and SIPp: the full direct-dial path.
@@ -334,6 +336,105 @@ describe("direct dial through the whole path", () => {
       device.close();
     }
   });
+
+  // Golden: the INVITE shapes in golden/multipart (see its README for their sources) and the answers they get.
+  for (const name of LYNC_INVITES) {
+    it(`a Lync / Skype for Business INVITE (${name}, multipart): 200 with a plain SDP answering its RFC 5245 ICE alternative, then ACK and BYE`, async () => {
+      const before = stack.graph.calls().length;
+      const bind = async () => {
+        const socket = createSocket("udp4");
+        await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+        return socket;
+      };
+      const [device, rtp, rtcp] = [await bind(), await bind(), await bind()];
+      const port = device.address().port;
+      const uri = `sip:${dial()}@127.0.0.1:${sipPort}`;
+      const callId = `${name}-${Date.now()}@contoso.example`;
+      const responses: { status: number; method: string; message: ReturnType<typeof parseMessage> }[] = [];
+      device.on("message", (data) => {
+        const message = parseMessage(data);
+        if (message.kind === "response") responses.push({ status: message.status, method: message.headers.cseq().method, message });
+      });
+      const sendLines = (lines: string[]) => device.send([...lines, "Content-Length: 0", "", ""].join("\r\n"), sipPort, "127.0.0.1");
+      const until = async (what: string, probe: () => boolean, timeoutInMs = 15_000) => {
+        const deadline = Date.now() + timeoutInMs;
+        while (!probe()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${responses.map((r) => `${r.status} ${r.method}`).join(", ")}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      try {
+        const invite = lyncInvite(name, {
+          requestUri: uri,
+          deviceIp: "127.0.0.1",
+          sipPort: port,
+          branch: `z9hG4bK-${name}-invite`,
+          callId,
+          audioPort: rtp.address().port,
+          audioRtcpPort: rtcp.address().port,
+        });
+        assert.match(invite.toString(), /Content-Type: multipart\/(alternative|mixed);boundary=/);
+        device.send(invite, sipPort, "127.0.0.1");
+        await until("the 200", () => responses.some((r) => r.method === "INVITE" && r.status >= 200));
+        const statuses = responses.filter((r) => r.method === "INVITE").map((r) => r.status);
+        assert.deepEqual([...new Set(statuses)], [100, 180, 200], "Trying, ringing while the bot joins, answered");
+        const ok = responses.find((r) => r.status === 200)!.message;
+        assert.equal(ok.headers.get("Content-Type"), "application/sdp", "our answer is a plain SDP");
+        const answer = ok.body.toString();
+        assert.ok(answer.endsWith("\r\n") && !/[^\r]\n/.test(answer), "CRLF line endings");
+        const audio = answer.split("\r\n").find((line) => line.startsWith("m=audio "));
+        const profile = name === "lync-alternative" ? "RTP/SAVP" : "RTP/AVP";
+        assert.match(
+          audio ?? "",
+          new RegExp(`^m=audio [1-9]\\d* ${profile.replace("/", "\\/")} 9 101$`),
+          "the offer's transport; G.722, its first codec rtpengine can encode, and its telephone-event",
+        );
+        assert.match(answer, /\r\na=rtpmap:9 G722\/8000\r\n/);
+        assert.match(answer, /\r\na=rtpmap:101 telephone-event\/8000\r\n/);
+        assert.match(answer, /\r\na=sendrecv\r\n/);
+        assert.match(answer, /\r\na=crypto:\d+ AES_CM_128_HMAC_SHA1_80 inline:/, "SRTP keys of our own (SDES)");
+        assert.match(answer, /\r\na=ice-ufrag:/, "ICE answered: the RFC 5245 alternative was the one anchored");
+        assert.doesNotMatch(answer, /0\.830|x-msrta|SILK|cryptoscale/);
+        const expectedFile = join(MULTIPART_GOLDEN_DIR, `${name}.answer.expected.sdp`);
+        if (process.env.UPDATE_GOLDEN === "1") writeFileSync(expectedFile, normaliseSdp(answer));
+        assert.equal(normaliseSdp(answer), readFileSync(expectedFile, "utf8"), `differs from ${expectedFile}`);
+
+        const toHeader = `To: ${ok.headers.get("To")}`;
+        const from = `From: "Alex Wilber" <sip:alexw@contoso.example>;tag=${/;tag=([^;]+)/.exec(invite.toString())?.[1] ?? ""}`;
+        sendLines([
+          `ACK ${uri} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-${name}-ack;rport`,
+          "Max-Forwards: 70",
+          from,
+          toHeader,
+          `Call-ID: ${callId}`,
+          "CSeq: 1 ACK",
+        ]);
+        await until("the bot in the meeting", () => stack.graph.calls().slice(before)[0]?.state === "established");
+        // The 2xx is no longer retransmitted once ACKed.
+        const oks = () => responses.filter((r) => r.status === 200 && r.method === "INVITE").length;
+        const seen = oks();
+        await new Promise((r) => setTimeout(r, 1200));
+        assert.equal(oks(), seen, "the ACK stopped the 200's retransmissions");
+        assert.equal(controller.activeCalls, 1);
+
+        sendLines([
+          `BYE ${uri} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-${name}-bye;rport`,
+          "Max-Forwards: 70",
+          from,
+          toHeader,
+          `Call-ID: ${callId}`,
+          "CSeq: 2 BYE",
+        ]);
+        await until("the BYE's 200", () => responses.some((r) => r.method === "BYE" && r.status === 200));
+        await until("the bot to leave", () => stack.graph.calls().slice(before)[0]?.state === "terminated");
+        await until("the call to end", () => controller.activeCalls === 0);
+      } finally {
+        for (const socket of [device, rtp, rtcp]) socket.close();
+      }
+    });
+  }
 
   it("an unknown conference ID gets 404 with a Reason; an unknown host 404 too", async () => {
     const device = createSocket("udp4");

@@ -3,11 +3,12 @@ import { createSocket, type Socket } from "node:dgram";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { parseMessage } from "../../../media-host/sip/parser.js";
-import type { SipResponse } from "../../../media-host/sip/message.js";
+import type { SipRequest, SipResponse } from "../../../media-host/sip/message.js";
 import { SipStack } from "../../../media-host/sip/sipStack.js";
 import { StreamTransport } from "../../../media-host/sip/transport/streamTransport.js";
 import { UdpTransport } from "../../../media-host/sip/transport/udpTransport.js";
 import type { IncomingRequest } from "../../../media-host/sip/incomingRequest.js";
+import { EXAMPLE_VALUES, lyncInvite } from "../../support/multipartInvites.js";
 
 let stack: SipStack;
 let udp: UdpTransport;
@@ -92,6 +93,10 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutInMs 
   }
 }
 
+/** A multipart body with boundary "b" from [header line, content] pairs. */
+const multipartOf = (parts: readonly (readonly [string, string])[]) =>
+  `${parts.map(([header, content]) => `--b\r\n${header}\r\n\r\n${content}\r\n`).join("")}--b--\r\n`;
+
 const responsesFor = (callId: string) => received.filter((r) => r.headers.callId() === callId);
 
 describe("SIP stack over real sockets", () => {
@@ -100,7 +105,7 @@ describe("SIP stack over real sockets", () => {
     const ok = await waitFor("200", () => responsesFor("options-1")[0]);
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.headers.get("Allow")?.split(", ").sort(), ["ACK", "BYE", "CANCEL", "INFO", "INVITE", "OPTIONS"]);
-    assert.match(ok.headers.get("Accept") ?? "", /application\/sdp.*application\/dtmf-relay/);
+    assert.match(ok.headers.get("Accept") ?? "", /application\/sdp.*application\/dtmf-relay.*multipart\/mixed, multipart\/alternative$/);
     assert.equal(ok.headers.get("Server"), "OpenCVI test");
     assert.equal(ok.headers.topVia()?.branch, `z9hG4bK-t${seq}`);
     // RFC 3581: the rport the client asked for is filled in with the source port, with received.
@@ -184,6 +189,55 @@ describe("SIP stack over real sockets", () => {
     assert.equal(cancelled, true);
     await send(request("CANCEL", { callId: "no-such-invite" }));
     assert.equal((await waitFor("481", () => responsesFor("no-such-invite")[0])).status, 481);
+  });
+
+  it("multipart bodies (RFC 5621): the handler gets the SDP part as a plain application/sdp request, an ACK's dialog too; a required part it cannot take gets 415 with Accept, a broken body 400, a multipart INFO 415", async () => {
+    const handed: IncomingRequest[] = [];
+    const acks: SipRequest[] = [];
+    const onAck = (ack: SipRequest) => acks.push(ack);
+    stack.on("ack", onAck);
+    nextInvite = (req) => {
+      handed.push(req);
+      req.respond(603, "Decline", { toTag: "mp" });
+    };
+    try {
+      const values = { ...EXAMPLE_VALUES, requestUri: "sip:123456789.1234567890@127.0.0.1", deviceIp: "127.0.0.1", sipPort: client.address().port };
+      await send(lyncInvite("lync-alternative", { ...values, callId: "mp-1", branch: "z9hG4bK-mp-1" }));
+      const invite = await waitFor("the Lync INVITE at its handler", () => handed[0]);
+      assert.equal(invite.request.headers.get("Content-Type"), "application/sdp");
+      assert.match(invite.request.body.toString(), /^v=0\r\n[\s\S]*a=ice-ufrag:DHCA\r\n/);
+      assert.equal(invite.request.headers.contentLength(), invite.request.body.length);
+      assert.equal((await waitFor("603", () => responsesFor("mp-1").find((r) => r.status >= 200))).status, 603);
+
+      const required = multipartOf([
+        ["Content-Type: application/sdp", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"],
+        ["Content-Type: application/pidf+xml", "<presence/>"],
+      ]);
+      await send(request("INVITE", { callId: "mp-2", extra: "Content-Type: multipart/mixed;boundary=b", body: required }));
+      const unsupported = await waitFor("415", () => responsesFor("mp-2").find((r) => r.status >= 200));
+      assert.equal(unsupported.status, 415);
+      assert.match(unsupported.headers.get("Accept") ?? "", /^application\/sdp, .*multipart\/mixed, multipart\/alternative$/);
+      assert.match(unsupported.headers.get("Reason") ?? "", /application\/pidf\+xml/);
+
+      await send(request("INVITE", { callId: "mp-3", extra: "Content-Type: multipart/mixed;boundary=b", body: "--b\r\n\r\nno end" }));
+      assert.equal((await waitFor("400", () => responsesFor("mp-3").find((r) => r.status >= 200))).status, 400);
+
+      await send(request("INFO", { callId: "mp-4", extra: "Content-Type: multipart/mixed;boundary=b", body: required }));
+      const info = await waitFor("415 for the INFO", () => responsesFor("mp-4")[0]);
+      assert.equal(info.status, 415);
+      assert.doesNotMatch(info.headers.get("Accept") ?? "", /multipart/);
+      assert.equal(handed.length, 1, "no refused request reached a handler");
+
+      // A late offer's answer in the ACK of a 2xx: the dialog gets its SDP part.
+      const answer = multipartOf([["Content-Type: application/sdp", "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"]]);
+      await send(request("ACK", { callId: "mp-5", toTag: "ours", extra: "Content-Type: multipart/alternative;boundary=b", body: answer }));
+      const ack = await waitFor("the ACK", () => acks.find((a) => a.headers.callId() === "mp-5"));
+      assert.equal(ack.headers.get("Content-Type"), "application/sdp");
+      assert.match(ack.body.toString(), /^v=0\r\no=- 2 2/);
+    } finally {
+      stack.off("ack", onAck);
+      nextInvite = () => {};
+    }
   });
 
   it("while unavailable (draining) refuses new INVITEs with 503, Retry-After and the reason, and OPTIONS says so too; in-dialog INVITEs pass", async () => {
