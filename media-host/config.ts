@@ -50,6 +50,8 @@ export const mediaHostConfigSchema = z.object({
   SIP_TLS_KEY_FILE: z.string().min(1).optional(),
   RTP_PORT_MIN: port("RTP_PORT_MIN", 30000),
   RTP_PORT_MAX: port("RTP_PORT_MAX", 40000),
+  /** rtpengine's media threads run real-time (SCHED_RR) at this priority so nothing on the VM can stall them; 0 turns it off. Needs LimitRTPRIO (the unit sets it) or CAP_SYS_NICE. */
+  RTPENGINE_REALTIME_PRIORITY: z.coerce.number({ error: "RTPENGINE_REALTIME_PRIORITY must be a number" }).int().min(0).max(99).default(10),
   /** The meeting leg's session endpoint (the meeting's media server POSTs its SDP answer here); HTTPS when SIP TLS has a certificate. */
   MEETING_LEG_PORT: port("MEETING_LEG_PORT", 8443),
   /** How the meeting's media server reaches that endpoint (e.g. https://mh-0.cvi.example.net:8443); derived from the advertised host unless set. */

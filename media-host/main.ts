@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     },
     rtpPortMin: config.RTP_PORT_MIN,
     rtpPortMax: config.RTP_PORT_MAX,
+    rtpengineRealtimePriority: config.RTPENGINE_REALTIME_PRIORITY,
     promptsDirectory: config.PROMPTS_DIRECTORY,
     controlPlane: new ControlPlaneClient(config, credential),
     bus: serviceBus.bus,

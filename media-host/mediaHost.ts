@@ -14,6 +14,10 @@ import { MediaHostMetrics } from "./observability/metrics.js";
 import { DtmfEventListener } from "./rtpengine/dtmfEventListener.js";
 import { RtpengineClient } from "./rtpengine/rtpengineClient.js";
 import { RtpengineProcess } from "./rtpengine/rtpengineProcess.js";
+import { RtpengineProbe } from "./rtpengine/rtpengineProbe.js";
+import { parseRtpengineComplaint } from "./rtpengine/rtpengineComplaints.js";
+import { StreamWatch } from "./calls/streamWatch.js";
+import { readFile } from "node:fs/promises";
 import { Dialogs } from "./sip/dialogs.js";
 import { SipStack } from "./sip/sipStack.js";
 import type { SipTransport } from "./sip/transport/flow.js";
@@ -55,6 +59,10 @@ export interface MediaHostOptions {
   };
   readonly rtpPortMin: number;
   readonly rtpPortMax: number;
+  /** rtpengine's media threads real-time (SCHED_RR) at this priority (default 10; 0: ordinary scheduling). */
+  readonly rtpengineRealtimePriority?: number;
+  /** How often the calls' ports in rtpengine are checked for deafness (default 2 s). */
+  readonly streamWatchIntervalInMs?: number;
   readonly promptsDirectory: string;
   readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave" | "reportQuality" | "renewLease" | "releaseLease">;
   readonly bus: MessageSubscriber;
@@ -88,6 +96,8 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
   readonly #options: MediaHostOptions;
   #rtpengine: RtpengineProcess | undefined;
   #client: RtpengineClient | undefined;
+  #probe: RtpengineProbe | undefined;
+  #streamWatch: StreamWatch | undefined;
   #dtmf: DtmfEventListener | undefined;
   #transports: SipTransport[] = [];
   #stack: SipStack | undefined;
@@ -118,7 +128,8 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
       deleteDelayInMs: 1000,
       dtmfLogDest: this.#dtmf.address,
       logLevel: "warning",
-      onLogLine: (line) => o.logger.debug({ rtpengine: line }),
+      onLogLine: (line) => this.#rtpengineSaid(line),
+      ...((o.rtpengineRealtimePriority ?? 10) > 0 ? { realtime: { policy: "rr", priority: o.rtpengineRealtimePriority ?? 10 } } : {}),
     });
     await this.#rtpengine.start();
     this.#client = await RtpengineClient.open({
@@ -127,6 +138,7 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
       localAddress: "127.0.0.1",
       requestTimeoutInMs: 3000,
     });
+    await this.#watchRtpengine(this.#rtpengine, this.#client);
     const m = o.meetingLeg ?? {};
     this.#meetingLegs = new MeetingLegServer({
       mediaHostId: o.mediaHostId,
@@ -190,6 +202,7 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
       metrics: this.metrics,
       promptsDirectory: o.promptsDirectory,
       dtmf: this.#dtmf,
+      ...(this.#streamWatch ? { streamWatch: this.#streamWatch } : {}),
     });
     this.#health = new HealthServer({
       host: o.bindHost,
@@ -200,6 +213,9 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
         activeCalls: this.#controller?.activeCalls ?? 0,
         problems: [
           ...(this.#rtpengine?.state === "running" ? [] : ["rtpengine not running"]),
+          ...((this.#probe?.silentForInMs ?? 0) > 5000
+            ? [`rtpengine relays nothing (no probe back for ${Math.round((this.#probe?.silentForInMs ?? 0) / 1000)} s)`]
+            : []),
           ...(membership.serving ? [] : ["no lease in the pool"]),
         ],
       }),
@@ -224,6 +240,68 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
     membership.on("drain", (deadline) => this.#drainUntil(deadline));
     await membership.start();
     return { sipUdp, sipTcp, sipTls, health, meetingLeg };
+  }
+
+  /** The running rtpengine's pid (for operators and tests; undefined while none runs). */
+  get rtpenginePid(): number | undefined {
+    return this.#rtpengine?.pid;
+  }
+
+  /**
+   * What tells an operator rtpengine is in trouble: a probe stream through it (stalls, as a
+   * metric and a log line), the calls' ports (streams it stopped reading: rtpengine 10.5 never
+   * takes such a port up again, see domain/deafStreams.ts), its own complaints about full
+   * receive queues, and a kernel setting that makes such deafness likely.
+   */
+  async #watchRtpengine(rtpengine: RtpengineProcess, client: RtpengineClient): Promise<void> {
+    const log = this.#options.logger;
+    const probe = new RtpengineProbe({
+      rtpengine: client,
+      address: this.#options.bindHost,
+      callIdPrefix: `opencvi-probe-${this.#options.mediaHostId}`,
+    });
+    probe.on("delay", (delayInMs) => this.metrics.rtpengineProbeSeconds.observe(delayInMs / 1000));
+    probe.on("stall", (stall) => {
+      this.metrics.rtpengineStalls.inc();
+      log.warn(
+        { longestDelayInMs: Math.round(stall.longestDelayInMs), lateProbes: stall.lateProbes, lostProbes: stall.lostProbes },
+        `rtpengine stalled: it held packets for up to ${Math.round(stall.longestDelayInMs)} ms`,
+      );
+    });
+    probe.on("error", (e) => log.warn({ err: e.message }, "the rtpengine probe call could not be made"));
+    await probe.start();
+    this.#probe = probe;
+    rtpengine.on("restarted", () => void probe.reset());
+    const watch = new StreamWatch({
+      rtpengine: client,
+      ...(this.#options.streamWatchIntervalInMs ? { intervalInMs: this.#options.streamWatchIntervalInMs } : {}),
+    });
+    watch.on("error", (callId, e) => log.debug({ callId, err: e.message }, "a stream check failed"));
+    watch.start();
+    this.#streamWatch = watch;
+    this.metrics.deafStreamsNowSource = () => watch.deafStreamCount;
+    const rmemDefault = Number((await readFile("/proc/sys/net/core/rmem_default", "utf8").catch(() => "")).trim());
+    if (rmemDefault > KERNEL_RMEM_DEFAULT)
+      log.warn(
+        { rmemDefault },
+        "net.core.rmem_default is above the kernel's default: one stall can then queue enough datagrams on a port for rtpengine 10.5 to stop reading it for the rest of its call (keep it at 212992)",
+      );
+  }
+
+  /** rtpengine's log: its complaints about full receive queues count and are said on our log; the rest at debug. */
+  #rtpengineSaid(line: string): void {
+    const complaint = parseRtpengineComplaint(line);
+    if (!complaint) {
+      this.#options.logger.debug({ rtpengine: line });
+      return;
+    }
+    this.metrics.rtpengineComplaints.inc({ kind: complaint.kind });
+    this.#options.logger.warn(
+      { callId: complaint.callId, port: complaint.port, rtpengine: line },
+      complaint.kind === "port-given-up"
+        ? "rtpengine stopped reading a port (its receive queue overflowed repeatedly)"
+        : "rtpengine found a port's receive queue full",
+    );
   }
 
   /** The epoch of this host's lease in the pool (undefined while it holds none). */
@@ -293,11 +371,16 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
     for (const transport of this.#transports) await transport.close().catch(() => {});
     await this.#health?.close();
     await this.#meetingLegs?.close();
+    await this.#streamWatch?.stop();
+    await this.#probe?.stop();
     await this.#client?.close().catch(() => {});
     await this.#rtpengine?.stop().catch(() => {});
     await this.#dtmf?.close().catch(() => {});
   }
 }
+
+/** Linux's default net.core.rmem_default (212992 bytes); see #watchRtpengine. */
+const KERNEL_RMEM_DEFAULT = 212992;
 
 /** IP literals and CIDR blocks ("10.0.1.0/24", "203.0.113.5", "2001:db8::/32"). */
 function addressList(entries: readonly string[]): BlockList {

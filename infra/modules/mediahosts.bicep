@@ -232,6 +232,9 @@ var unitFile = join(
       'RestartSec=5'
       // rtpengine holds two ports per media stream.
       'LimitNOFILE=65536'
+      // rtpengine's media threads run SCHED_RR (RTPENGINE_REALTIME_PRIORITY, default 10, at most this):
+      // a stall lets rtpengine 10.5 stop reading a port for the rest of its call.
+      'LimitRTPRIO=50'
       ''
       '[Install]'
       'WantedBy=multi-user.target'

@@ -15,7 +15,9 @@ import { deviceLegQuality } from "../rtpengine/deviceLegQuality.js";
 import { anchorMedia } from "./anchorMedia.js";
 import { IvrSession } from "./ivrSession.js";
 import type { MeetingLeg, MeetingLegFactory } from "./meetingLeg.js";
+import type { StreamWatch } from "./streamWatch.js";
 import { WaitingPrompt } from "./waitingPrompt.js";
+import type { DeafStream } from "../domain/deafStreams.js";
 import { Prompt } from "../domain/ivr.js";
 
 export interface CallControllerOptions {
@@ -36,6 +38,8 @@ export interface CallControllerOptions {
   readonly promptsDirectory?: string;
   /** RFC 4733 digits, from rtpengine's DTMF log. */
   readonly dtmf?: Pick<DtmfEventListener, "on">;
+  /** Watches each call's ports in rtpengine for the ones it stops reading (said on the call's log and in metrics). */
+  readonly streamWatch?: Pick<StreamWatch, "on" | "watch" | "unwatch">;
 }
 
 /** What the control plane tells a media host about its bot call (shared/domain/callSession.ts mediaHostView). */
@@ -64,6 +68,8 @@ interface ActiveCall {
   finished: boolean;
 }
 
+const describeStream = (s: DeafStream) => `${s.party} ${s.kind}${s.component === "rtcp" ? " rtcp" : ""} ${s.address}:${s.port}`;
+
 const quote = (text: string) => text.replaceAll('"', "'").replace(/[\r\n]/g, " ");
 
 /**
@@ -87,6 +93,31 @@ export class CallController {
     options.dtmf?.on("dtmf", (event) => {
       if (event.digit) this.#calls.get(event.callId)?.ivr?.digit(event.digit, event.eventId);
     });
+    options.streamWatch?.on("deaf", (callId, stream) => this.#streamDeaf(callId, stream));
+    options.streamWatch?.on("recovered", (callId, stream) => {
+      this.#calls.get(callId)?.log.info({ stream: describeStream(stream) }, "rtpengine reads the port again");
+    });
+  }
+
+  /**
+   * rtpengine stopped reading one of the call's ports (rtpengine 10.5 does not take it up
+   * again): that direction of that media is lost for the rest of the call. Said, with what
+   * still flows, so that the operator can tell a one-way call from a device's fault.
+   */
+  #streamDeaf(callId: string, stream: DeafStream): void {
+    const call = this.#calls.get(callId);
+    if (!call) return;
+    this.#options.metrics?.deafStreams.inc({ party: stream.party, kind: stream.kind });
+    call.log.warn(
+      {
+        stream: describeStream(stream),
+        port: stream.port,
+        queuedBytes: stream.queuedBytes,
+        droppedSinceLastLook: stream.dropped,
+        otherDirectionFlowing: stream.peerFlowing,
+      },
+      `rtpengine stopped reading the ${stream.party === "device" ? "device's" : "meeting's"} ${stream.kind}${stream.component === "rtcp" ? " RTCP" : ""} (port ${stream.port}) while it kept arriving: that direction is lost for the rest of the call`,
+    );
   }
 
   get activeCalls(): number {
@@ -165,6 +196,7 @@ export class CallController {
       };
       this.#calls.set(dialog.callId, call);
       this.#options.metrics?.activeCalls.set(this.#calls.size);
+      this.#options.streamWatch?.watch(dialog.callId, dialog.remoteTag ?? "device");
       dialog.on("ended", (by, reason) => void this.#deviceSideEnded(call, by, reason));
       this.#wireMeetingLeg(call);
       if (target.kind === "ivr") {
@@ -364,6 +396,7 @@ export class CallController {
     call.ivr?.close();
     void call.waiting.stop();
     this.#calls.delete(call.dialog.callId);
+    this.#options.streamWatch?.unwatch(call.dialog.callId);
     this.#options.metrics?.activeCalls.set(this.#calls.size);
     call.log.info({ by, reason }, "call ended");
     if (call.graphCallId && by !== "local") await this.#leaveMeeting(call.graphCallId, reason, call.log, by === "remote" ? "device" : "gateway");

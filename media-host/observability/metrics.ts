@@ -15,6 +15,11 @@ export class MediaHostMetrics {
   readonly rtpengineSeconds: Histogram<"command">;
   readonly keyframeRequests: Counter<"towards" | "via">;
   readonly meetingLegsEnded: Counter<"reason">;
+  readonly rtpengineProbeSeconds: Histogram;
+  readonly rtpengineStalls: Counter;
+  readonly rtpengineComplaints: Counter<"kind">;
+  readonly deafStreams: Counter<"party" | "kind">;
+  readonly deafStreamsNow: Gauge;
 
   constructor(labels: { mediaHostId: string }) {
     this.registry.setDefaultLabels({ media_host: labels.mediaHostId });
@@ -56,7 +61,42 @@ export class MediaHostMetrics {
       labelNames: ["reason"],
       registers: [this.registry],
     });
+    this.rtpengineProbeSeconds = new Histogram({
+      name: "cvi_rtpengine_probe_delay_seconds",
+      help: "How long rtpengine took to relay each packet of the host's probe stream (20 ms apart): its responsiveness, calls or none",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [this.registry],
+    });
+    this.rtpengineStalls = new Counter({
+      name: "cvi_rtpengine_stalls_total",
+      help: "Times rtpengine held the probe stream's packets longer than 50 ms (or lost them): a stall of its media threads",
+      registers: [this.registry],
+    });
+    this.rtpengineComplaints = new Counter({
+      name: "cvi_rtpengine_receive_queue_overflows_total",
+      help: "rtpengine's own log: a port's receive queue held more than 50 datagrams at one wake-up (queue-full), or it stopped reading a port (port-given-up)",
+      labelNames: ["kind"],
+      registers: [this.registry],
+    });
+    this.deafStreams = new Counter({
+      name: "cvi_media_streams_deaf_total",
+      help: "Streams rtpengine stopped reading while their sender went on (datagrams queued or dropped by the kernel, rtpengine's count standing still), by whose media and its kind",
+      labelNames: ["party", "kind"],
+      registers: [this.registry],
+    });
+    const deafNow = () => this.deafStreamsNowSource();
+    this.deafStreamsNow = new Gauge({
+      name: "cvi_media_streams_deaf",
+      help: "Streams of calls in progress that rtpengine is not reading (deaf, not recovered)",
+      registers: [this.registry],
+      collect() {
+        this.set(deafNow());
+      },
+    });
   }
+
+  /** Set by the host: how many streams are deaf now (see calls/streamWatch.ts). */
+  deafStreamsNowSource: () => number = () => 0;
 
   countKeyframeRequest(towards: "device" | "meeting", via: "rtcp" | "sip-info"): void {
     this.keyframeRequests.inc({ towards, via });

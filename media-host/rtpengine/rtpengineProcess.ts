@@ -67,6 +67,16 @@ export interface RtpengineProcessOptions {
   readonly onLogLine?: (line: string) => void;
   /** How long a deleted call lingers (rtpengine's `delete-delay`, whole seconds; its default is 30 s). */
   readonly deleteDelayInMs?: number;
+  /**
+   * Real-time scheduling of rtpengine's media threads (its `scheduling`/`priority`): they then
+   * run before any ordinary process with work, so a busy bridge or a burst of signalling on the
+   * same cores cannot hold the packets back (a stall is what makes rtpengine 10.5 stop reading
+   * a port for good). Needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least `priority`;
+   * when refused, rtpengine logs it and runs with ordinary scheduling. Default: none.
+   */
+  readonly realtime?: { readonly policy: "rr" | "fifo"; readonly priority: number };
+  /** rtpengine's worker threads (its default: the number of cores, at least 4). */
+  readonly threads?: number;
   /** Further `key = value` lines for the config file (rtpengine's long option names). */
   readonly extraConfig?: Readonly<Record<string, string | number | boolean>>;
   /** Where the config file goes (default: a new temporary directory, removed on stop). Also rtpengine's working directory. */
@@ -401,6 +411,8 @@ export function renderConfig(options: RtpengineProcessOptions, ngHost: string, n
   ];
   if (options.dtmfLogDest) entries.push(["dtmf-log-dest", `${hostForEndpoint(options.dtmfLogDest.host)}:${options.dtmfLogDest.port}`]);
   if (options.deleteDelayInMs !== undefined) entries.push(["delete-delay", Math.ceil(options.deleteDelayInMs / 1000)]);
+  if (options.realtime) entries.push(["scheduling", options.realtime.policy], ["priority", options.realtime.priority]);
+  if (options.threads !== undefined) entries.push(["num-threads", options.threads]);
   const fixed = new Set(entries.map(([key]) => key));
   for (const [key, value] of Object.entries(options.extraConfig ?? {})) {
     if (fixed.has(key)) throw new Error(`extraConfig cannot set "${key}": it has its own option or is fixed`);
@@ -480,4 +492,9 @@ function validateOptions(options: RtpengineProcessOptions): void {
     throw new RangeError("deleteDelayInMs must be a non-negative number");
   }
   if (options.interfaces && options.interfaces.length === 0) throw new RangeError("interfaces must not be empty");
+  const rt = options.realtime;
+  if (rt && (!["rr", "fifo"].includes(rt.policy) || !Number.isInteger(rt.priority) || rt.priority < 1 || rt.priority > 99))
+    throw new RangeError('realtime must be { policy: "rr" | "fifo", priority: 1–99 }');
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1))
+    throw new RangeError("threads must be a positive integer");
 }

@@ -8,6 +8,12 @@ export interface RawSipDeviceOptions {
   readonly dial: string;
   readonly displayName?: string;
   readonly callId?: string;
+  /** RTP packets sent every 20 ms (default 1); more make a stream fast enough to overflow a port's queue in a stall. */
+  readonly rtpPacketsPerTick?: number;
+  /** Each packet's payload (default 160 bytes, 20 ms of PCMU). */
+  readonly rtpPayloadBytes?: number;
+  /** The audio codec offered and sent (default PCMU, which rtpengine transcodes; Opus passes through). */
+  readonly audioCodec?: "PCMU" | "opus";
 }
 
 export interface SeenResponse {
@@ -60,6 +66,11 @@ export class RawSipDevice {
     return this.#callId;
   }
 
+  /** Where the device sends its RTP (the gateway's answer), once answered. */
+  get rtpTarget(): { address: string; port: number } | undefined {
+    return this.#rtpTarget;
+  }
+
   get #uri(): string {
     return `sip:${this.#options.dial}@127.0.0.1:${this.#options.gatewayPort}`;
   }
@@ -75,8 +86,9 @@ export class RawSipDevice {
       "s=-",
       "c=IN IP4 127.0.0.1",
       "t=0 0",
-      `m=audio ${this.#rtp.address().port} RTP/AVP 0`,
-      "a=rtpmap:0 PCMU/8000",
+      ...(this.#options.audioCodec === "opus"
+        ? [`m=audio ${this.#rtp.address().port} RTP/AVP 111`, "a=rtpmap:111 opus/48000/2"]
+        : [`m=audio ${this.#rtp.address().port} RTP/AVP 0`, "a=rtpmap:0 PCMU/8000"]),
       "a=sendrecv",
       "",
     ].join("\r\n");
@@ -165,17 +177,21 @@ export class RawSipDevice {
     if (!address || !port) return;
     this.#rtpTarget = { address, port };
     const ssrc = 0x1234abcd;
+    const perTick = this.#options.rtpPacketsPerTick ?? 1;
+    const payloadBytes = this.#options.rtpPayloadBytes ?? 160;
     this.#rtpTimer = setInterval(() => {
       const target = this.#rtpTarget;
       if (!target) return;
-      const packet = Buffer.alloc(12 + 160, 0xff); // µ-law silence
-      packet[0] = 0x80;
-      packet[1] = 0;
-      packet.writeUInt16BE(this.#sequence & 0xffff, 2);
-      packet.writeUInt32BE((this.#sequence * 160) >>> 0, 4);
-      packet.writeUInt32BE(ssrc, 8);
-      this.#sequence++;
-      this.#rtp.send(packet, target.port, target.address);
+      for (let i = 0; i < perTick; i++) {
+        const packet = Buffer.alloc(12 + payloadBytes, 0xff); // µ-law silence
+        packet[0] = 0x80;
+        packet[1] = this.#options.audioCodec === "opus" ? 111 : 0;
+        packet.writeUInt16BE(this.#sequence & 0xffff, 2);
+        packet.writeUInt32BE((this.#sequence * 160) >>> 0, 4);
+        packet.writeUInt32BE(ssrc, 8);
+        this.#sequence++;
+        this.#rtp.send(packet, target.port, target.address);
+      }
     }, 20);
   }
 
