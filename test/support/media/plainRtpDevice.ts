@@ -9,6 +9,8 @@ export interface PlainRtpDeviceOptions {
   readonly h264Fmtp?: string;
   /** Offer RTCP keyframe feedback (a=rtcp-fb nack pli, ccm fir). */
   readonly rtcpFeedback?: boolean;
+  /** Offer video (default true); an audio-only device offers one m-line. */
+  readonly video?: boolean;
 }
 
 const AUDIO_PT = { PCMU: 0, opus: 111 } as const;
@@ -48,6 +50,7 @@ export class PlainRtpDevice {
       audio: options.audio ?? "PCMU",
       h264Fmtp: options.h264Fmtp ?? "profile-level-id=42e028;packetization-mode=1",
       rtcpFeedback: options.rtcpFeedback ?? true,
+      video: options.video ?? true,
     });
   }
 
@@ -67,11 +70,15 @@ export class PlainRtpDevice {
       "a=fmtp:101 0-15",
       "a=rtcp-mux",
       "a=sendrecv",
-      `m=video ${this.videoSocket.address().port} RTP/AVP ${DEVICE_VIDEO_PT}`,
-      `a=rtpmap:${DEVICE_VIDEO_PT} H264/90000`,
-      `a=fmtp:${DEVICE_VIDEO_PT} ${this.options.h264Fmtp}`,
-      `${fb}a=rtcp-mux`,
-      "a=sendrecv",
+      ...(this.options.video
+        ? [
+            `m=video ${this.videoSocket.address().port} RTP/AVP ${DEVICE_VIDEO_PT}`,
+            `a=rtpmap:${DEVICE_VIDEO_PT} H264/90000`,
+            `a=fmtp:${DEVICE_VIDEO_PT} ${this.options.h264Fmtp}`,
+            `${fb}a=rtcp-mux`,
+            "a=sendrecv",
+          ]
+        : []),
       "",
     ].join("\r\n");
   }
@@ -80,7 +87,7 @@ export class PlainRtpDevice {
   answered(sdp: string): void {
     const parsed = parseSdp(sdp);
     this.#audioTarget = mediaEndpoint(parsed, 0);
-    this.#videoTarget = mediaEndpoint(parsed, 1);
+    if (this.options.video) this.#videoTarget = mediaEndpoint(parsed, 1);
   }
 
   get audioPayloadType(): number {
