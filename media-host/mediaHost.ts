@@ -12,6 +12,7 @@ import { FailedAttemptLimiter } from "./domain/failedAttemptLimiter.js";
 import { HealthServer } from "./observability/healthServer.js";
 import { MediaHostMetrics } from "./observability/metrics.js";
 import { DtmfEventListener } from "./rtpengine/dtmfEventListener.js";
+import { mediaHostInterfaces } from "./rtpengine/interfaces.js";
 import { RtpengineClient } from "./rtpengine/rtpengineClient.js";
 import { RtpengineProcess } from "./rtpengine/rtpengineProcess.js";
 import { Dialogs } from "./sip/dialogs.js";
@@ -110,7 +111,8 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
     const o = this.#options;
     this.#dtmf = await DtmfEventListener.open({ host: "127.0.0.1", port: 0 });
     this.#rtpengine = new RtpengineProcess({
-      interfaces: [{ address: o.bindHost, ...(o.advertisedHost !== o.bindHost ? { advertisedAddress: o.advertisedHost } : {}) }],
+      // Devices' media on the bound address, advertised as the public one; the bridge's side on loopback.
+      interfaces: mediaHostInterfaces(o.bindHost, o.advertisedHost),
       portMin: o.rtpPortMin,
       portMax: o.rtpPortMax,
       // rtpengine keeps a deleted call's ports 30 s by default; at tens of calls a second
@@ -233,6 +235,14 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
 
   get activeCalls(): number {
     return this.#controller?.activeCalls ?? 0;
+  }
+
+  /**
+   * Where this host's rtpengine takes ng commands (loopback, once started): `list` and `query`
+   * show each call's streams, with the address the SDP named and the one media came from.
+   */
+  get rtpengineControl(): { readonly host: string; readonly port: number } | undefined {
+    return this.#rtpengine?.state === "running" ? { host: this.#rtpengine.ngHost, port: this.#rtpengine.ngPort } : undefined;
   }
 
   /**

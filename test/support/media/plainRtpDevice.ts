@@ -27,6 +27,8 @@ export class PlainRtpDevice {
   readonly received = { audio: 0, video: 0, rtcp: 0 };
   readonly keyframeRequests: ("pli" | "fir")[] = [];
   readonly receivedPayloadTypes = { audio: new Set<number>(), video: new Set<number>() };
+  /** The source addresses of what it received ("address:port"). */
+  readonly receivedFrom = new Set<string>();
   readonly options: Required<PlainRtpDeviceOptions>;
   #audioTarget: { address: string; port: number } | undefined;
   #videoTarget: { address: string; port: number } | undefined;
@@ -36,8 +38,8 @@ export class PlainRtpDevice {
     this.audioSocket = audio;
     this.videoSocket = video;
     this.options = options;
-    audio.on("message", (m: Buffer) => this.#receive("audio", m));
-    video.on("message", (m: Buffer) => this.#receive("video", m));
+    audio.on("message", (m: Buffer, from) => this.#receive("audio", m, `${from.address}:${from.port}`));
+    video.on("message", (m: Buffer, from) => this.#receive("video", m, `${from.address}:${from.port}`));
   }
 
   static async open(options: PlainRtpDeviceOptions = {}): Promise<PlainRtpDevice> {
@@ -110,7 +112,8 @@ export class PlainRtpDevice {
     await Promise.all([this.audioSocket, this.videoSocket].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
-  #receive(kind: "audio" | "video", packet: Buffer): void {
+  #receive(kind: "audio" | "video", packet: Buffer, from: string): void {
+    this.receivedFrom.add(from);
     if (isRtcp(packet)) {
       this.received.rtcp++;
       const request = findKeyframeRequest(packet);
