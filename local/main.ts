@@ -7,11 +7,14 @@ import { startLocalStack, writeLocalStackFile } from "./stack.js";
 
 const STACK_FILE = ".local/stack.json";
 const TOKEN_HOURS = 12;
+/** Where room systems and browsers reach the stack: this machine's LAN address for devices elsewhere (loopback by default). */
+const ADDRESS = process.env.OPENCVI_ADDRESS?.trim() || "127.0.0.1";
 
 try {
   // The well-known local ports: the Functions host's 7071, the Cosmos DB emulator's 8081.
   mkdirSync(".local/edge", { recursive: true });
   const stack = await startLocalStack({
+    address: ADDRESS,
     functionsPort: 7071,
     functionsHttpsPort: 7072,
     cosmosPort: 8081,
@@ -65,14 +68,19 @@ Demo tenant (consented; every organizer enabled)
   Graph emulator ${stack.graph.operatorUrl}   (meetings, calls: admit from lobby, remove, end)
 
 Dial the demo meeting from a SIP softphone or room system, through the SIP edge (UDP or TCP ${stack.edge?.endpoints.sipPort}, TLS ${stack.edge?.endpoints.tlsPort}):
-  Direct         sip:${demo.tenantKey.split("@")[0]}.${demo.vtcId}@127.0.0.1
-  IVR            sip:${demo.tenantKey.split("@")[0]}@127.0.0.1   (then key in ${demo.vtcId}#)
+  Direct         sip:${demo.tenantKey.split("@")[0]}.${demo.vtcId}@${stack.address}
+  IVR            sip:${demo.tenantKey.split("@")[0]}@${stack.address}   (then key in ${demo.vtcId}#)
   SIP edge       ${stack.edge?.endpoints.metricsUrl}   (kamcmd -s ${stack.edge?.endpoints.ctlSocket} dispatcher.list)
-${[...stack.poolHosts].map(([id, { ports }]) => `  Media host     ${id}: SIP ${ports.sipUdp}, http://127.0.0.1:${ports.health}/healthz and /metrics`).join("\n")}
+${[...stack.poolHosts].map(([id, { ports }]) => `  Media host     ${id}: SIP ${ports.sipUdp}, http://${stack.address}:${ports.health}/healthz and /metrics`).join("\n")}
   The pool       ./cvi host list     (drain one: ./cvi host drain mh-2; back: ./cvi host undrain mh-2)
 
 Join the same meeting from a browser (camera and microphone), and see and hear the device:
   Meeting page   ${stack.meetingMedia?.pageUrl(demo.meetingId)}
+${
+  stack.address.startsWith("127.")
+    ? "  (on this machine; OPENCVI_ADDRESS=<this machine's LAN address> npm start puts devices and the page on the LAN)"
+    : `  (HTTPS: trust the local CA ${resolve(".local/tls/ca.pem")} in the browser, or accept its warning)`
+}
 
 An admin token (role CVI.Admin, valid ${TOKEN_HOURS} h) is in ${STACK_FILE}; the cvi CLI uses it by default.
 For other clients:  export CVI_TOKEN='${token}'

@@ -1,8 +1,9 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, isIPv4 } from "node:net";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import functions, { type LogHandler, type LogLevel } from "@azure/functions";
 import { closeControlPlane, controlPlane } from "../functions/controlPlane.js";
@@ -35,6 +36,17 @@ import { workloadCredential } from "../shared/identity/workloadCredential.js";
  * (Entra ID and Graph emulators, rtpengine, media hosts) join here.
  */
 export interface LocalStackOptions {
+  /**
+   * The address devices and people reach the stack at (an IPv4 address of this machine; default
+   * 127.0.0.1). What they reach binds there and is advertised there: the SIP edge (UDP/TCP and
+   * TLS), the media hosts' SIP, rtpengine's media for devices and the meeting leg's ICE, the
+   * meeting page (over HTTPS on any address but loopback: a browser on another machine needs a
+   * secure context for camera and microphone) and its media server's ICE. What only this
+   * machine's own processes use (Cosmos DB, the Functions, the Entra ID and Graph emulators,
+   * Service Bus, the control plane's callbacks, rtpengine's side towards the meeting leg) stays on
+   * loopback. The TLS server certificate must cover it (`scripts/dev-tls.sh <dir> <address>`).
+   */
+  readonly address?: string;
   /** Functions over plain HTTP (the run command uses the Functions host's 7071). Every port defaults to 0: a free one. */
   readonly functionsPort?: number;
   /** The same Functions over HTTPS: Graph and Entra ID call back here (PUBLIC_BASE_URL). */
@@ -55,8 +67,7 @@ export interface LocalStackOptions {
   readonly pool?: {
     readonly hosts: readonly (LocalMediaHostOptions & { readonly id: string })[];
     readonly edge?: {
-      /** The address the edge binds SIP to (default 127.0.0.1); devices dial it. */
-      readonly address?: string;
+      /** SIP over UDP and TCP on the stack's address (devices dial it), and TLS. */
       readonly sipPort?: number;
       readonly tlsPort?: number;
       readonly metricsPort?: number;
@@ -81,8 +92,9 @@ export interface LocalStackOptions {
   readonly functionsProcess?: boolean;
   /**
    * Teams' meeting media: the meeting emulator's SFU and its web page (a person joins a
-   * meeting from a browser), served over plain HTTP on 127.0.0.1 (a secure context for
-   * camera and microphone); bots' app-hosted media connects to it.
+   * meeting from a browser) on the stack's address, over plain HTTP on loopback (a secure
+   * context for camera and microphone already) and HTTPS elsewhere; bots' app-hosted media
+   * connects to it.
    */
   readonly meetingMedia?: { readonly port?: number };
   /** Lifetime of Entra ID's access tokens (default ~1 h, as Entra's). Under 5 minutes the SDK fetches a new one for every request. */
@@ -140,6 +152,8 @@ export interface LocalStack {
   /** The service operator's own tenant, where the admin API and its roles live. */
   readonly operatorTenantId: string;
   readonly settings: Readonly<Record<string, string>>;
+  /** The address devices and people reach the stack at (LocalStackOptions.address). */
+  readonly address: string;
   /** The meeting emulator's media and page, when asked for: `pageUrl(meetingId)` is where a person joins. */
   readonly meetingMedia: { readonly server: MeetingMediaServer; readonly url: string; pageUrl(meetingId: string): string } | undefined;
   /** The media host, when asked for: its SIP and health ports. */
@@ -202,12 +216,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch {
     throw new Error(`no local TLS certificate in ${tlsDirectory}: run scripts/dev-tls.sh (npm start and npm test do)`);
   }
+  const address = options.address ?? HOST;
+  checkStackAddress(address, tls.cert, tlsDirectory);
   const servers: Server[] = [];
   // Servers are bound first (their URLs go into the settings), their handlers attached once everything is built.
   const bind = async (
     secure: boolean,
     port: number,
     what: string,
+    host = HOST,
   ): Promise<{ port: number; serve: (listener: Listener) => void; release: () => Promise<void> }> => {
     let current: Listener = (_req, res) => res.writeHead(503, { "retry-after": "1" }).end();
     const handler: Listener = (req, res) => current(req, res);
@@ -215,9 +232,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once("error", (e: NodeJS.ErrnoException) =>
-        reject(e.code === "EADDRINUSE" ? new Error(`${what} cannot listen on ${HOST}:${port}: the port is in use`) : e),
+        reject(e.code === "EADDRINUSE" ? new Error(`${what} cannot listen on ${host}:${port}: the port is in use`) : e),
       );
-      server.listen(port, HOST, resolve);
+      server.listen(port, host, resolve);
     });
     return {
       port: (server.address() as AddressInfo).port,
@@ -280,10 +297,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     graphHost.serve(emulatorListener(graph));
     let meetingMedia: LocalStack["meetingMedia"];
     if (options.meetingMedia) {
-      const meetingHost = await bind(false, options.meetingMedia.port ?? 0, "Meeting page");
-      const url = `http://${HOST}:${meetingHost.port}`;
+      // Loopback is a secure context over plain HTTP; any other address needs HTTPS for camera and microphone.
+      const secure = !isLoopback(address);
+      const meetingHost = await bind(secure, options.meetingMedia.port ?? 0, "Meeting page", address);
+      const url = `${secure ? "https" : "http"}://${address}:${meetingHost.port}`;
       const server = new MeetingMediaServer({
         origin: url,
+        iceAddress: address,
         roster: {
           personJoined: (meetingId, displayName) => graph.addHumanParticipant(meetingId, displayName),
           personLeft: (meetingId, participantId) => {
@@ -472,17 +492,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const host = new MediaHost({
         mediaHostId: id,
         serviceDomain: settings.SERVICE_DOMAIN ?? "cvi.localhost",
-        bindHost: HOST,
-        advertisedHost: HOST,
+        // Devices reach its SIP, media and meeting leg on the stack's address.
+        bindHost: address,
+        advertisedHost: address,
         sipUdpPort: spec.sipPort ?? 0,
         sipTcpPort: spec.sipPort ?? 0,
         sipTls: { port: spec.sipTlsPort ?? 0, options: tls },
         // Behind the edge: its requests carry the device's address in the next Via.
         ...(behindEdge
           ? {
-              trustedProxies: [...new Set([HOST, options.pool?.edge?.address ?? HOST])],
+              trustedProxies: [address],
               // Devices dial the edge's address: it is this service's.
-              serviceHosts: [options.pool?.edge?.address ?? HOST],
+              serviceHosts: [address],
             }
           : {}),
         capacity: spec.capacity ?? 200,
@@ -514,13 +535,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const spec = options.pool.edge;
       edge = new EdgeAgent({
         kamailio: {
-          sipAddress: spec.address ?? HOST,
+          sipAddress: address,
           sipPort: spec.sipPort ?? 0,
           tls: { port: spec.tlsPort ?? 0, certificateFile: join(tlsDirectory, "server.pem"), privateKeyFile: join(tlsDirectory, "server-key.pem") },
           metricsPort: spec.metricsPort ?? 0,
           ...(spec.runDirectory ? { runDirectory: spec.runDirectory } : {}),
           ...(spec.failuresBeforeBan ? { failuresBeforeBan: spec.failuresBeforeBan } : {}),
-          // Every device of the local stack comes from 127.0.0.1: the flood limit is a burst of a load run, not a person's.
+          // The local stack's devices often share one address: the flood limit is a burst of a load run, not a person's.
           floodRequestsPerTwoSeconds: 5000,
         },
         pool: new ControlPlanePool({
@@ -540,6 +561,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       adminApiUrl: `${functionsUrl}/${routePrefix}`,
       publicBaseUrl,
       cosmosEndpoint,
+      address,
       entra,
       graph,
       meetingMedia,
@@ -581,6 +603,30 @@ function emulatorListener(emulator: {
       },
     );
   };
+}
+
+function isLoopback(address: string): boolean {
+  return address.startsWith("127.");
+}
+
+/**
+ * The stack's address must be one of this machine's IPv4 addresses (not a wildcard: rtpengine
+ * and Kamailio bind a concrete one), covered by the TLS server certificate (the edge's TLS, the
+ * meeting page and the meeting legs' session endpoints serve it there).
+ */
+export function checkStackAddress(address: string, certificate: Buffer, tlsDirectory: string): void {
+  if (!isIPv4(address) || address === "0.0.0.0")
+    throw new Error(`the stack's address must be one IPv4 address of this machine (not a name or a wildcard): got "${address}"`);
+  const own = Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i?.family === "IPv4")
+    .map((i) => i?.address);
+  if (!isLoopback(address) && !own.includes(address))
+    throw new Error(`${address} is not an address of this machine (its IPv4 addresses: ${own.join(", ")})`);
+  if (new X509Certificate(certificate).checkIP(address) === undefined)
+    throw new Error(
+      `the TLS server certificate in ${tlsDirectory} does not cover ${address}: run \`bash scripts/dev-tls.sh ${tlsDirectory} ${address}\` (it adds the address, keeping the CA)`,
+    );
 }
 
 /** What the CLI reads to reach the local stack without flags (in .local/, git-ignored, owner-only). */

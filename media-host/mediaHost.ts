@@ -12,6 +12,7 @@ import { FailedAttemptLimiter } from "./domain/failedAttemptLimiter.js";
 import { HealthServer } from "./observability/healthServer.js";
 import { MediaHostMetrics } from "./observability/metrics.js";
 import { DtmfEventListener } from "./rtpengine/dtmfEventListener.js";
+import { BRIDGE_ADDRESS, BRIDGE_INTERFACE, mediaHostInterfaces } from "./rtpengine/interfaces.js";
 import { RtpengineClient } from "./rtpengine/rtpengineClient.js";
 import { RtpengineProcess } from "./rtpengine/rtpengineProcess.js";
 import { RtpengineProbe } from "./rtpengine/rtpengineProbe.js";
@@ -120,7 +121,8 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
     const o = this.#options;
     this.#dtmf = await DtmfEventListener.open({ host: "127.0.0.1", port: 0 });
     this.#rtpengine = new RtpengineProcess({
-      interfaces: [{ address: o.bindHost, ...(o.advertisedHost !== o.bindHost ? { advertisedAddress: o.advertisedHost } : {}) }],
+      // Devices' media on the bound address, advertised as the public one; the bridge's side on loopback.
+      interfaces: mediaHostInterfaces(o.bindHost, o.advertisedHost),
       portMin: o.rtpPortMin,
       portMax: o.rtpPortMax,
       // rtpengine keeps a deleted call's ports 30 s by default; at tens of calls a second
@@ -255,9 +257,11 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
    */
   async #watchRtpengine(rtpengine: RtpengineProcess, client: RtpengineClient): Promise<void> {
     const log = this.#options.logger;
+    // On the bridge interface (loopback): the device one may advertise an address this VM cannot send to itself.
     const probe = new RtpengineProbe({
       rtpengine: client,
-      address: this.#options.bindHost,
+      address: BRIDGE_ADDRESS,
+      interfaceName: BRIDGE_INTERFACE,
       callIdPrefix: `opencvi-probe-${this.#options.mediaHostId}`,
     });
     probe.on("delay", (delayInMs) => this.metrics.rtpengineProbeSeconds.observe(delayInMs / 1000));
@@ -311,6 +315,14 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
 
   get activeCalls(): number {
     return this.#controller?.activeCalls ?? 0;
+  }
+
+  /**
+   * Where this host's rtpengine takes ng commands (loopback, once started): `list` and `query`
+   * show each call's streams, with the address the SDP named and the one media came from.
+   */
+  get rtpengineControl(): { readonly host: string; readonly port: number } | undefined {
+    return this.#rtpengine?.state === "running" ? { host: this.#rtpengine.ngHost, port: this.#rtpengine.ngPort } : undefined;
   }
 
   /**

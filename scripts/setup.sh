@@ -23,6 +23,8 @@ command -v svwar >/dev/null 2>&1 || missing+=(sipvicious)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 # Headless Chromium joins the meeting page in the end-to-end media test (driven by playwright-core).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# NSS's certutil: a browser test trusts the local CA as a person's Chromium would (its NSS database).
+command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
@@ -55,8 +57,9 @@ fi
 # re-applied after any install, a no-op when already applied, fatal when a patch no longer fits.
 node_modules/.bin/node scripts/patch-dependencies.mjs
 
-# The local certificate authority every local HTTPS endpoint uses.
-bash scripts/dev-tls.sh .local/tls
+# The local certificate authority every local HTTPS endpoint uses; the server certificate also
+# covers the stack's address when OPENCVI_ADDRESS names one (devices and browsers elsewhere check it).
+bash scripts/dev-tls.sh .local/tls "${OPENCVI_ADDRESS:-}"
 
 # A clean build, so no output of a deleted source file lingers in dist/.
 rm -rf dist

@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { TlsOptions } from "node:tls";
 import type { Logger } from "pino";
 import type { MeetingLegFactory } from "../calls/meetingLeg.js";
+import { BRIDGE_ADDRESS } from "../rtpengine/interfaces.js";
 import { PortAllocator } from "./portAllocator.js";
 import { AnswerRejectedError, type IceOptions, WebRtcMeetingLeg } from "./webRtcMeetingLeg.js";
 
@@ -79,7 +80,7 @@ export class MeetingLegServer implements MeetingLegFactory {
       mediaHostId: this.#o.mediaHostId,
       sessionUrl: `${this.#baseUrl}/meeting-legs/${legId}`,
       ice,
-      plainAddress: this.#o.plainAddress ?? "127.0.0.1",
+      plainAddress: this.#o.plainAddress ?? BRIDGE_ADDRESS,
       mediaTimeoutInMs: this.#o.mediaTimeoutInMs ?? 30_000,
       answerTimeoutInMs: this.#o.answerTimeoutInMs ?? 30_000,
       log: this.#o.logger.child({ callId, legId }),

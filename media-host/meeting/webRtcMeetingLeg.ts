@@ -317,7 +317,9 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   }
 
   #keyframeFromDevice(): void {
-    const how = this.#choice?.deviceKeyframes ?? "sip-info";
+    // A device without video has no picture to refresh: the meeting's receivers ask anyway (the bot always offers video).
+    if (!this.#choice?.video) return;
+    const how = this.#choice.deviceKeyframes;
     this.#limited(this.#toDeviceLimiter, () => {
       if (how === "sip-info") this.emit("keyframeNeeded");
       else this.#video.sendKeyframeRequest(how);

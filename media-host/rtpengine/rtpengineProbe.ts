@@ -11,6 +11,8 @@ export interface RtpengineProbeOptions {
   readonly rtpengine: Pick<RtpengineClient, "offer" | "answer" | "delete">;
   /** The address of rtpengine's media interface: the probe's two sockets bind there too. */
   readonly address: string;
+  /** rtpengine's logical interface with that address (ng `direction`), when it has several. */
+  readonly interfaceName?: string;
   /** Prefix of the probe call's id in rtpengine (a fresh id per probe call). */
   readonly callIdPrefix?: string;
   /** One probe every … (default 20 ms, an audio stream's pace). */
@@ -111,7 +113,8 @@ export class RtpengineProbe extends EventEmitter<RtpengineProbeEvents> {
     const receiver = this.#receiver;
     if (!sender || !receiver) throw new Error("the probe is not started");
     const callId = `${this.#options.callIdPrefix ?? "opencvi-probe"}-${process.pid}-${++this.#calls}`;
-    const participants = { "call-id": callId, "from-tag": "probe-receiver" };
+    const name = this.#options.interfaceName;
+    const participants = { "call-id": callId, "from-tag": "probe-receiver", ...(name ? { direction: [name, name] as const } : {}) };
     // The offer's SDP goes to the answerer (the sender): where it sends.
     const offer = await this.#options.rtpengine.offer({ ...participants, sdp: probeSdp(this.#options.address, receiver.address().port) });
     await this.#options.rtpengine.answer({ ...participants, "to-tag": "probe-sender", sdp: probeSdp(this.#options.address, sender.address().port) });

@@ -23,3 +23,36 @@ export function dropUdpTo(ports: readonly number[]): { restore(): void } {
     },
   };
 }
+
+/**
+ * Azure's 1:1 NAT in front of a VM, on this machine: whatever is sent to `publicAddress` goes to
+ * `privateAddress` (DNAT), and whatever `privateAddress` starts sends appears to come from
+ * `publicAddress` (SNAT), answers both ways following connection tracking. Both must be
+ * addresses of this machine (a test host's end of its link, say), so that nothing leaves it
+ * even without the table. Covers this machine's own traffic (output/input hooks) and test
+ * hosts' (prerouting/postrouting). An nftables table of the test's own, gone at `remove()`.
+ */
+export function oneToOneNat(publicAddress: string, privateAddress: string): { remove(): void } {
+  const table = `cvi_nat_${process.pid}_${tables++}`;
+  execFileSync("nft", ["-f", "-"], {
+    stdio: ["pipe", "pipe", "pipe"],
+    input: [
+      `table ip ${table} {`,
+      `  chain prerouting { type nat hook prerouting priority -100; policy accept; ip daddr ${publicAddress} dnat to ${privateAddress}; }`,
+      `  chain output { type nat hook output priority -100; policy accept; ip daddr ${publicAddress} dnat to ${privateAddress}; }`,
+      `  chain input { type nat hook input priority 100; policy accept; ip saddr ${privateAddress} snat to ${publicAddress}; }`,
+      `  chain postrouting { type nat hook postrouting priority 100; policy accept; ip saddr ${privateAddress} snat to ${publicAddress}; }`,
+      "}",
+      "",
+    ].join("\n"),
+  });
+  return {
+    remove: () => {
+      try {
+        execFileSync("nft", ["delete", "table", "ip", table], { stdio: "pipe" });
+      } catch {
+        // gone already
+      }
+    },
+  };
+}

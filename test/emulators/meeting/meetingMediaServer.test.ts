@@ -7,8 +7,9 @@ import { chromium } from "playwright-core";
 import { waitFor } from "../../support/waiting.js";
 import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
 import { KeyframeRequestThrottle } from "./keyframeRequestThrottle.js";
-import { LOOPBACK_ICE, onlyLoopbackCandidates, waitForIceGathering } from "./loopbackIce.js";
+import { LOOPBACK_ICE, onlyLoopbackCandidates, reachableCandidates, waitForIceGathering } from "./iceAddress.js";
 import { MeetingMediaServer, type RosterHooks } from "./meetingMediaServer.js";
+import { ParticipantLeg } from "./participantLeg.js";
 import { StandInBot } from "./standInBot.js";
 
 /** The Graph emulator's side, recorded: people joining and leaving, bots whose media failed. */
@@ -225,6 +226,30 @@ describe("MeetingMediaServer with bots (the meeting leg contract)", () => {
     assert.deepEqual(
       media.participants(meetingId).map((p) => p.participantId),
       [callId],
+    );
+  });
+});
+
+describe("the candidates the SFU takes from an offer", () => {
+  it("on loopback only loopback ones; on a real address only IPv4 UDP ones that are not loopback (no mDNS names, IPv6 or TCP)", async () => {
+    const sdp = [
+      "v=0",
+      "a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
+      "a=candidate:2 1 udp 2122260223 198.51.100.7 50001 typ host",
+      "a=candidate:3 1 udp 2122260223 3b0f1c2e-5d8a-4c1e-9f00-0123456789ab.local 50002 typ host",
+      "a=candidate:4 1 udp 2122262783 2001:db8::7 50003 typ host",
+      "a=candidate:5 1 tcp 1518280447 198.51.100.7 9 typ host tcptype active",
+      "",
+    ].join("\r\n");
+    const kept = (text: string) => (text.match(/^a=candidate:.*$/gm) ?? []).map((l) => `${l.split(" ")[2]} ${l.split(" ")[4]}`);
+    assert.deepEqual(kept(reachableCandidates(sdp, "127.0.0.1")), ["udp 127.0.0.1"]);
+    assert.deepEqual(kept(reachableCandidates(sdp, "198.51.100.1")), ["udp 198.51.100.7"]);
+    // A browser on this machine offers loopback candidates only with a flag; on a real address the SFU says what it needs.
+    const loopbackOnly = await pageLikeOffer();
+    assert.ok(ParticipantLeg.plan("person", loopbackOnly).slots >= 1);
+    assert.throws(
+      () => ParticipantLeg.plan("person", loopbackOnly, "198.51.100.1"),
+      /no UDP candidate on an IPv4 address the meeting's media server \(on 198\.51\.100\.1\) can reach/,
     );
   });
 });

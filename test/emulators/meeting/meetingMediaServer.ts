@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Logger, pino } from "pino";
 import { HttpProblem } from "./httpProblem.js";
+import { LOOPBACK_ADDRESS } from "./iceAddress.js";
 import { meetingPage } from "./meetingPage.js";
 import { MeetingRoom, type ParticipantSnapshot } from "./meetingRoom.js";
 import { ParticipantLeg } from "./participantLeg.js";
@@ -25,6 +26,11 @@ export interface MeetingMediaServerOptions {
    * where the media host may DELETE to end the leg from its side.
    */
   readonly origin?: string;
+  /**
+   * The address its ICE binds and offers (127.0.0.1 unless told): where browsers and bots reach
+   * the meeting's media. On a real address, offers must carry a candidate on a real address too.
+   */
+  readonly iceAddress?: string;
 }
 
 /** A bot's media in a meeting (the blob's session, one per call). */
@@ -63,6 +69,7 @@ export class MeetingMediaServer {
   readonly basePath: string;
   readonly #roster: RosterHooks;
   readonly #origin: string | undefined;
+  readonly #iceAddress: string;
   readonly #log: Logger;
   readonly #rooms = new Map<string, MeetingRoom>();
   readonly #bots = new Map<string, BotSession>();
@@ -74,6 +81,7 @@ export class MeetingMediaServer {
     this.basePath = (options.basePath ?? "/_emulator/meetings").replace(/\/+$/, "");
     this.#roster = options.roster;
     this.#origin = options.origin?.replace(/\/+$/, "");
+    this.#iceAddress = options.iceAddress ?? LOOPBACK_ADDRESS;
     this.#log = options.logger ?? pino({ level: "silent" });
   }
 
@@ -96,7 +104,14 @@ export class MeetingMediaServer {
     const room = this.#roomFor(bot.meetingId);
     let opened: Awaited<ReturnType<typeof ParticipantLeg.open>>;
     try {
-      opened = await ParticipantLeg.open({ participantId: bot.callId, kind: "bot", displayName: bot.displayName, offer: blob.offer, listener: room });
+      opened = await ParticipantLeg.open({
+        participantId: bot.callId,
+        kind: "bot",
+        displayName: bot.displayName,
+        offer: blob.offer,
+        listener: room,
+        iceAddress: this.#iceAddress,
+      });
     } catch (e) {
       this.#forgetBot(session);
       throw new Error(`the offer in call ${bot.callId}'s media blob is not usable: ${(e as Error).message}`);
@@ -228,7 +243,7 @@ export class MeetingMediaServer {
     if (typeof body.sdp !== "string" || !body.sdp.startsWith("v=0")) problems.push("sdp must be the page's SDP offer.");
     if (problems.length) throw new HttpProblem(400, problems.join(" "));
     const sdp = body.sdp as string;
-    ParticipantLeg.plan("person", sdp);
+    ParticipantLeg.plan("person", sdp, this.#iceAddress);
     let participantId: string;
     try {
       participantId = this.#roster.personJoined(meetingId, displayName);
@@ -238,7 +253,7 @@ export class MeetingMediaServer {
     const room = this.#roomFor(meetingId);
     let opened: Awaited<ReturnType<typeof ParticipantLeg.open>>;
     try {
-      opened = await ParticipantLeg.open({ participantId, kind: "person", displayName, offer: sdp, listener: room });
+      opened = await ParticipantLeg.open({ participantId, kind: "person", displayName, offer: sdp, listener: room, iceAddress: this.#iceAddress });
     } catch (e) {
       this.#personLeftRoster(meetingId, participantId);
       throw e;

@@ -6,7 +6,8 @@ export const PAGE_SLOTS = 4;
  * and microphone (sendrecv) and PAGE_SLOTS receive-only audio/video pairs; the SFU
  * answers and says in `roster` events which participant is in which slot. For automated
  * tests it exposes `window.meeting`: `participantId`, `state`, `stats()` (per remote
- * participant, from getStats inbound-rtp by mid) and `audioSpectrum(participantId, ms)`
+ * participant, from getStats inbound-rtp by mid), `route()` (the selected ICE candidate
+ * pair's two ends, and the addresses this page offered) and `audioSpectrum(participantId, ms)`
  * (that participant's received audio through WebAudio: RMS and the strongest frequency
  * between 100 and 2000 Hz).
  */
@@ -242,6 +243,22 @@ const SCRIPT = `
       });
   }
 
+  // The addresses media flows between: the selected ICE candidate pair, this page's end and the SFU's.
+  async function route() {
+    if (!s.pc) return null;
+    const report = await s.pc.getStats();
+    let pair = null;
+    report.forEach((r) => {
+      if (r.type === "transport" && r.selectedCandidatePairId) pair = report.get(r.selectedCandidatePairId);
+    });
+    if (!pair) return null;
+    const end = (id) => {
+      const c = report.get(id) || {};
+      return { address: c.address || c.ip || "", port: c.port || 0, protocol: c.protocol || "", candidateType: c.candidateType || "" };
+    };
+    return { local: end(pair.localCandidateId), remote: end(pair.remoteCandidateId), offered: (s.pc.localDescription.sdp.match(/^a=candidate:.*$/gm) || []).map((l) => l.split(" ")[4]) };
+  }
+
   // Records what one participant's slot plays for ms and finds its strongest tone (Goertzel, 100–2000 Hz in 5 Hz steps).
   async function audioSpectrum(participantId, ms) {
     const slot = s.slots.find((x) => x.participantId === participantId);
@@ -303,6 +320,7 @@ const SCRIPT = `
     join,
     leave,
     stats,
+    route,
     audioSpectrum,
   };
 

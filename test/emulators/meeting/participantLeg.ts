@@ -14,7 +14,7 @@ import {
 import { ForwardedStream } from "./forwardedStream.js";
 import { HttpProblem } from "./httpProblem.js";
 import { KeyframeRequestThrottle } from "./keyframeRequestThrottle.js";
-import { countCandidates, LOOPBACK_ICE, onlyLoopbackCandidates, waitForIceGathering } from "./loopbackIce.js";
+import { countCandidates, iceOn, LOOPBACK_ADDRESS, onlyCandidatesOn, reachableCandidates, waitForIceGathering } from "./iceAddress.js";
 import { type ChosenCodec, chooseH264, chooseOpus, hasSsrc, type MediaSection, mediaSections } from "./offerSdp.js";
 
 export type ParticipantKind = "bot" | "person";
@@ -42,10 +42,12 @@ export interface ParticipantLegOptions {
   /** A bot's offer: audio, main video, content video. A page's: its own audio and video, then N receive-only audio/video pairs (its slots). */
   readonly offer: string;
   readonly listener: LegListener;
+  /** The address the SFU's ICE binds and offers (127.0.0.1 unless told): the meeting's address, where browsers and bots reach it. */
+  readonly iceAddress?: string;
 }
 
 interface OfferPlan {
-  /** The offer without non-loopback candidates. */
+  /** The offer without the candidates the SFU cannot reach. */
   readonly offer: string;
   readonly slots: number;
   readonly opus: ChosenCodec;
@@ -73,6 +75,7 @@ export class ParticipantLeg {
   #audioIn: RTCRtpTransceiver | undefined;
   #videoIn: RTCRtpTransceiver | undefined;
   readonly #listener: LegListener;
+  readonly #iceAddress: string;
   readonly #keyframes: KeyframeRequestThrottle;
   readonly #tracks = new Set<MediaStreamTrack>();
   #videoSsrc: number | undefined;
@@ -85,16 +88,18 @@ export class ParticipantLeg {
     this.displayName = options.displayName;
     this.#pc = pc;
     this.#listener = options.listener;
+    this.#iceAddress = options.iceAddress ?? LOOPBACK_ADDRESS;
     this.audioOut = Array.from({ length: slots }, () => new ForwardedStream("audio"));
     this.videoOut = Array.from({ length: slots }, () => new ForwardedStream("video"));
     this.#keyframes = new KeyframeRequestThrottle(KEYFRAME_REQUEST_INTERVAL_MS, () => this.#sendKeyframeRequest());
   }
 
-  /** Answers the offer; the answer carries our candidates (gathered, loopback only). Throws HttpProblem(400) for an offer it cannot take. */
+  /** Answers the offer; the answer carries our candidates (gathered, on the ICE address only). Throws HttpProblem(400) for an offer it cannot take. */
   static async open(options: ParticipantLegOptions): Promise<{ leg: ParticipantLeg; answer: string }> {
-    const { offer, slots, opus, h264 } = ParticipantLeg.plan(options.kind, options.offer);
+    const iceAddress = options.iceAddress ?? LOOPBACK_ADDRESS;
+    const { offer, slots, opus, h264 } = ParticipantLeg.plan(options.kind, options.offer, iceAddress);
     const pc = new RTCPeerConnection({
-      ...LOOPBACK_ICE,
+      ...iceOn(iceAddress),
       codecs: {
         audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2, payloadType: opus.payloadType })],
         video: [
@@ -126,11 +131,19 @@ export class ParticipantLeg {
     }
   }
 
-  /** Checks an offer without opening anything (throws HttpProblem(400) naming what is wrong): loopback candidates, layout, codecs. */
-  static plan(kind: ParticipantKind, sdp: string): OfferPlan {
-    const offer = onlyLoopbackCandidates(sdp);
+  /**
+   * Checks an offer without opening anything (throws HttpProblem(400) naming what is wrong): a candidate the SFU on
+   * `iceAddress` can reach (loopback ones for an SFU on loopback, others for one on a real address), layout, codecs.
+   */
+  static plan(kind: ParticipantKind, sdp: string, iceAddress: string = LOOPBACK_ADDRESS): OfferPlan {
+    const offer = reachableCandidates(sdp, iceAddress);
     if (countCandidates(offer) === 0)
-      throw new HttpProblem(400, "the offer has no UDP candidate on 127.0.0.1 (a browser needs --allow-loopback-in-peer-connection)");
+      throw new HttpProblem(
+        400,
+        iceAddress.startsWith("127.")
+          ? `the offer has no UDP candidate on ${LOOPBACK_ADDRESS} (a browser needs --allow-loopback-in-peer-connection)`
+          : `the offer has no UDP candidate on an IPv4 address the meeting's media server (on ${iceAddress}) can reach`,
+      );
     const sections = mediaSections(offer);
     const slots = checkLayout(kind, sections);
     const opus = chooseOpus(sections[0]!);
@@ -194,7 +207,7 @@ export class ParticipantLeg {
     await this.#pc.setLocalDescription(await this.#pc.createAnswer());
     for (const transport of new Set(transceivers.map((t) => t.dtlsTransport))) transport.onRtcp.subscribe((rtcp) => this.#onRtcp(rtcp));
     await waitForIceGathering(this.#pc);
-    return onlyLoopbackCandidates(this.#pc.localDescription?.sdp ?? "");
+    return onlyCandidatesOn(this.#pc.localDescription?.sdp ?? "", this.#iceAddress);
   }
 
   async #sendOn(transceiver: RTCRtpTransceiver, stream: ForwardedStream, direction: "sendrecv" | "sendonly"): Promise<void> {

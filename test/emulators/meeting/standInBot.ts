@@ -16,7 +16,7 @@ import {
   useSdesMid,
 } from "werift";
 import { startsH264Keyframe } from "./h264Keyframe.js";
-import { LOOPBACK_ICE, onlyLoopbackCandidates, waitForIceGathering } from "./loopbackIce.js";
+import { LOOPBACK_ICE, onlyLoopbackCandidates, waitForIceGathering } from "./iceAddress.js";
 
 /** What the stand-in received from the meeting on one kind. */
 export interface ReceivedPacket {

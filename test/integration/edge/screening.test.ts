@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { type LocalStack, startLocalStack } from "../../../local/stack.js";
 import { generatePrompts } from "../../../media-host/prompts/generatePrompts.js";
 import { createTestHost, type TestHost } from "../../support/netns.js";
+import { tlsFor } from "../../support/tls.js";
 import { adminApi, enabledMeeting } from "../../support/onboarding.js";
 import { describeResult, runSipp } from "../../support/peers/sipp.js";
 import { metricValue, scrape } from "../../support/prometheus.js";
@@ -24,19 +25,23 @@ let stack: LocalStack;
 let tortureHost: TestHost;
 let scanner: TestHost;
 let edgeAddress: string;
+let tlsDirectory: string | undefined;
 
 before(async () => {
   tortureHost = createTestHost();
   scanner = createTestHost();
-  // The edge listens on one address both test hosts can reach: the scanner's link's end here,
-  // and the torture host reaches it through this machine (both are local addresses here).
+  // The stack (its edge and host) listens on one address both test hosts can reach: the scanner's
+  // link's end here, and the torture host reaches it through this machine (both are local addresses here).
   edgeAddress = scanner.localAddress;
+  tlsDirectory = tlsFor(edgeAddress);
   const promptsDirectory = mkdtempSync(join(tmpdir(), "prompts-"));
   await generatePrompts({ directory: promptsDirectory });
   stack = await startLocalStack({
     logLevel: "none",
+    address: edgeAddress,
+    tlsDirectory,
     pool: {
-      edge: { address: edgeAddress, failuresBeforeBan: FAILURES_BAN },
+      edge: { failuresBeforeBan: FAILURES_BAN },
       hosts: [{ id: "screened", promptsDirectory, rtpPorts: [12000, 12999], webRtcPorts: [13000, 13999] }],
     },
   });
@@ -46,12 +51,13 @@ after(async () => {
   await stack?.stop();
   tortureHost?.remove();
   scanner?.remove();
+  if (tlsDirectory) rmSync(tlsDirectory, { recursive: true, force: true });
 });
 
 const hostMetric = async (name: string, labels: Readonly<Record<string, string>> = {}) => {
   const host = stack.poolHosts.get("screened");
   assert.ok(host);
-  return metricValue(await scrape(`http://127.0.0.1:${host.ports.health}/metrics`), name, { media_host: "screened", ...labels });
+  return metricValue(await scrape(`http://${stack.address}:${host.ports.health}/metrics`), name, { media_host: "screened", ...labels });
 };
 const edgeMetric = async (name: string, labels: Readonly<Record<string, string>> = {}) =>
   metricValue(await scrape(stack.edge!.endpoints.metricsUrl), name, labels);

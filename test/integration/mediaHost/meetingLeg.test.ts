@@ -157,6 +157,25 @@ describe("the WebRTC meeting leg (rtpengine ↔ bridge ↔ werift)", () => {
     await device.close();
   });
 
+  it("a device without video is never asked for a keyframe, whatever the meeting's receivers ask", async () => {
+    const { device, leg, answer } = await connectCall({ video: false });
+    assert.doesNotMatch(answer, /m=video/);
+    let needed = 0;
+    leg.on("keyframeNeeded", () => needed++);
+    const peer = await MeetingPeer.answer(await leg.mediaBlob());
+    await peer.connected();
+    for (let i = 0; i < 5; i++) device.sendAudio(rtpPacket(0, i, i * 160, 0x1111, Buffer.alloc(160, 0x7f)));
+    await waitFor(() => peer.received.audio > 0, "the device's audio in the meeting", 3000);
+    await peer.requestKeyframe();
+    // An RTCP round trip to werift and back: a request would have arrived well within it.
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(needed, 0, "no SIP INFO picture_fast_update for an audio-only device");
+    assert.equal(device.keyframeRequests.length, 0);
+    await peer.close();
+    await leg.close();
+    await device.close();
+  });
+
   it("the session endpoint: 401 for a wrong token, 409 for a second answer, 415 for non-SDP, 404 for an unknown leg; DELETE ends the leg", async () => {
     const { device, leg, callId } = await connectCall();
     const blob = JSON.parse(await leg.mediaBlob()) as { session: string; answerToken: string };

@@ -9,6 +9,8 @@ export interface PlainRtpDeviceOptions {
   readonly h264Fmtp?: string;
   /** Offer RTCP keyframe feedback (a=rtcp-fb nack pli, ccm fir). */
   readonly rtcpFeedback?: boolean;
+  /** Offer video (default true); an audio-only device offers one m-line. */
+  readonly video?: boolean;
 }
 
 const AUDIO_PT = { PCMU: 0, opus: 111 } as const;
@@ -25,6 +27,8 @@ export class PlainRtpDevice {
   readonly received = { audio: 0, video: 0, rtcp: 0 };
   readonly keyframeRequests: ("pli" | "fir")[] = [];
   readonly receivedPayloadTypes = { audio: new Set<number>(), video: new Set<number>() };
+  /** The source addresses of what it received ("address:port"). */
+  readonly receivedFrom = new Set<string>();
   readonly options: Required<PlainRtpDeviceOptions>;
   #audioTarget: { address: string; port: number } | undefined;
   #videoTarget: { address: string; port: number } | undefined;
@@ -34,8 +38,8 @@ export class PlainRtpDevice {
     this.audioSocket = audio;
     this.videoSocket = video;
     this.options = options;
-    audio.on("message", (m: Buffer) => this.#receive("audio", m));
-    video.on("message", (m: Buffer) => this.#receive("video", m));
+    audio.on("message", (m: Buffer, from) => this.#receive("audio", m, `${from.address}:${from.port}`));
+    video.on("message", (m: Buffer, from) => this.#receive("video", m, `${from.address}:${from.port}`));
   }
 
   static async open(options: PlainRtpDeviceOptions = {}): Promise<PlainRtpDevice> {
@@ -48,6 +52,7 @@ export class PlainRtpDevice {
       audio: options.audio ?? "PCMU",
       h264Fmtp: options.h264Fmtp ?? "profile-level-id=42e028;packetization-mode=1",
       rtcpFeedback: options.rtcpFeedback ?? true,
+      video: options.video ?? true,
     });
   }
 
@@ -67,11 +72,15 @@ export class PlainRtpDevice {
       "a=fmtp:101 0-15",
       "a=rtcp-mux",
       "a=sendrecv",
-      `m=video ${this.videoSocket.address().port} RTP/AVP ${DEVICE_VIDEO_PT}`,
-      `a=rtpmap:${DEVICE_VIDEO_PT} H264/90000`,
-      `a=fmtp:${DEVICE_VIDEO_PT} ${this.options.h264Fmtp}`,
-      `${fb}a=rtcp-mux`,
-      "a=sendrecv",
+      ...(this.options.video
+        ? [
+            `m=video ${this.videoSocket.address().port} RTP/AVP ${DEVICE_VIDEO_PT}`,
+            `a=rtpmap:${DEVICE_VIDEO_PT} H264/90000`,
+            `a=fmtp:${DEVICE_VIDEO_PT} ${this.options.h264Fmtp}`,
+            `${fb}a=rtcp-mux`,
+            "a=sendrecv",
+          ]
+        : []),
       "",
     ].join("\r\n");
   }
@@ -80,7 +89,7 @@ export class PlainRtpDevice {
   answered(sdp: string): void {
     const parsed = parseSdp(sdp);
     this.#audioTarget = mediaEndpoint(parsed, 0);
-    this.#videoTarget = mediaEndpoint(parsed, 1);
+    if (this.options.video) this.#videoTarget = mediaEndpoint(parsed, 1);
   }
 
   get audioPayloadType(): number {
@@ -103,7 +112,8 @@ export class PlainRtpDevice {
     await Promise.all([this.audioSocket, this.videoSocket].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
-  #receive(kind: "audio" | "video", packet: Buffer): void {
+  #receive(kind: "audio" | "video", packet: Buffer, from: string): void {
+    this.receivedFrom.add(from);
     if (isRtcp(packet)) {
       this.received.rtcp++;
       const request = findKeyframeRequest(packet);

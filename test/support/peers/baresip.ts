@@ -4,6 +4,7 @@ import { accessSync, constants, existsSync, mkdtempSync, readdirSync, rmSync, st
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import type { NattedTestHost, TestHost } from "../netns.js";
 import { sineSamples, writeWav } from "./audio.js";
 import { freePort } from "./sipp.js";
 
@@ -16,13 +17,18 @@ import { freePort } from "./sipp.js";
  *
  * baresip advertises the machine's primary address unless told otherwise; here
  * `net_interface 127.0.0.1` makes its Via, Contact, SDP o=/c= and RTP all use
- * loopback (measured with SIPp's message trace).
+ * loopback (measured with SIPp's message trace). On a test host of its own (a network
+ * namespace) it uses that host's address instead, as a room system on the LAN does: a
+ * host behind NAT writes its private address, and the test drives it through a port
+ * its router forwards.
  */
 
 export interface BaresipOptions {
-  /** SIP UDP/TCP port on 127.0.0.1; a free one unless told. */
+  /** Run on this test host (its namespace and address) instead of this machine's loopback. */
+  readonly host?: TestHost;
+  /** SIP UDP/TCP port on its address; a free one unless told. */
   readonly sipPort?: number;
-  /** ctrl_tcp port on 127.0.0.1; a free one unless told. */
+  /** ctrl_tcp port on its address; a free one unless told. */
   readonly ctrlPort?: number;
   /** First RTP port; baresip uses ports in [rtpPortMin, rtpPortMin + 100). A random range unless told. */
   readonly rtpPortMin?: number;
@@ -57,6 +63,15 @@ export interface BaresipEvent {
   readonly id?: string;
   readonly accountaor?: string;
   readonly at: number;
+}
+
+/** One stream's figures as baresip reports them (Baresip.streamStats). */
+export interface BaresipStreamStats {
+  readonly packetsSent: number;
+  readonly packetsReceived: number;
+  /** Video: pictures decoded and displayed, and their size ("960x540"). */
+  readonly framesDisplayed?: number;
+  readonly displaySize?: string;
 }
 
 export interface CommandResponse {
@@ -97,7 +112,8 @@ export class Baresip extends EventEmitter {
   constructor(
     readonly dir: string,
     readonly sipPort: number,
-    readonly ctrlPort: number,
+    /** Where ctrl_tcp is reached from here (host:port). */
+    readonly ctrlEndpoint: { readonly host: string; readonly port: number },
     private readonly child: ChildProcess,
     private readonly keepFiles: boolean,
     lifeTimer: NodeJS.Timeout,
@@ -129,7 +145,7 @@ export class Baresip extends EventEmitter {
         const s = new Socket();
         s.once("connect", () => res(s));
         s.once("error", () => res(undefined));
-        s.connect(this.ctrlPort, "127.0.0.1");
+        s.connect(this.ctrlEndpoint.port, this.ctrlEndpoint.host);
       });
       if (socket) {
         this.socket = socket;
@@ -139,7 +155,7 @@ export class Baresip extends EventEmitter {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`baresip's ctrl_tcp did not answer on 127.0.0.1:${this.ctrlPort}:\n${this.outputTail()}`);
+    throw new Error(`baresip's ctrl_tcp did not answer on ${this.ctrlEndpoint.host}:${this.ctrlEndpoint.port}:\n${this.outputTail()}`);
   }
 
   private onData(chunk: Buffer): void {
@@ -207,6 +223,25 @@ export class Baresip extends EventEmitter {
   async sendDtmf(digits: string): Promise<void> {
     const r = await this.command("sndcode", digits);
     if (!r.ok) throw new Error(`baresip sndcode ${digits}: ${r.data}`);
+  }
+
+  /**
+   * baresip's own figures for the current call's audio or video stream (its `audio_debug` /
+   * `video_debug`): RTP packets it sent and received, and for video the pictures its decoder
+   * put on its (fake) display.
+   */
+  async streamStats(kind: "audio" | "video"): Promise<BaresipStreamStats> {
+    const r = await this.command(`${kind}_debug`);
+    if (!r.ok) throw new Error(`baresip ${kind}_debug: ${r.data}`);
+    const sent = /TX: packets=(\d+)/.exec(r.data)?.[1];
+    const received = [...r.data.matchAll(/\brcvd=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    const display = /vidisp: \S+ (\d+) x (\d+) frames=(\d+)/.exec(r.data);
+    if (sent === undefined) throw new Error(`baresip's ${kind}_debug has no RTP figures (no call?):\n${r.data}`);
+    return {
+      packetsSent: Number(sent),
+      packetsReceived: received,
+      ...(display ? { framesDisplayed: Number(display[3]), displaySize: `${display[1]}x${display[2]}` } : {}),
+    };
   }
 
   async accept(): Promise<void> {
@@ -323,10 +358,11 @@ async function startBaresipOnce(options: BaresipOptions): Promise<Baresip> {
   }
   const record = options.recordAudio ?? true;
   const video = options.video ?? "none";
+  const address = options.host?.address ?? "127.0.0.1";
   const config = [
     "poll_method\t\tepoll",
-    `sip_listen\t\t127.0.0.1:${sipPort}`,
-    "net_interface\t\t127.0.0.1",
+    `sip_listen\t\t${address}:${sipPort}`,
+    `net_interface\t\t${address}`,
     "call_local_timeout\t120",
     "call_max_calls\t\t4",
     "audio_player\t\taubridge,nil",
@@ -352,17 +388,20 @@ async function startBaresipOnce(options: BaresipOptions): Promise<Baresip> {
     "module_app\t\taccount.so",
     "module_app\t\tmenu.so",
     "module_app\t\tctrl_tcp.so",
-    `ctrl_tcp_listen\t\t127.0.0.1:${ctrlPort}`,
+    `ctrl_tcp_listen\t\t${address}:${ctrlPort}`,
     ...(options.extraConfig ?? []),
   ];
   writeFileSync(join(dir, "config"), `${config.join("\n")}\n`);
   writeFileSync(
     join(dir, "accounts"),
-    `${options.displayName ? `"${options.displayName}" ` : ""}<sip:${options.user ?? "opencvi-test"}@127.0.0.1>;regint=0;answermode=${options.answerMode ?? "manual"}\n`,
+    `${options.displayName ? `"${options.displayName}" ` : ""}<sip:${options.user ?? "opencvi-test"}@${address}>;regint=0;answermode=${options.answerMode ?? "manual"}\n`,
   );
   writeFileSync(join(dir, "contacts"), "");
 
-  const child = spawn(binary, ["-f", dir, "-v"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const host = options.host;
+  // `ip netns exec` execs baresip in the host's namespace: the same process, so killing it kills baresip.
+  const [command, args] = host ? ["ip", ["netns", "exec", host.namespace, binary, "-f", dir, "-v"]] : [binary, ["-f", dir, "-v"]];
+  const child = spawn(command, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   liveChildren.add(child);
   child.once("exit", () => liveChildren.delete(child));
   if (!exitHook) {
@@ -373,7 +412,8 @@ async function startBaresipOnce(options: BaresipOptions): Promise<Baresip> {
   }
   const life = setTimeout(() => child.kill("SIGKILL"), options.timeoutInMs ?? 120_000);
   life.unref();
-  const baresip = new Baresip(dir, sipPort, ctrlPort, child, options.keepFiles ?? false, life);
+  const ctrl = host && isNatted(host) ? splitEndpoint(host.forwardTcp(ctrlPort)) : { host: address, port: ctrlPort };
+  const baresip = new Baresip(dir, sipPort, ctrl, child, options.keepFiles ?? false, life);
   await new Promise<void>((res, rej) => {
     child.once("spawn", () => res());
     child.once("error", rej);
@@ -387,4 +427,13 @@ async function startBaresipOnce(options: BaresipOptions): Promise<Baresip> {
     throw err;
   }
   return baresip;
+}
+
+function isNatted(host: TestHost): host is NattedTestHost {
+  return "forwardTcp" in host;
+}
+
+function splitEndpoint(endpoint: string): { host: string; port: number } {
+  const colon = endpoint.lastIndexOf(":");
+  return { host: endpoint.slice(0, colon), port: Number(endpoint.slice(colon + 1)) };
 }

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from "node:tls";
+import type { TestHost } from "../netns.js";
 import { pcmuTone, telephoneEvents, writeRtpPcap } from "./pcap.js";
 
 /**
@@ -67,6 +68,8 @@ export interface SippRunOptions {
   /** For scenarios that play [media_pcap] and get none in `variables`: length of the generated 1 kHz PCMU tone, ms. */
   readonly mediaMs?: number;
   readonly localIp?: string;
+  /** Run SIPp on this test host (in its namespace; its address is the local IP unless told), as a device elsewhere on the network. UDP and TCP only. */
+  readonly host?: TestHost;
   /** SIP port of SIPp; a free one unless told (SIPp itself would try 5060 first). */
   readonly localPort?: number;
   /** RTP port of SIPp (-mp, it also binds +2); SIPp looks for a free one from 6000 unless told. */
@@ -219,9 +222,12 @@ interface Spawned {
   kill(): void;
 }
 
-function spawnBounded(sipp: string, args: readonly string[], cwd: string, hardTimeoutMs: number): Spawned {
+function spawnBounded(sipp: string, args: readonly string[], cwd: string, hardTimeoutMs: number, host?: TestHost): Spawned {
   const started = Date.now();
-  const child = spawn(sipp, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  // `ip netns exec` execs SIPp in the namespace: one process, which the kill below reaches.
+  const child = host
+    ? spawn("ip", ["netns", "exec", host.namespace, sipp, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
+    : spawn(sipp, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
   track(child);
   const stderr = new Tail();
   child.stdout?.on("data", () => {
@@ -516,7 +522,8 @@ export async function runSipp(options: SippRunOptions): Promise<SippResult> {
   if (needsCsv && !options.csv) throw new Error(`${options.scenario} reads an injection file ([fieldN]): give csv rows`);
   const dir = mkdtempSync(join(tmpdir(), "opencvi-sipp-"));
   const transport = options.transport ?? "u1";
-  const localIp = options.localIp ?? "127.0.0.1";
+  const localIp = options.localIp ?? options.host?.address ?? "127.0.0.1";
+  if (options.host && transport === "l1") throw new Error("SIPp on a test host speaks UDP or TCP: its TLS bridge runs in this process");
 
   if (text.includes("[media_pcap]") && variables.media_pcap === undefined) {
     variables.media_pcap = join(dir, "media.pcap");
@@ -553,7 +560,7 @@ export async function runSipp(options: SippRunOptions): Promise<SippResult> {
     if (options.lost !== undefined) args.push("-lost", String(options.lost));
     args.push(...pairs("-key", variables), ...pairs("-set", options.globals), ...(options.extraArgs ?? []));
 
-    const run = spawnBounded(sipp, args, dir, options.timeoutInMs + 3000);
+    const run = spawnBounded(sipp, args, dir, options.timeoutInMs + 3000, options.host);
     const exit = await run.exited;
     return collect(dir, exit, run.stderr, [sipp, ...args], options.timeoutInMs, options.keepFiles ?? false);
   } catch (err) {

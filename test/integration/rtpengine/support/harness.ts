@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DtmfEventListener, type DtmfEvent } from "../../../../media-host/rtpengine/dtmfEventListener.js";
+import { mediaHostInterfaces } from "../../../../media-host/rtpengine/interfaces.js";
 import { RtpengineClient } from "../../../../media-host/rtpengine/rtpengineClient.js";
 import { RtpengineProcess, type RtpengineProcessOptions, resolveBinary } from "../../../../media-host/rtpengine/rtpengineProcess.js";
 
@@ -37,7 +38,8 @@ export async function startRtpengine(options: Partial<RtpengineProcessOptions> =
   const logLines: string[] = [];
   const base = 20000 + randomInt(0, 90) * 400;
   const process = new RtpengineProcess({
-    interfaces: [{ address: "127.0.0.1" }],
+    // A media host's layout (anchorMedia names both sides), all on loopback.
+    interfaces: mediaHostInterfaces("127.0.0.1"),
     portMin: base,
     portMax: base + 399,
     dtmfLogDest: dtmf.address,
