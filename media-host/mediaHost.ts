@@ -15,7 +15,7 @@ import { DtmfEventListener } from "./rtpengine/dtmfEventListener.js";
 import { BRIDGE_ADDRESS, BRIDGE_INTERFACE, mediaHostInterfaces } from "./rtpengine/interfaces.js";
 import { RtpengineClient } from "./rtpengine/rtpengineClient.js";
 import { RtpengineProcess } from "./rtpengine/rtpengineProcess.js";
-import { RtpengineProbe } from "./rtpengine/rtpengineProbe.js";
+import { PROBE_CALL_ID_PREFIX, RtpengineProbe } from "./rtpengine/rtpengineProbe.js";
 import { parseRtpengineComplaint } from "./rtpengine/rtpengineComplaints.js";
 import { StreamWatch } from "./calls/streamWatch.js";
 import { readFile } from "node:fs/promises";
@@ -262,7 +262,7 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
       rtpengine: client,
       address: BRIDGE_ADDRESS,
       interfaceName: BRIDGE_INTERFACE,
-      callIdPrefix: `opencvi-probe-${this.#options.mediaHostId}`,
+      callIdPrefix: `${PROBE_CALL_ID_PREFIX}-${this.#options.mediaHostId}`,
     });
     probe.on("delay", (delayInMs) => this.metrics.rtpengineProbeSeconds.observe(delayInMs / 1000));
     probe.on("stall", (stall) => {

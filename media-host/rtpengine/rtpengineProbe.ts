@@ -13,7 +13,7 @@ export interface RtpengineProbeOptions {
   readonly address: string;
   /** rtpengine's logical interface with that address (ng `direction`), when it has several. */
   readonly interfaceName?: string;
-  /** Prefix of the probe call's id in rtpengine (a fresh id per probe call). */
+  /** Prefix of the probe call's id in rtpengine (a fresh id per probe call; default PROBE_CALL_ID_PREFIX). */
   readonly callIdPrefix?: string;
   /** One probe every … (default 20 ms, an audio stream's pace). */
   readonly intervalInMs?: number;
@@ -28,6 +28,9 @@ export interface RtpengineProbeEvents {
   /** The probe call could not be made or re-made (rtpengine down); the next reset() tries again. */
   error: [error: Error];
 }
+
+/** The probe calls' ids in rtpengine begin so (an operator's `list` shows one per media host). */
+export const PROBE_CALL_ID_PREFIX = "opencvi-probe";
 
 const PAYLOAD_TYPE_PCMU = 0;
 const PROBE_PAYLOAD = Buffer.alloc(20, 0xff);
@@ -112,7 +115,7 @@ export class RtpengineProbe extends EventEmitter<RtpengineProbeEvents> {
     const sender = this.#sender;
     const receiver = this.#receiver;
     if (!sender || !receiver) throw new Error("the probe is not started");
-    const callId = `${this.#options.callIdPrefix ?? "opencvi-probe"}-${process.pid}-${++this.#calls}`;
+    const callId = `${this.#options.callIdPrefix ?? PROBE_CALL_ID_PREFIX}-${process.pid}-${++this.#calls}`;
     const name = this.#options.interfaceName;
     const participants = { "call-id": callId, "from-tag": "probe-receiver", ...(name ? { direction: [name, name] as const } : {}) };
     // The offer's SDP goes to the answerer (the sender): where it sends.

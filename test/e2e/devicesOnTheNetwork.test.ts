@@ -7,6 +7,7 @@ import type { Browser, Page } from "playwright-core";
 import { seedDemo, type SeededDemo } from "../../local/demo.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { generatePrompts } from "../../media-host/prompts/generatePrompts.js";
+import { PROBE_CALL_ID_PREFIX } from "../../media-host/rtpengine/rtpengineProbe.js";
 import type { QueryResponse } from "../../media-host/rtpengine/ngProtocol.js";
 import { RtpengineClient } from "../../media-host/rtpengine/rtpengineClient.js";
 import { launchChromium } from "../support/browser.js";
@@ -106,7 +107,8 @@ async function rtpengineStreams() {
   assert.ok(control, "the media host's rtpengine runs");
   const client = await RtpengineClient.open({ host: control.host, port: control.port, localAddress: "127.0.0.1", requestTimeoutInMs: 3000 });
   try {
-    const { calls } = await client.list();
+    // The host's probe stream aside (a call of its own, see RtpengineProbe).
+    const calls = (await client.list()).calls.filter((id) => !id.startsWith(PROBE_CALL_ID_PREFIX));
     assert.equal(calls.length, 1, "one call on the media host");
     const query: QueryResponse = await client.query({ "call-id": calls[0]! });
     return Object.entries(query.tags).flatMap(([tag, t]) =>
