@@ -185,7 +185,7 @@ async function rtpengineErrors(rtpengine: Awaited<ReturnType<typeof startRtpengi
 interface Sample {
   readonly atSeconds: number;
   /** rssMB after a full garbage collection (what is live); rssMBBeforeGc as V8 left it (its heap grows and shrinks in between). */
-  readonly bridge: { rssMB: number; rssMBBeforeGc: number; heapUsedMB: number; fds: number };
+  readonly bridge: { rssMB: number; rssMBBeforeGc: number; heapUsedMB: number; externalMB: number; fds: number };
   readonly rtpengine: { rssMB: number; fds: number };
 }
 
@@ -232,10 +232,16 @@ try {
   const MB = (bytes: number) => round(bytes / 2 ** 20, 2);
   const sample = async (atSeconds: number) => {
     const beforeGc = rssBytes(bridge.pid);
-    const { heapUsedBytes } = await bridge.request<{ heapUsedBytes: number }>({ op: "gc" });
+    const { heapUsedBytes, externalBytes } = await bridge.request<{ heapUsedBytes: number; externalBytes: number }>({ op: "gc" });
     samples.push({
       atSeconds,
-      bridge: { rssMB: MB(rssBytes(bridge.pid)), rssMBBeforeGc: MB(beforeGc), heapUsedMB: MB(heapUsedBytes), fds: openDescriptors(bridge.pid) },
+      bridge: {
+        rssMB: MB(rssBytes(bridge.pid)),
+        rssMBBeforeGc: MB(beforeGc),
+        heapUsedMB: MB(heapUsedBytes),
+        externalMB: MB(externalBytes),
+        fds: openDescriptors(bridge.pid),
+      },
       rtpengine: { rssMB: MB(rssBytes(rtpenginePid)), fds: openDescriptors(rtpenginePid) },
     });
   };
@@ -307,6 +313,8 @@ try {
       rssMB: drift(samples, (s) => s.bridge.rssMB),
       rssMBBeforeGc: drift(samples, (s) => s.bridge.rssMBBeforeGc),
       heapUsedMB: drift(samples, (s) => s.bridge.heapUsedMB),
+      /** Buffers and other memory outside the JS heap (werift's packets). */
+      externalMB: drift(samples, (s) => s.bridge.externalMB),
       fds: drift(samples, (s) => s.bridge.fds),
     },
     rtpengine: { rssMB: drift(samples, (s) => s.rtpengine.rssMB), fds: drift(samples, (s) => s.rtpengine.fds) },

@@ -7,7 +7,7 @@
  *   create {callId, deviceOffer} → {deviceAnswer, blob}    close {callId}
  *   path {path} → the packet path of legs opened from then on (BridgedStream.path)
  *   stats → {legs, counters, authenticationFailures, rssBytes, heapUsedBytes, cpuMicros}
- *   gc → {rssBytes, heapUsedBytes} after a full collection (forked with --expose-gc)
+ *   gc → {rssBytes, heapUsedBytes, externalBytes} after a full collection (forked with --expose-gc)
  *   profile {ms, heap} → top self-time functions (V8 CPU profiler), and optionally
  *     allocations by function (V8 sampling heap profiler, collected objects included)
  *
@@ -130,7 +130,7 @@ async function handle(request: BridgeRequest): Promise<unknown> {
     case "gc": {
       (globalThis as { gc?: () => void }).gc?.();
       const memory = process.memoryUsage();
-      return { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed };
+      return { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, externalBytes: memory.external };
     }
     case "path":
       BridgedStream.path = request.path;
