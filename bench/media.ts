@@ -81,10 +81,10 @@
  *     ourCodeAllocations: { method, bytesPerPacket: { track, direct }, byFunction: { track, direct }, packets } }
  * }
  */
-import { type ChildProcess, fork, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -92,7 +92,9 @@ import { mediaEndpoint, parseSdp } from "../media-host/rtpengine/sdp.js";
 import { plainAudioSdp, startRtpengine } from "../test/integration/rtpengine/support/harness.js";
 import { MeetingPeer } from "../test/support/media/meetingPeer.js";
 import { DEVICE_VIDEO_PT, PlainRtpDevice } from "../test/support/media/plainRtpDevice.js";
-import type { BridgeProfile, BridgeReply, BridgeRequest, BridgeStats } from "./support/bridgeHost.js";
+import type { BridgeProfile, BridgeStats } from "./support/bridgeHost.js";
+import { BridgeProcess } from "./support/bridgeProcess.js";
+import { cpuSeconds, driverCpuSeconds, dropsBetween, machineBusySeconds, rssBytes, rtpengineWarnings, udpReceiveDrops } from "./support/processes.js";
 import { ourCodeAllocations } from "./support/ourCodeAllocations.js";
 import { AUDIO, payloadOffset, percentiles, RELAY_AB, RELAY_BA, type Stream, TO_DEVICE, TO_MEETING, Traffic, VIDEO } from "./support/traffic.js";
 
@@ -112,120 +114,11 @@ const REFERENCE_STREAM_PPS = 700;
 const REFERENCE_PAIRS = 24;
 const REFERENCE_SECONDS = 5;
 const HOT_PATH_SECONDS = 4;
-const CLK_TCK = 100;
-const PAGE_BYTES = 4096;
 const began = performance.now();
 
 const log = (message: string) => process.stderr.write(`[bench/media ${((performance.now() - began) / 1000).toFixed(1)} s] ${message}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function rssBytes(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * PAGE_BYTES;
-}
-
-/** All cores' busy time (user, nice, system, irq, softirq, steal), in seconds. */
-function machineBusySeconds(): number {
-  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
-}
-
-type UdpDrops = Record<string, Map<string, number>>;
-
-/** Datagrams the kernel dropped because a socket's receive buffer was full, by process and socket (inode). */
-function udpReceiveDrops(pids: Readonly<Record<string, number>>): UdpDrops {
-  const byInode = new Map<string, number>();
-  for (const line of readFileSync("/proc/net/udp", "utf8").split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length > 12) byInode.set(fields[9]!, Number(fields[12]));
-  }
-  const drops: UdpDrops = {};
-  for (const [name, pid] of Object.entries(pids)) {
-    const sockets = new Map<string, number>();
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      try {
-        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
-        if (inode && byInode.has(inode)) sockets.set(inode, byInode.get(inode)!);
-      } catch {}
-    }
-    drops[name] = sockets;
-  }
-  return drops;
-}
-
-/** Drops between two snapshots, per process (sockets opened meanwhile count from 0; closed ones are left out). */
-function dropsBetween(before: UdpDrops, after: UdpDrops): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(after).map(([name, sockets]) => {
-      let sum = 0;
-      for (const [inode, drops] of sockets) sum += drops - (before[name]?.get(inode) ?? 0);
-      return [name, sum];
-    }),
-  );
-}
-
-/** rtpengine's own complaints since `from` (its log at "warning"): full receive queues, and ports it stopped reading. */
-function rtpengineWarnings(logLines: readonly string[], from: number): { queueOver50: number; portsGivenUp: number; other: number } {
-  const lines = logLines.slice(from);
-  const queueOver50 = lines.filter((l) => l.includes("Too many packets in UDP receive queue")).length;
-  const portsGivenUp = lines.filter((l) => l.includes("UDP receive queue exceeded")).length;
-  return { queueOver50, portsGivenUp, other: lines.length - queueOver50 - portsGivenUp };
-}
-
-function driverCpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-/** The bridge host child process, spoken to over IPC. */
-class BridgeProcess {
-  readonly #child: ChildProcess;
-  readonly #pending = new Map<number, (reply: BridgeReply) => void>();
-  #next = 1;
-  readonly ready: Promise<void>;
-
-  constructor(ngHost: string, ngPort: number) {
-    this.#child = fork(new URL("./support/bridgeHost.js", import.meta.url), [ngHost, String(ngPort)], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    this.ready = new Promise((resolve, reject) => {
-      this.#pending.set(0, (reply) => (reply.ok ? resolve() : reject(new Error(reply.error))));
-      this.#child.once("exit", (code) => reject(new Error(`the bridge process exited (${code})`)));
-    });
-    this.#child.on("message", (reply: BridgeReply) => {
-      const settle = this.#pending.get(reply.id);
-      this.#pending.delete(reply.id);
-      settle?.(reply);
-    });
-  }
-
-  get pid(): number {
-    return this.#child.pid ?? 0;
-  }
-
-  request<T>(request: DistributiveOmit<BridgeRequest, "id">): Promise<T> {
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, (reply) => (reply.ok ? resolve(reply.result as T) : reject(new Error(reply.error))));
-      this.#child.send({ ...request, id });
-    });
-  }
-
-  async stop(): Promise<void> {
-    const exited = new Promise((r) => this.#child.once("exit", r));
-    await this.request({ op: "exit" }).catch(() => {});
-    await Promise.race([exited, sleep(3000)]);
-    this.#child.kill("SIGKILL");
-  }
-}
-type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 // ---------------------------------------------------------------- 1. rtpengine's plain relay
 

@@ -6,7 +6,8 @@
  *
  *   create {callId, deviceOffer} → {deviceAnswer, blob}    close {callId}
  *   path {path} → the packet path of legs opened from then on (BridgedStream.path)
- *   stats → {legs, counters, rssBytes, heapUsedBytes, cpuMicros}
+ *   stats → {legs, counters, authenticationFailures, rssBytes, heapUsedBytes, cpuMicros}
+ *   gc → {rssBytes, heapUsedBytes, externalBytes} after a full collection (forked with --expose-gc)
  *   profile {ms, heap} → top self-time functions (V8 CPU profiler), and optionally
  *     allocations by function (V8 sampling heap profiler, collected objects included)
  *
@@ -25,6 +26,8 @@ export type BridgeRequest =
   | { readonly id: number; readonly op: "create"; readonly callId: string; readonly deviceOffer: string }
   | { readonly id: number; readonly op: "close"; readonly callId: string }
   | { readonly id: number; readonly op: "stats" }
+  /** A full garbage collection (the process runs with --expose-gc), then its memory: what is live, not what awaits collection. */
+  | { readonly id: number; readonly op: "gc" }
   /** The packet path of legs opened from now on (BridgedStream.path): the hot path before/after. */
   | { readonly id: number; readonly op: "path"; readonly path: "direct" | "track" }
   | { readonly id: number; readonly op: "profile"; readonly ms: number; readonly heap: boolean; readonly saveTo?: string }
@@ -36,6 +39,11 @@ export interface BridgeStats {
   readonly fromDevice: number;
   readonly toDevice: number;
   readonly droppedFromDevice: number;
+  readonly rtcpFromDevice: number;
+  /** Legs that ended by themselves (ICE consent, media timeout, …) rather than by a "close". */
+  readonly endedLegs: readonly { readonly callId: string; readonly reason: string; readonly afterSeconds: number }[];
+  /** SRTP/SRTCP packets from the meeting side that failed authentication on the legs' transports. */
+  readonly authenticationFailures: { readonly srtp: number; readonly srtcp: number };
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
   readonly cpuMicros: number;
@@ -88,12 +96,21 @@ const legs = new MeetingLegServer({
 });
 await legs.listen();
 const byCall = new Map<string, WebRtcMeetingLeg>();
+/** Legs that ended on their own (not by a "close" request), with why: a bench must see a call it lost. */
+const endedLegs: { callId: string; reason: string; afterSeconds: number }[] = [];
+const startedAt = Date.now();
 
 async function handle(request: BridgeRequest): Promise<unknown> {
   switch (request.op) {
     case "create": {
       const leg = (await legs.create(request.callId)) as WebRtcMeetingLeg;
       byCall.set(request.callId, leg);
+      const { callId } = request;
+      leg.on("ended", (reason: string) => {
+        if (byCall.get(callId) !== leg) return;
+        endedLegs.push({ callId, reason, afterSeconds: Math.round((Date.now() - startedAt) / 1000) });
+        process.stderr.write(`[bridge host] the leg of ${callId} ended: ${reason}\n`);
+      });
       const deviceAnswer = await anchorMedia(rtpengine, leg, request.deviceOffer, {
         callId: request.callId,
         deviceTag: "device",
@@ -102,13 +119,19 @@ async function handle(request: BridgeRequest): Promise<unknown> {
       return { deviceAnswer, blob: await leg.mediaBlob() };
     }
     case "close": {
-      await byCall.get(request.callId)?.close();
+      const leg = byCall.get(request.callId);
       byCall.delete(request.callId);
+      await leg?.close();
       await rtpengine.delete({ "call-id": request.callId }).catch(() => {});
       return {};
     }
     case "stats":
       return stats();
+    case "gc": {
+      (globalThis as { gc?: () => void }).gc?.();
+      const memory = process.memoryUsage();
+      return { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, externalBytes: memory.external };
+    }
     case "path":
       BridgedStream.path = request.path;
       return {};
@@ -128,11 +151,16 @@ function stats(): BridgeStats {
   let fromDevice = 0;
   let toDevice = 0;
   let droppedFromDevice = 0;
+  let rtcpFromDevice = 0;
+  const authenticationFailures = { srtp: 0, srtcp: 0 };
   for (const leg of byCall.values()) {
+    authenticationFailures.srtp += leg.authenticationFailures.srtp;
+    authenticationFailures.srtcp += leg.authenticationFailures.srtcp;
     const c = leg.counters;
     fromDevice += c.audio.fromDevice + c.video.fromDevice;
     toDevice += c.audio.toDevice + c.video.toDevice;
     droppedFromDevice += c.audio.droppedFromDevice + c.video.droppedFromDevice;
+    rtcpFromDevice += c.audio.rtcpFromDevice + c.video.rtcpFromDevice;
   }
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
@@ -141,6 +169,9 @@ function stats(): BridgeStats {
     fromDevice,
     toDevice,
     droppedFromDevice,
+    rtcpFromDevice,
+    endedLegs,
+    authenticationFailures,
     rssBytes: memory.rss,
     heapUsedBytes: memory.heapUsed,
     cpuMicros: cpu.user + cpu.system,

@@ -5,6 +5,7 @@ import { isRtcp, rtpPayloadType, writeFir, writePli } from "./rtcp.js";
 /** How many outgoing RTP headers may be in flight at once: a dgram send keeps its buffers until it completes. */
 const HEADER_RING = 64;
 const RTP_HEADER_BYTES = 12;
+const SENDER_REPORT_BYTES = 28;
 
 export interface BridgedStreamCounters {
   /** Packets from the device (through rtpengine) handed to the meeting leg. */
@@ -13,6 +14,8 @@ export interface BridgedStreamCounters {
   toDevice: number;
   /** From the device but not the negotiated codec (e.g. telephone-event, comfort noise) or not well-formed RTP: not forwarded. */
   droppedFromDevice: number;
+  /** RTCP from the device (through rtpengine, which unprotected it when the device speaks SRTP). */
+  rtcpFromDevice: number;
 }
 
 /**
@@ -38,7 +41,7 @@ export class BridgedStream {
   static path: "direct" | "track" = "direct";
   readonly kind: "audio" | "video";
   /** Counts only, no clock: Date.now() per packet allocates (a boxed double); the media timeout reads the counts instead. */
-  readonly counters: BridgedStreamCounters = { fromDevice: 0, toDevice: 0, droppedFromDevice: 0 };
+  readonly counters: BridgedStreamCounters = { fromDevice: 0, toDevice: 0, droppedFromDevice: 0, rtcpFromDevice: 0 };
   /** The SSRC the device sees for what the meeting sends: one for the whole call, whoever speaks in the meeting. */
   readonly ssrcTowardsDevice: number;
   readonly #socket: Socket;
@@ -58,11 +61,16 @@ export class BridgedStream {
   #deviceSsrcHigh = 0;
   #deviceSsrcLow = 0;
   #onDeviceRtcp: ((packet: Buffer) => void) | undefined;
+  /** Payload bytes sent to the device (RTCP SR's octet count). */
+  #octetsToDevice = 0;
+  /** Our SDES chunk (CNAME), the second half of every sender report: RFC 3550 6.1 wants it in each compound packet. */
+  readonly #sdes: Buffer;
 
   private constructor(kind: "audio" | "video", socket: Socket) {
     this.kind = kind;
     this.#socket = socket;
     this.ssrcTowardsDevice = (Math.random() * 0xffffffff) >>> 0 || 1;
+    this.#sdes = sdesCname(this.ssrcTowardsDevice, `opencvi-${this.ssrcTowardsDevice.toString(16)}@gateway`);
     // Version and SSRC never change: written once; each packet writes bytes 1–7.
     for (const header of this.#headers) {
       header[0] = 0x80;
@@ -136,6 +144,7 @@ export class BridgedStream {
     this.#sendParts[0] = header;
     this.#sendParts[1] = rtp.payload;
     this.counters.toDevice++;
+    this.#octetsToDevice += rtp.payload.length;
     const connected = this.#connectedTo;
     if (connected === remote) this.#socket.send(this.#sendParts);
     else if (connected === undefined) this.#socket.send(this.#sendParts, remote.port, remote.address);
@@ -157,6 +166,30 @@ export class BridgedStream {
     else if (this.#connectedTo === undefined) this.#socket.send(packet.subarray(0, length), remote.port, remote.address);
   }
 
+  /**
+   * An RTCP sender report to the device for what we send it, made from the meeting's SR for the stream we forward
+   * (RFC 3550 6.4.1): the meeting's NTP/RTP timestamp pair holds for our packets too, since they carry its
+   * timestamps, and the packet and octet counts are ours (32 bits, wrapping). Without it the device would get no SR
+   * at all for the call: nothing to synchronise audio with video by, over however many hours.
+   */
+  sendSenderReport(ntpTimestamp: bigint, rtpTimestamp: number): void {
+    const remote = this.#remote;
+    if (!remote || this.counters.toDevice === 0) return;
+    // Rare (one per meeting SR, about every second): a fresh buffer each keeps sends independent.
+    const packet = Buffer.allocUnsafe(SENDER_REPORT_BYTES + this.#sdes.length);
+    packet[0] = 0x80; // version 2, no report blocks (the bridge keeps no per-packet reception state for the device's stream)
+    packet[1] = 200;
+    packet.writeUInt16BE(SENDER_REPORT_BYTES / 4 - 1, 2);
+    packet.writeUInt32BE(this.ssrcTowardsDevice, 4);
+    packet.writeBigUInt64BE(BigInt.asUintN(64, ntpTimestamp), 8);
+    packet.writeUInt32BE(rtpTimestamp >>> 0, 16);
+    packet.writeUInt32BE(this.counters.toDevice % 2 ** 32, 20);
+    packet.writeUInt32BE(this.#octetsToDevice % 2 ** 32, 24);
+    this.#sdes.copy(packet, SENDER_REPORT_BYTES);
+    if (this.#connectedTo === remote) this.#socket.send(packet);
+    else if (this.#connectedTo === undefined) this.#socket.send(packet, remote.port, remote.address);
+  }
+
   close(): Promise<void> {
     this.#towardsMeeting = undefined;
     this.#sender = undefined;
@@ -174,6 +207,7 @@ export class BridgedStream {
     const remote = this.#remote;
     if (!remote || from.port !== remote.port) return;
     if (isRtcp(packet)) {
+      this.counters.rtcpFromDevice++;
       this.#onDeviceRtcp?.(packet);
       return;
     }
@@ -208,6 +242,23 @@ export class BridgedStream {
       this.#connecting = false;
     }
   }
+}
+
+/** An RTCP SDES packet with one chunk: `ssrc` and its CNAME (RFC 3550 6.5), padded to a 32-bit boundary. */
+function sdesCname(ssrc: number, cname: string): Buffer {
+  const text = Buffer.from(cname, "utf8").subarray(0, 255);
+  // SSRC, CNAME item (type, length, text), then at least one null octet ending the item list, to a multiple of 4.
+  const chunk = 4 + 2 + text.length;
+  const padded = (chunk + 4) & ~3;
+  const packet = Buffer.alloc(4 + padded);
+  packet[0] = 0x81;
+  packet[1] = 202;
+  packet.writeUInt16BE(packet.length / 4 - 1, 2);
+  packet.writeUInt32BE(ssrc, 4);
+  packet[8] = 1;
+  packet[9] = text.length;
+  text.copy(packet, 10);
+  return packet;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver, type RtcpPacket } from "werift";
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver, type RtcpPacket, type RtcpSrPacket } from "werift";
 import type { MediaStreamQuality } from "../../shared/domain/callQuality.js";
 import { GATEWAY_H264_LIMITS, meetingSideFmtp } from "../domain/h264.js";
 import { KeyframeRequestLimiter } from "../domain/keyframeRequestLimiter.js";
@@ -104,6 +104,18 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   /** Packet counters of the bridge (both kinds), for metrics and tests. */
   get counters() {
     return { audio: { ...this.#audio.counters }, video: { ...this.#video.counters } };
+  }
+
+  /**
+   * SRTP and SRTCP packets from the meeting's media server that failed authentication and were dropped (werift
+   * counts them on the bundle's one DTLS transport: patches/werift+0.25.2.patch, long-calls). Zero is the only
+   * healthy value: anything else is tampering, a key mix-up or a rollover counter gone astray.
+   */
+  get authenticationFailures(): { srtp: number; srtcp: number } {
+    const transport = this.#transceivers?.audio.dtlsTransport as
+      | { srtpAuthenticationFailures?: number; srtcpAuthenticationFailures?: number }
+      | undefined;
+    return { srtp: transport?.srtpAuthenticationFailures ?? 0, srtcp: transport?.srtcpAuthenticationFailures ?? 0 };
   }
 
   /**
@@ -304,10 +316,20 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     }
   }
 
-  /** PLI/FIR from the meeting for our main video: werift routes them to the receiver, so they are read off the DTLS transport. */
+  /**
+   * PLI/FIR from the meeting for our main video: werift routes them to the receiver, so they are read off the DTLS
+   * transport (one for the bundle). The meeting's SRs for what it sends us become our SRs to the device.
+   */
   #watchMeetingRtcp(): void {
     const transport = this.#transceivers?.video.dtlsTransport;
     transport?.onRtcp.subscribe((rtcp: RtcpPacket) => {
+      if (rtcp.type === 200) {
+        const { ssrc, senderInfo } = rtcp as RtcpSrPacket;
+        if (ssrc === this.#transceivers?.audio.receiver.track?.ssrc) this.#audio.sendSenderReport(senderInfo.ntpTimestamp, senderInfo.rtpTimestamp);
+        else if (ssrc === this.#transceivers?.video.receiver.track?.ssrc)
+          this.#video.sendSenderReport(senderInfo.ntpTimestamp, senderInfo.rtpTimestamp);
+        return;
+      }
       if (rtcp.type !== 206) return;
       const feedback = (rtcp as { feedback?: { count?: number; mediaSsrc?: number; fir?: { ssrc: number }[] } }).feedback;
       const ourSsrc = this.#transceivers?.video.sender.ssrc;

@@ -63,6 +63,19 @@ describe("benchmarks still run and print their JSON", () => {
     assert.ok(result.steps[0].packets.toMeeting.sent > 0 && result.steps[0].packets.toDevice.sent > 0);
   });
 
+  it("soak, one call for 20 s with one wrap per stream", async () => {
+    const { stdout } = await run(process.execPath, [bench("soak"), "1", "20", "1", "1500", "3"], { timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
+    const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    assert.equal(result.benchmark, "soak");
+    assert.equal(result.streams.length, 4);
+    for (const stream of result.streams) assert.ok(stream.received > 0 && stream.wraps >= 1, JSON.stringify(stream));
+    assert.equal(typeof result.authenticationFailures.rtpengine.callErrorCounters, "number");
+    assert.equal(typeof result.memory.bridge.rssMB.maxDeviationPercent, "number");
+    assert.ok(result.reference.rtpenginePlainRelay.received > 0);
+    assert.equal(typeof result.ratio.cpuPerPacketPathOverRelay, "number");
+    assert.equal(typeof result.pass, "boolean");
+  });
+
   it("srtp, one short round", async () => {
     const { stdout } = await run(process.execPath, [bench("srtp"), "1", "20"], { timeout: 120_000 });
     const result = JSON.parse(stdout.slice(stdout.indexOf("{")));

@@ -16,8 +16,14 @@ const PUBLISHED: Record<string, string> = {
   "lib/polyfill/index.mjs": "8f726fcf1da2e1060b0e082cbaf653a4bc8187ae047d78395485484f28be33fd",
   "lib/rtp/src/srtp/cipher/ctr.js": "4a621a949ecbbfb649cd3f6a52fac8592f311bbe4a96a8c87a428326e4dca184",
   "lib/rtp/src/srtp/cipher/gcm.js": "ec49797ca6da4eb3e210495b2ccb0457c2488b49a57e2009fc44cd2f915b85ad",
+  "lib/rtp/src/srtp/context/context.js": "f8d3b3b83fbd798cad04b585df62aa755246d2a3838dbe8fca887bd5df0a68d8",
+  "lib/rtp/src/srtp/context/srtp.js": "594a5b5b4f33847fb4eb315207b5fca88a8501006206f7da9b26f649ed25b312",
   "lib/rtp/src/srtp/srtp.d.ts": "83f6a66538d8e6c918529fadc6b9818ba67b8ee16e4b535443b4a52f6670a9cc",
   "lib/rtp/src/srtp/srtp.js": "3a3b929f7f84d2d1a2c7bbf9bea580c8c7260fac5fb44aa33fd0ff88699b00be",
+  "lib/webrtc/src/media/receiver/nack.js": "8ccdf4700ab543a9661a033ca1ac610373680acbf02f16d38ccb584da98eb81a",
+  "lib/webrtc/src/media/receiver/statistics.js": "f6a5df0b2ad81f9a1084341a6c269945d1e4319820a2817d5c6e161a43b25949",
+  "lib/webrtc/src/media/rtpReceiver.js": "4505b0f47b37643285b044d5eea76e1d41bc43b91585d58828dcf5b4a421ca1e",
+  "lib/webrtc/src/media/rtpSender.js": "8a3b9e4c27ddadfe49aad4d046cee1b0bb4480955b901a921906cb8eb9b6d931",
   "lib/webrtc/src/transport/dtls.js": "84d269e3081279fb7425c0114998b2b877c8f212da25a4dd8228aefb5f946237",
 };
 
