@@ -173,7 +173,7 @@ const reference = summary[0];
 console.log(
   JSON.stringify(
     {
-      bench: "rtpengine scheduling on a busy machine",
+      benchmark: "rtpengine-scheduling",
       secondsPerRound,
       rounds,
       hogs,

@@ -76,6 +76,22 @@ describe("benchmarks still run and print their JSON", () => {
     assert.equal(typeof result.pass, "boolean");
   });
 
+  it("rtpengine-scheduling, one short round with one hog", async () => {
+    const { stdout } = await run(process.execPath, [bench("rtpengineScheduling"), "2", "1", "1", "2"], { timeout: 120_000 });
+    const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    assert.equal(result.benchmark, "rtpengine-scheduling");
+    assert.deepEqual(
+      result.variants.map((v: { variant: string }) => v.variant),
+      ["ordinary", "nice -10", "SCHED_RR 10"],
+    );
+    for (const variant of result.variants) {
+      assert.ok(variant.probe.packets > 50, JSON.stringify(variant));
+      assert.ok(variant.probe.maxMs >= variant.probe.p99Ms && variant.probe.p99Ms >= variant.probe.p50Ms);
+      assert.ok(variant.hogIterationsPerSecond > 0);
+      assert.equal(typeof variant.vsOrdinary.probeP99, "number");
+    }
+  });
+
   it("srtp, one short round", async () => {
     const { stdout } = await run(process.execPath, [bench("srtp"), "1", "20"], { timeout: 120_000 });
     const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
