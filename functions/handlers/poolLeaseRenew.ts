@@ -5,8 +5,11 @@ import { registerHttpRoute } from "../platform/httpRoutes.js";
 
 /** For media hosts: take (epoch null) or renew the host's lease in the pool, every couple of seconds. */
 export async function poolLeaseRenew(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleMediaHostRequest(request, context, async (plane) =>
-    json(200, await plane.pool.lease(request.params.hostId ?? "", await readJsonBody(request))),
+  return handleMediaHostRequest(
+    request,
+    context,
+    async (plane) => json(200, await plane.pool.lease(request.params.hostId ?? "", await readJsonBody(request))),
+    { heartbeat: true },
   );
 }
 

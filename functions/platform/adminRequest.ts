@@ -10,6 +10,15 @@ export interface RequestLog {
 
 export type AdminOperation = (plane: ControlPlane, principal: Principal, log: RequestLog) => Promise<HttpResponseInit>;
 
+export interface HandleMediaHostRequestOptions {
+  /**
+   * A request every host repeats every couple of seconds (its lease): when it succeeds its
+   * audit line is debug, else a pool of hosts buries everything else in the log; a failure
+   * is still said at the ordinary level.
+   */
+  readonly heartbeat?: boolean;
+}
+
 /**
  * The frame of every admin API call: authenticate and authorize the caller, run the
  * operation, turn errors into problem+json, and leave an audit line of who did what (and
@@ -20,6 +29,7 @@ export async function handleAdminRequest(
   context: InvocationContext,
   operation: AdminOperation,
   role: (plane: ControlPlane) => string | readonly string[] = (plane) => plane.config.ADMIN_AUTH_ROLE,
+  options: HandleMediaHostRequestOptions = {},
 ): Promise<HttpResponseInit> {
   const path = new URL(request.url).pathname;
   let response: HttpResponseInit;
@@ -35,13 +45,21 @@ export async function handleAdminRequest(
     response = errorResponse(e, context, path, subject);
   }
   const about = subject ? `: ${subject}` : "";
-  if (request.method !== "GET") context.log(`admin ${request.method} ${path} by ${caller} -> ${response.status ?? 200}${about}`);
+  const status = response.status ?? 200;
+  const line = `admin ${request.method} ${path} by ${caller} -> ${status}${about}`;
+  if (options.heartbeat && status < 300) context.debug(line);
+  else if (request.method !== "GET") context.log(line);
   return response;
 }
 
 /** The same frame for the media hosts' API: their identities hold the media-host role. */
-export function handleMediaHostRequest(request: HttpRequest, context: InvocationContext, operation: AdminOperation): Promise<HttpResponseInit> {
-  return handleAdminRequest(request, context, operation, (plane) => plane.config.MEDIA_HOST_ROLE);
+export function handleMediaHostRequest(
+  request: HttpRequest,
+  context: InvocationContext,
+  operation: AdminOperation,
+  options: HandleMediaHostRequestOptions = {},
+): Promise<HttpResponseInit> {
+  return handleAdminRequest(request, context, operation, (plane) => plane.config.MEDIA_HOST_ROLE, options);
 }
 
 export function json(status: number, body: unknown, etag?: string, location?: string): HttpResponseInit {

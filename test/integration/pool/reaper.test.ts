@@ -12,9 +12,10 @@ import { waitFor } from "../../support/waiting.js";
 
 let stack: LocalStack;
 let hostToken: string;
+const functionLogs: { level: string; line: string }[] = [];
 
 before(async () => {
-  stack = await startLocalStack({ logLevel: "none" });
+  stack = await startLocalStack({ logLevel: "none", logSink: (level, line) => functionLogs.push({ level, line }) });
   hostToken = await stack.issueToken({ roles: ["CVI.MediaHost"] });
 });
 after(() => stack.stop());
@@ -44,6 +45,24 @@ async function joinAs(hostId: string, epoch: number, deviceCallId: string): Prom
 }
 
 describe("the host registry and the reaper", () => {
+  it("a granted lease renewal is a debug line (every host repeats it every 2 s); a refused one is said at the ordinary level", async () => {
+    const taken = await lease("heartbeat", null);
+    assert.equal(taken.status, 200, taken.text);
+    assert.equal((await lease("heartbeat", taken.json.epoch)).status, 200);
+    const refused = await lease("heartbeat", taken.json.epoch + 5);
+    assert.equal(refused.status, 409, refused.text);
+    const lines = functionLogs.filter((l) => l.line.startsWith("admin PUT /api/v1/pool/hosts/heartbeat/lease "));
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.line.split(" -> ")[1]]),
+      [
+        ["debug", "200"],
+        ["debug", "200"],
+        ["information", "409"],
+      ],
+      JSON.stringify(lines),
+    );
+  });
+
   it("a host whose lease lapses is declared dead once and its bots leave with one DELETE each, however many reapers run at once", async () => {
     const taken = await lease("reaped", null);
     assert.equal(taken.status, 200, taken.text);
