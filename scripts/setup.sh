@@ -21,6 +21,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v svwar >/dev/null 2>&1 || missing+=(sipvicious)
 # Tests cut a peer off the network (its packets dropped) with nftables, as a vanished server is.
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+# The test room system sends H.264 content (slides up to 1080p) that x264 encodes from a test pattern.
+command -v x264 >/dev/null 2>&1 || missing+=(x264)
 # Headless Chromium joins the meeting page in the end-to-end media test (driven by playwright-core).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # NSS's certutil: a browser test trusts the local CA as a person's Chromium would (its NSS database).
