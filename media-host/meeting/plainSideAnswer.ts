@@ -5,6 +5,8 @@ import { attribute, attributes, rtpMaps, type Sdp, type SdpLine, type SdpMedia, 
 export interface PlainChoice {
   readonly audioPayloadType: number | undefined;
   readonly video: H264Answer | undefined;
+  /** The content (slides) video's H.264, when the device offered a slides m-line and the bridge takes content. */
+  readonly content?: H264Answer | undefined;
   /** How the device takes keyframe requests: RTCP (it offered rtcp-fb) or SIP INFO. */
   readonly deviceKeyframes: "pli" | "fir" | "sip-info";
 }
@@ -15,6 +17,8 @@ export interface PlainSideAnswer {
   /** Which m-lines carry the bridged audio and video (-1: none). */
   readonly audioIndex: number;
   readonly videoIndex: number;
+  /** Which m-line carries content (`a=content:slides`) (-1: none, or declined). */
+  readonly contentIndex: number;
   /** The device sends (it did not offer recvonly/inactive audio): silence from it then counts towards the media timeout. */
   readonly deviceSending: boolean;
 }
@@ -25,20 +29,32 @@ export interface PlainSideAnswer {
  * for audio, the device's best H.264 answered with what both sides can (up to
  * 1080p30, see domain/h264.ts), keyframe feedback mirrored from what the device
  * offered, rtcp-mux, the offered direction mirrored (hold), further m-lines declined.
+ * Main video is the first video m-line that is not `a=content:slides` (RFC 4796); the
+ * slides one is content, answered the same way with its `a=content` and `a=label` (BFCP's
+ * floor names that label) when the bridge gives it a port, else declined.
  * Pure: the bridge's loopback address and ports come in.
  */
 export function answerTowardsRtpengine(
   offer: Sdp,
-  at: { readonly address: string; readonly audioPort: number; readonly videoPort: number },
+  at: { readonly address: string; readonly audioPort: number; readonly videoPort: number; readonly contentPort?: number },
 ): PlainSideAnswer {
   const audioIndex = offer.media.findIndex((m) => m.media === "audio" && m.port !== 0);
-  const videoIndex = offer.media.findIndex((m) => m.media === "video" && m.port !== 0);
+  const videoIndex = offer.media.findIndex((m) => m.media === "video" && m.port !== 0 && !isSlides(m));
+  const offeredContentIndex = at.contentPort === undefined ? -1 : offer.media.findIndex((m) => m.media === "video" && m.port !== 0 && isSlides(m));
   const audio = audioIndex >= 0 ? offer.media[audioIndex] : undefined;
   const video = videoIndex >= 0 ? offer.media[videoIndex] : undefined;
-  const choice = choose(audio, video);
+  const contentMedia = offeredContentIndex >= 0 ? offer.media[offeredContentIndex] : undefined;
+  const contentChoice = contentMedia ? choose(undefined, contentMedia) : undefined;
+  const choice = { ...choose(audio, video), ...(contentChoice ? { content: contentChoice.video } : {}) };
+  const contentIndex = choice.content ? offeredContentIndex : -1;
   const media = offer.media.map((m, index): SdpMedia => {
     if (index === audioIndex && choice.audioPayloadType !== undefined) return answerAudio(m, choice.audioPayloadType, at.audioPort);
     if (index === videoIndex && choice.video) return answerVideo(m, choice.video, choice.deviceKeyframes, at.videoPort);
+    if (index === contentIndex && choice.content && at.contentPort !== undefined) {
+      const answered = answerVideo(m, choice.content, contentChoice?.deviceKeyframes ?? "sip-info", at.contentPort);
+      const tags = m.lines.filter((l) => l.type === "a" && /^(content|label):/.test(l.value));
+      return { ...answered, lines: [...tags, ...answered.lines] };
+    }
     return { ...m, port: 0, lines: m.lines.filter((l) => l.type === "a" && /^(rtpmap|fmtp|mid):/.test(l.value)) };
   });
   const session = offer.session
@@ -49,6 +65,7 @@ export function answerTowardsRtpengine(
     choice,
     audioIndex: choice.audioPayloadType === undefined ? -1 : audioIndex,
     videoIndex: choice.video ? videoIndex : -1,
+    contentIndex,
     deviceSending: !audio || !/^(recvonly|inactive)$/.test(directionOf(audio.lines)),
   };
 }
@@ -109,6 +126,8 @@ function answerVideo(m: SdpMedia, video: H264Answer, keyframes: PlainChoice["dev
   ];
   return { media: "video", port, protocol: "RTP/AVP", formats: [String(pt)], lines };
 }
+
+const isSlides = (m: SdpMedia) => attributes(m.lines, "content").some((v) => v.trim().toLowerCase().split(",").includes("slides"));
 
 function fmtpOf(lines: readonly SdpLine[], pt: number): string {
   const line = lines.find((l) => l.type === "a" && l.value.startsWith(`fmtp:${pt} `));
