@@ -23,6 +23,8 @@ export interface MeetingLegServerOptions {
   readonly plainAddress?: string;
   readonly mediaTimeoutInMs?: number;
   readonly answerTimeoutInMs?: number;
+  /** Legs take the device's slides m-line (see WebRtcMeetingLegOptions.acceptContent). */
+  readonly acceptContent?: boolean;
   readonly logger: Logger;
 }
 
@@ -83,6 +85,7 @@ export class MeetingLegServer implements MeetingLegFactory {
       plainAddress: this.#o.plainAddress ?? BRIDGE_ADDRESS,
       mediaTimeoutInMs: this.#o.mediaTimeoutInMs ?? 30_000,
       answerTimeoutInMs: this.#o.answerTimeoutInMs ?? 30_000,
+      ...(this.#o.acceptContent ? { acceptContent: true } : {}),
       log: this.#o.logger.child({ callId, legId }),
       onClosed: (id) => {
         this.#legs.delete(id);

@@ -7,6 +7,8 @@ export interface PlainChoice {
   readonly video: H264Answer | undefined;
   /** The content (slides) video's H.264, when the device offered a slides m-line and the bridge takes content. */
   readonly content?: H264Answer | undefined;
+  /** How the device takes keyframe requests for its slides (its rtcp-fb on the slides m-line). */
+  readonly contentKeyframes?: PlainChoice["deviceKeyframes"];
   /** How the device takes keyframe requests: RTCP (it offered rtcp-fb) or SIP INFO. */
   readonly deviceKeyframes: "pli" | "fir" | "sip-info";
 }
@@ -45,7 +47,10 @@ export function answerTowardsRtpengine(
   const video = videoIndex >= 0 ? offer.media[videoIndex] : undefined;
   const contentMedia = offeredContentIndex >= 0 ? offer.media[offeredContentIndex] : undefined;
   const contentChoice = contentMedia ? choose(undefined, contentMedia) : undefined;
-  const choice = { ...choose(audio, video), ...(contentChoice ? { content: contentChoice.video } : {}) };
+  const choice = {
+    ...choose(audio, video),
+    ...(contentChoice ? { content: contentChoice.video, contentKeyframes: contentChoice.deviceKeyframes } : {}),
+  };
   const contentIndex = choice.content ? offeredContentIndex : -1;
   const media = offer.media.map((m, index): SdpMedia => {
     if (index === audioIndex && choice.audioPayloadType !== undefined) return answerAudio(m, choice.audioPayloadType, at.audioPort);

@@ -8,6 +8,7 @@ import { KeyframeRequestLimiter } from "../domain/keyframeRequestLimiter.js";
 import type { MeetingLeg, MeetingLegEvents } from "../calls/meetingLeg.js";
 import { mediaEndpoint, parseSdp, type Sdp, type SdpLine, serializeSdp } from "../rtpengine/sdp.js";
 import { BridgedStream } from "./bridgedStream.js";
+import { ContentBridge, type ContentPresenter } from "./contentBridge.js";
 import { answerTowardsRtpengine, type PlainChoice } from "./plainSideAnswer.js";
 import { findKeyframeRequest } from "./rtcp.js";
 
@@ -33,6 +34,12 @@ export interface WebRtcMeetingLegOptions {
   /** After the bot is admitted, the meeting must answer within this. */
   readonly answerTimeoutInMs: number;
   readonly log: Logger;
+  /**
+   * Take the device's slides m-line (content, issue 12) instead of declining it. Off until
+   * BFCP floor control is wired into calls: a slides line accepted without a floor would
+   * carry nothing, and some devices then hold back their content.
+   */
+  readonly acceptContent?: boolean;
   /** The leg is done (closed or failed): its registry forgets it. */
   readonly onClosed: (legId: string) => void;
 }
@@ -66,8 +73,12 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   readonly #answerToken = randomBytes(16).toString("base64url");
   readonly #audio: BridgedStream;
   readonly #video: BridgedStream;
+  readonly #content: ContentBridge;
   readonly #toDeviceLimiter = new KeyframeRequestLimiter();
   readonly #toMeetingLimiter = new KeyframeRequestLimiter();
+  readonly #contentToDeviceLimiter = new KeyframeRequestLimiter();
+  readonly #contentToMeetingLimiter = new KeyframeRequestLimiter();
+  #contentKeyframes: PlainChoice["deviceKeyframes"] = "sip-info";
   #choice: PlainChoice | undefined;
   #pc: RTCPeerConnection | undefined;
   #transceivers: { audio: RTCRtpTransceiver; video: RTCRtpTransceiver; content: RTCRtpTransceiver } | undefined;
@@ -81,15 +92,17 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   #timers: NodeJS.Timeout[] = [];
   #connectedAtMs = 0;
 
-  private constructor(options: WebRtcMeetingLegOptions, audio: BridgedStream, video: BridgedStream) {
+  private constructor(options: WebRtcMeetingLegOptions, audio: BridgedStream, video: BridgedStream, content: ContentBridge) {
     super();
     this.legId = options.legId;
     this.#o = options;
     this.#audio = audio;
     this.#video = video;
+    this.#content = content;
     video.onDeviceRtcp((packet) => {
       if (findKeyframeRequest(packet)) this.requestKeyframe();
     });
+    content.on("keyframeNeeded", (from) => (from === "meeting" ? this.#contentKeyframeFromMeeting() : this.#contentKeyframeFromDevice()));
   }
 
   static async open(options: WebRtcMeetingLegOptions): Promise<WebRtcMeetingLeg> {
@@ -98,12 +111,25 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       await audio.close();
       throw e;
     });
-    return new WebRtcMeetingLeg(options, audio, video);
+    const content = await ContentBridge.open(options.plainAddress).catch(async (e) => {
+      await Promise.all([audio.close(), video.close()]);
+      throw e;
+    });
+    return new WebRtcMeetingLeg(options, audio, video, content);
   }
 
   /** Packet counters of the bridge (both kinds), for metrics and tests. */
   get counters() {
-    return { audio: { ...this.#audio.counters }, video: { ...this.#video.counters } };
+    return { audio: { ...this.#audio.counters }, video: { ...this.#video.counters }, content: { ...this.#content.counters } };
+  }
+
+  /**
+   * Who presents content (the floor's holder, domain/contentFloor.ts): the device's slides go
+   * to the meeting as the bot's screen share, or the meeting's shared screen to the device's
+   * slides m-line; the new presenter is asked for a keyframe and starts at it.
+   */
+  presentContent(presenter: ContentPresenter): void {
+    this.#content.present(presenter);
   }
 
   /**
@@ -126,7 +152,12 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
    */
   async answer(offerTowardsMeeting: string): Promise<string> {
     const offer = parseSdp(offerTowardsMeeting);
-    const answer = answerTowardsRtpengine(offer, { address: this.#o.plainAddress, audioPort: this.#audio.port, videoPort: this.#video.port });
+    const answer = answerTowardsRtpengine(offer, {
+      address: this.#o.plainAddress,
+      audioPort: this.#audio.port,
+      videoPort: this.#video.port,
+      ...(this.#o.acceptContent ? { contentPort: this.#content.port } : {}),
+    });
     const { choice } = answer;
     if (this.#choice?.video && choice.video && this.#choice.video.payloadType !== choice.video.payloadType)
       this.#o.log.info("the device changed its video format mid-call");
@@ -134,6 +165,10 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     if (answer.audioIndex >= 0 && choice.audioPayloadType !== undefined)
       this.#audio.connectToRtpengine(mediaEndpoint(offer, answer.audioIndex), choice.audioPayloadType);
     if (answer.videoIndex >= 0 && choice.video) this.#video.connectToRtpengine(mediaEndpoint(offer, answer.videoIndex), choice.video.payloadType);
+    if (answer.contentIndex >= 0 && choice.content) {
+      this.#content.connectToRtpengine(mediaEndpoint(offer, answer.contentIndex), choice.content.payloadType);
+      this.#contentKeyframes = choice.contentKeyframes ?? "sip-info";
+    }
     this.#deviceSending = answer.deviceSending;
     if (!this.#offer) {
       this.#offer = this.#createMeetingOffer(choice);
@@ -253,7 +288,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       }).catch((e: Error) => this.#o.log.debug({ err: e.message }, "telling the meeting's media server failed"));
     }
     await this.#pc?.close().catch(() => {});
-    await Promise.all([this.#audio.close(), this.#video.close()]);
+    await Promise.all([this.#audio.close(), this.#video.close(), this.#content.close()]);
   }
 
   async #createMeetingOffer(choice: PlainChoice): Promise<string> {
@@ -289,8 +324,10 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     this.#transceivers = { audio, video, content };
     this.#audio.sendIntoMeeting(audioTrack, audio.sender);
     this.#video.sendIntoMeeting(videoTrack, video.sender);
+    this.#content.sendIntoMeeting(content.sender);
     audio.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#audio.fromMeeting(rtp)));
     video.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#video.fromMeeting(rtp)));
+    content.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#content.fromMeeting(rtp)));
     pc.connectionStateChange.subscribe((state) => this.#onConnectionState(state));
     await pc.setLocalDescription(await pc.createOffer());
     await waitForGathering(pc);
@@ -334,7 +371,9 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       const feedback = (rtcp as { feedback?: { count?: number; mediaSsrc?: number; fir?: { ssrc: number }[] } }).feedback;
       const ourSsrc = this.#transceivers?.video.sender.ssrc;
       const target = feedback?.count === 4 ? feedback.fir?.[0]?.ssrc : feedback?.mediaSsrc;
-      if ((feedback?.count === 1 || feedback?.count === 4) && target === ourSsrc) this.#keyframeFromDevice();
+      if (feedback?.count !== 1 && feedback?.count !== 4) return;
+      if (target === ourSsrc) this.#keyframeFromDevice();
+      else if (target === this.#transceivers?.content.sender.ssrc && this.#content.presenter === "device") this.#contentKeyframeFromDevice();
     });
   }
 
@@ -346,6 +385,28 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       if (how === "sip-info") this.emit("keyframeNeeded");
       else this.#video.sendKeyframeRequest(how);
       this.emit("keyframeRequested", "device", how === "sip-info" ? "sip-info" : "rtcp");
+    });
+  }
+
+  /** The meeting's sharer is asked for a keyframe of its screen (on the content receiver). */
+  #contentKeyframeFromMeeting(): void {
+    const receiver = this.#transceivers?.content.receiver;
+    const ssrc = receiver?.track?.ssrc;
+    if (!receiver || !ssrc) return;
+    this.#limited(this.#contentToMeetingLimiter, () => {
+      void receiver.sendRtcpPLI(ssrc).catch(() => {});
+      this.emit("keyframeRequested", "meeting", "rtcp");
+    });
+  }
+
+  /** The device is asked for a keyframe of its slides: RTCP on the slides m-line when it offered feedback there. */
+  #contentKeyframeFromDevice(): void {
+    const how = this.#contentKeyframes;
+    this.#limited(this.#contentToDeviceLimiter, () => {
+      // SIP INFO picture_fast_update for content would have to name the slides stream (RFC 5168's media_stream label): not sent yet.
+      if (how === "sip-info") return;
+      this.#content.sendKeyframeRequest(how);
+      this.emit("keyframeRequested", "device", "rtcp");
     });
   }
 

@@ -95,7 +95,7 @@ export class LongCall {
         if (Math.abs(senderInfo.octetCount - senderInfo.packetCount * perPacket) > 0.5) this.deviceSrs.octetsDisagree++;
       }
     });
-    peer.onRtp((kind, rtp: RtpPacket) => toMeeting[kind].observe(rtp.header.sequenceNumber));
+    peer.onRtp((kind, rtp: RtpPacket) => kind !== "content" && toMeeting[kind].observe(rtp.header.sequenceNumber));
 
     const deviceStreams = {
       audio: new WrappingRtpStream({

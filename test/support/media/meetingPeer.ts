@@ -7,11 +7,13 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtp
  */
 export class MeetingPeer {
   readonly pc: RTCPeerConnection;
-  readonly received = { audio: 0, video: 0 };
+  readonly received = { audio: 0, video: 0, content: 0 };
   readonly audioOut = new MediaStreamTrack({ kind: "audio" });
   readonly videoOut = new MediaStreamTrack({ kind: "video" });
+  /** What the peer shares on the content transceiver (a screen share in the meeting). */
+  readonly contentOut = new MediaStreamTrack({ kind: "video" });
   #transceivers: RTCRtpTransceiver[] = [];
-  #onRtp: ((kind: "audio" | "video", rtp: RtpPacket) => void) | undefined;
+  #onRtp: ((kind: "audio" | "video" | "content", rtp: RtpPacket) => void) | undefined;
   readonly #rtcp: { type: number; count?: number }[] = [];
   #blob: { session: string; answerToken: string; offer: string } | undefined;
 
@@ -47,10 +49,11 @@ export class MeetingPeer {
     pc.onTransceiverAdded.subscribe((t) => peer.#adopt(t));
     await pc.setRemoteDescription({ type: "offer", sdp: blob.offer });
     for (const t of pc.getTransceivers()) peer.#adopt(t);
-    const [audio, video] = peer.#transceivers;
+    const [audio, video, content] = peer.#transceivers;
     if (audio) await audio.sender.replaceTrack(peer.audioOut);
     if (video) await video.sender.replaceTrack(peer.videoOut);
-    for (const t of [audio, video]) if (t) t.setDirection("sendrecv");
+    if (content) await content.sender.replaceTrack(peer.contentOut);
+    for (const t of [audio, video, content]) if (t) t.setDirection("sendrecv");
     await pc.setLocalDescription(await pc.createAnswer());
     // RTCP for the whole bundle arrives on one DTLS transport.
     audio?.dtlsTransport?.onRtcp.subscribe((p) => peer.#rtcp.push({ type: p.type, count: (p as { feedback?: { count?: number } }).feedback?.count }));
@@ -71,7 +74,7 @@ export class MeetingPeer {
     return peer;
   }
 
-  onRtp(listener: (kind: "audio" | "video", rtp: RtpPacket) => void): void {
+  onRtp(listener: (kind: "audio" | "video" | "content", rtp: RtpPacket) => void): void {
     this.#onRtp = listener;
   }
 
@@ -97,8 +100,8 @@ export class MeetingPeer {
   }
 
   /** Asks the media host's video source for a keyframe, as a receiver in the meeting does. */
-  async requestKeyframe(): Promise<void> {
-    const receiver = this.#transceivers[1]?.receiver;
+  async requestKeyframe(of: "video" | "content" = "video"): Promise<void> {
+    const receiver = this.#transceivers[of === "video" ? 1 : 2]?.receiver;
     const ssrc = receiver?.track?.ssrc;
     if (receiver && ssrc) await receiver.sendRtcpPLI(ssrc);
   }
@@ -118,7 +121,8 @@ export class MeetingPeer {
   #adopt(t: RTCRtpTransceiver): void {
     if (this.#transceivers.includes(t)) return;
     this.#transceivers.push(t);
-    const kind = this.#transceivers.length === 1 ? "audio" : this.#transceivers.length === 2 ? "video" : undefined;
+    const kinds = ["audio", "video", "content"] as const;
+    const kind = kinds[this.#transceivers.length - 1];
     t.onTrack.subscribe((track) =>
       track.onReceiveRtp.subscribe((rtp) => {
         if (!kind) return;

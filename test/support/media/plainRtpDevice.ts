@@ -11,6 +11,8 @@ export interface PlainRtpDeviceOptions {
   readonly rtcpFeedback?: boolean;
   /** Offer video (default true); an audio-only device offers one m-line. */
   readonly video?: boolean;
+  /** Also offer a slides m-line (a=content:slides, a=label:12), as a Cisco room system does from its first INVITE. */
+  readonly content?: boolean;
 }
 
 const AUDIO_PT = { PCMU: 0, opus: 111 } as const;
@@ -24,8 +26,11 @@ export const DEVICE_VIDEO_PT = 109;
 export class PlainRtpDevice {
   readonly audioSocket: Socket;
   readonly videoSocket: Socket;
-  readonly received = { audio: 0, video: 0, rtcp: 0 };
+  readonly received = { audio: 0, video: 0, rtcp: 0, content: 0 };
   readonly keyframeRequests: ("pli" | "fir")[] = [];
+  /** Keyframe requests that came on the slides m-line. */
+  readonly contentKeyframeRequests: ("pli" | "fir")[] = [];
+  readonly contentSocket: Socket | undefined;
   readonly receivedPayloadTypes = { audio: new Set<number>(), video: new Set<number>() };
   /** The source addresses of what it received ("address:port"). */
   readonly receivedFrom = new Set<string>();
@@ -33,13 +38,17 @@ export class PlainRtpDevice {
   #audioTarget: { address: string; port: number } | undefined;
   #videoTarget: { address: string; port: number } | undefined;
   #onVideo: ((packet: Buffer) => void) | undefined;
+  #contentTarget: { address: string; port: number } | undefined;
+  #onContent: ((packet: Buffer) => void) | undefined;
 
-  private constructor(audio: Socket, video: Socket, options: Required<PlainRtpDeviceOptions>) {
+  private constructor(audio: Socket, video: Socket, content: Socket | undefined, options: Required<PlainRtpDeviceOptions>) {
     this.audioSocket = audio;
     this.videoSocket = video;
+    this.contentSocket = content;
     this.options = options;
     audio.on("message", (m: Buffer, from) => this.#receive("audio", m, `${from.address}:${from.port}`));
     video.on("message", (m: Buffer, from) => this.#receive("video", m, `${from.address}:${from.port}`));
+    content?.on("message", (m: Buffer) => this.#receiveContent(m));
   }
 
   static async open(options: PlainRtpDeviceOptions = {}): Promise<PlainRtpDevice> {
@@ -48,11 +57,12 @@ export class PlainRtpDevice {
       await new Promise<void>((resolve) => s.bind(0, "127.0.0.1", resolve));
       return s;
     };
-    return new PlainRtpDevice(await bind(), await bind(), {
+    return new PlainRtpDevice(await bind(), await bind(), options.content ? await bind() : undefined, {
       audio: options.audio ?? "PCMU",
       h264Fmtp: options.h264Fmtp ?? "profile-level-id=42e028;packetization-mode=1",
       rtcpFeedback: options.rtcpFeedback ?? true,
       video: options.video ?? true,
+      content: options.content ?? false,
     });
   }
 
@@ -81,6 +91,17 @@ export class PlainRtpDevice {
             "a=sendrecv",
           ]
         : []),
+      ...(this.contentSocket
+        ? [
+            `m=video ${this.contentSocket.address().port} RTP/AVP ${DEVICE_VIDEO_PT}`,
+            "a=content:slides",
+            "a=label:12",
+            `a=rtpmap:${DEVICE_VIDEO_PT} H264/90000`,
+            `a=fmtp:${DEVICE_VIDEO_PT} ${this.options.h264Fmtp}`,
+            `${fb}a=rtcp-mux`,
+            "a=sendrecv",
+          ]
+        : []),
       "",
     ].join("\r\n");
   }
@@ -90,6 +111,21 @@ export class PlainRtpDevice {
     const parsed = parseSdp(sdp);
     this.#audioTarget = mediaEndpoint(parsed, 0);
     if (this.options.video) this.#videoTarget = mediaEndpoint(parsed, 1);
+    const slides = parsed.media.findIndex((m) => m.lines.some((l) => l.value === "content:slides"));
+    if (this.contentSocket && slides >= 0 && parsed.media[slides]?.port !== 0) this.#contentTarget = mediaEndpoint(parsed, slides);
+  }
+
+  /** Whether the gateway took the slides m-line (a port, not 0). */
+  get contentAccepted(): boolean {
+    return this.#contentTarget !== undefined;
+  }
+
+  sendContent(packet: Buffer): void {
+    if (this.#contentTarget) this.contentSocket?.send(packet, this.#contentTarget.port, this.#contentTarget.address);
+  }
+
+  onContent(listener: (packet: Buffer) => void): void {
+    this.#onContent = listener;
   }
 
   get audioPayloadType(): number {
@@ -109,7 +145,18 @@ export class PlainRtpDevice {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.audioSocket, this.videoSocket].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    const sockets = [this.audioSocket, this.videoSocket, ...(this.contentSocket ? [this.contentSocket] : [])];
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  #receiveContent(packet: Buffer): void {
+    if (isRtcp(packet)) {
+      const request = findKeyframeRequest(packet);
+      if (request) this.contentKeyframeRequests.push(request);
+      return;
+    }
+    this.received.content++;
+    this.#onContent?.(packet);
   }
 
   #receive(kind: "audio" | "video", packet: Buffer, from: string): void {
