@@ -170,7 +170,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 
 /** The picture size an SPS declares (H.264 §7.3.2.1.1, cropping applied). */
 export function spsPictureSize(sps: Uint8Array): { width: number; height: number; profileIdc: number; levelIdc: number } {
-  const bits = new BitReader(unescape(sps.subarray(1)));
+  const bits = new BitReader(removeEmulationPrevention(sps.subarray(1)));
   const profileIdc = bits.read(8);
   bits.read(8); // constraint flags
   const levelIdc = bits.read(8);
@@ -227,7 +227,7 @@ function skipScalingList(bits: BitReader, size: number): void {
 }
 
 /** Removes emulation prevention bytes (00 00 03 → 00 00). */
-function unescape(rbsp: Uint8Array): Uint8Array {
+function removeEmulationPrevention(rbsp: Uint8Array): Uint8Array {
   const out: number[] = [];
   let zeros = 0;
   for (const byte of rbsp) {
