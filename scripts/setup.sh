@@ -55,6 +55,16 @@ if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want"
   echo "$want" >"$stamp"
 fi
 
+# The web portal's own dependencies (portal/package-lock.json: React, Fluent UI, MSAL, Vite), kept
+# apart from the services' so that they ship only what they run.
+portal_stamp=portal/node_modules/.opencvi-lock.sha256
+portal_want=$(sha256sum portal/package-lock.json | cut -d' ' -f1)
+if [ ! -d portal/node_modules ] || [ "$(cat "$portal_stamp" 2>/dev/null)" != "$portal_want" ]; then
+  echo "setup: portal npm install (as locked)"
+  (cd portal && npm install --no-audit --no-fund --loglevel=error)
+  echo "$portal_want" >"$portal_stamp"
+fi
+
 # Local fixes to dependencies (patches/<package>+<version>.patch, e.g. werift's SRTP fast path):
 # re-applied after any install, a no-op when already applied, fatal when a patch no longer fits.
 node_modules/.bin/node scripts/patch-dependencies.mjs
@@ -66,6 +76,18 @@ bash scripts/dev-tls.sh .local/tls "${OPENCVI_ADDRESS:-}"
 # A clean build, so no output of a deleted source file lingers in dist/.
 rm -rf dist
 node_modules/.bin/tsc -p .
+
+# The portal's static files (portal/dist), built again only when its sources or lock changed.
+portal_build=$(cat portal/package-lock.json portal/index.html portal/vite.config.ts portal/tsconfig.json $(find portal/src -type f | sort) | sha256sum | cut -d' ' -f1)
+if [ "$(cat portal/dist/.opencvi-build.sha256 2>/dev/null)" != "$portal_build" ]; then
+  echo "setup: building the portal"
+  if ! (cd portal && PATH="$PWD/../node_modules/.bin:$PATH" npm run build --silent) >.local/portal-build.log 2>&1; then
+    cat .local/portal-build.log >&2
+    echo "setup: the portal did not build (above)" >&2
+    exit 1
+  fi
+  echo "$portal_build" >portal/dist/.opencvi-build.sha256
+fi
 
 # The IVR's spoken prompts (espeak-ng), made once and remade only when a text changes.
 node_modules/.bin/node dist/media-host/prompts/generatePrompts.js .local/prompts
