@@ -29,6 +29,16 @@ class RecordingRoster implements RosterHooks {
     this.left.push({ meetingId, participantId });
   }
 
+  readonly sharing: { meetingId: string; participantId: string; started: boolean }[] = [];
+
+  screenSharingStarted(meetingId: string, participantId: string): void {
+    this.sharing.push({ meetingId, participantId, started: true });
+  }
+
+  screenSharingStopped(meetingId: string, participantId: string): void {
+    this.sharing.push({ meetingId, participantId, started: false });
+  }
+
   botMediaFailed(callId: string, reason: string): void {
     this.botFailures.push({ callId, reason });
   }
