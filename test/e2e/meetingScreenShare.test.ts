@@ -120,7 +120,8 @@ describe("screen sharing in the meeting emulator", () => {
   it("a page shares: the other page's content tile decodes it at the shared size, the bot receives it from a keyframe on its content video", async () => {
     const [a, b] = pages;
     const shared = await a!.page.evaluate(() => window.meeting.shareScreen());
-    assert.ok(shared.width >= 640 && shared.height >= 360, `Chromium's fake screen is ${shared.width}x${shared.height}`);
+    // Chromium's fake screen is 1920x1080 under the page's constraints (at most 1920x1080, 15 fps).
+    assert.deepEqual(shared, { width: 1920, height: 1080 });
     assert.equal(stack.graph.screenSharer(meeting.meetingId), a!.participantId, "Graph's roster has the page's person as the sharer");
     const seen = await decodes(b!.page, a!.participantId, shared, "page B decoding page A's screen");
     assert.ok(seen.keyFramesDecoded >= 1);
