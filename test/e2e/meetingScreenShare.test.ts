@@ -34,6 +34,7 @@ interface MeetingPageApi {
   sharing: { width: number; height: number } | null;
   shareScreen(): Promise<{ width: number; height: number }>;
   stopSharing(): Promise<void>;
+  leave(): Promise<void>;
   contentStats(): Promise<ContentStats>;
 }
 declare const window: { meeting: MeetingPageApi };
@@ -174,5 +175,15 @@ describe("screen sharing in the meeting emulator", () => {
     const received = sfu(callId).receivedPackets.content;
     await waitFor(() => sfu(callId).receivedPackets.content > received + 30, "the bot still sending content", 10_000);
     assert.equal(sfu(a!.participantId).sentPackets.content, forwarded, "a viewer's content goes nowhere");
+  });
+
+  it("a page that leaves while sharing shares no more: Graph's roster and the other page say no one shares", async () => {
+    const [a, b] = pages;
+    await b!.page.evaluate(() => window.meeting.shareScreen());
+    await waitFor(async () => (await content(a!.page)).sharer === b!.participantId, "page A told page B shares");
+    await b!.page.evaluate(() => window.meeting.leave());
+    await waitFor(async () => (await content(a!.page)).sharer === null, "page A told no one shares");
+    assert.equal(stack.graph.screenSharer(meeting.meetingId), null);
+    assert.equal(sfu(callId).receivesContent, null);
   });
 });

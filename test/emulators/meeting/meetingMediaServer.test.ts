@@ -288,6 +288,19 @@ describe("MeetingMediaServer screen sharing between bots", () => {
       [callA, callB, callC].map((id) => snapshot(id).receivesContent),
       [null, null, null],
     );
+
+    // A sharer that leaves the meeting shares no more.
+    media.botScreenSharingRole(meetingId, callC, "sharer");
+    assert.equal(snapshot(callA).receivesContent, callC);
+    media.botLeft(callC, "hung up");
+    await waitFor(() => media.participants(meetingId).length === 2, "bot C gone");
+    assert.deepEqual(
+      [callA, callB].map((id) => [snapshot(id).sharing, snapshot(id).receivesContent]),
+      [
+        [false, null],
+        [false, null],
+      ],
+    );
   });
 });
 
