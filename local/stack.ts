@@ -324,6 +324,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               // gone already (the meeting ended)
             }
           },
+          screenSharingStarted: (meetingId, participantId) => graph.startScreenSharing(meetingId, participantId),
+          screenSharingStopped: (meetingId, participantId) => graph.stopScreenSharing(meetingId, participantId),
           botMediaFailed: (callId, reason) => graph.dropBotForMedia(callId, reason),
         },
       });

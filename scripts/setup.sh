@@ -27,6 +27,8 @@ command -v x264 >/dev/null 2>&1 || missing+=(x264)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # NSS's certutil: a browser test trusts the local CA as a person's Chromium would (its NSS database).
 command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
+# x264 encodes the real H.264 a stand-in bot shares as its screen in the meeting screen-share test.
+command -v x264 >/dev/null 2>&1 || missing+=(x264)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2

@@ -204,6 +204,17 @@ export const schemas: Record<string, Schema> = {
       mediaBlob: { type: "string", description: "appHostedMediaConfig.blob: how the meeting's media server reaches the media host" },
     },
   },
+  ScreenSharingRole: {
+    type: "object",
+    required: ["role"],
+    additionalProperties: false,
+    properties: {
+      role: {
+        enum: ["viewer", "sharer"],
+        description: "sharer: the bot's content video is the meeting's screen share (whoever shared stops); viewer: it gives the share up",
+      },
+    },
+  },
   MediaStreamQuality: {
     type: "object",
     required: ["kind", "packetsSent", "packetsReceived", "packetsLost", "jitterMs", "roundTripMs"],

@@ -7,7 +7,7 @@ import { MEDIA_HOST_LOST } from "../../shared/domain/pool.js";
 import { parseOrThrow } from "../../shared/domain/validation.js";
 import { refuse, type ResolutionRefusal } from "../../shared/domain/resolution.js";
 import { ConflictError, ConsentMissingError, NotFoundError } from "../../shared/errors.js";
-import type { CallControl, CallSessionRepository, JoinedCall } from "../ports.js";
+import type { CallControl, CallSessionRepository, JoinedCall, ScreenSharingRole } from "../ports.js";
 import { type CallEvent, readCallEvents, commsNotificationsSchema, toParticipant, toStateObservation } from "./callNotifications.js";
 import type { ConsentService } from "./consentService.js";
 import type { ResolutionService } from "./resolutionService.js";
@@ -33,6 +33,10 @@ const joinRequestSchema = z.strictObject({
   mediaHostEpoch: z.number({ error: "mediaHostEpoch is required: the epoch of the host's lease" }).int().min(1),
   deviceCallId: z.string({ error: "deviceCallId is required" }).min(1).max(256),
   mediaBlob: z.string({ error: "mediaBlob is required" }).max(64 * 1024, "mediaBlob must be at most 64 KiB"),
+});
+
+const screenSharingRoleSchema = z.strictObject({
+  role: z.enum(["viewer", "sharer"], { error: "role must be viewer or sharer" }),
 });
 
 export type JoinOutcome =
@@ -234,6 +238,25 @@ export class CallService {
       .logDeviceQuality(value.tenantId, body)
       .catch((e: Error) => this.options.log(`reporting the quality of ${callLabel(value)} failed: ${e.message}`.slice(0, 400)));
     return value;
+  }
+
+  /**
+   * The media host's bot takes (sharer) or gives up (viewer) the meeting's screen share, before it
+   * sends content or after it stops. Graph's role is a state: asking twice for the same role is the
+   * same as asking once. An ended call is refused (409); one Graph no longer knows is 404.
+   */
+  async changeScreenSharingRole(
+    callId: string,
+    input: unknown,
+    options: { readonly about?: CallNamed } = {},
+  ): Promise<{ readonly callId: string; readonly role: ScreenSharingRole }> {
+    const { role } = parseOrThrow(screenSharingRoleSchema, input);
+    const session = await this.sessions.get(callId);
+    if (!session) throw new NotFoundError(`no call ${callId}`);
+    options.about?.(session.value);
+    if (session.value.endedAt) throw new ConflictError(`call ${callId} has ended: it can no longer share`);
+    await this.calls.changeScreenSharingRole(session.value.tenantId, callId, role);
+    return { callId, role };
   }
 
   /**

@@ -23,6 +23,7 @@ import "./callsCreate.js";
 import "./callsDelete.js";
 import "./callsGet.js";
 import "./callsQuality.js";
+import "./callsScreenSharingRole.js";
 import "./graphCallNotifications.js";
 import "./graphChangeNotifications.js";
 import "./graphLifecycleNotifications.js";
