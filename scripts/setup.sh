@@ -21,14 +21,12 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v svwar >/dev/null 2>&1 || missing+=(sipvicious)
 # Tests cut a peer off the network (its packets dropped) with nftables, as a vanished server is.
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
-# The test room system sends H.264 content (slides up to 1080p) that x264 encodes from a test pattern.
+# Real H.264 for tests (test/support/media/h264Content.ts): slides up to 1080p from a room system, a bot's screen share.
 command -v x264 >/dev/null 2>&1 || missing+=(x264)
 # Headless Chromium joins the meeting page in the end-to-end media test (driven by playwright-core).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # NSS's certutil: a browser test trusts the local CA as a person's Chromium would (its NSS database).
 command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
-# x264 encodes the real H.264 a stand-in bot shares as its screen in the meeting screen-share test.
-command -v x264 >/dev/null 2>&1 || missing+=(x264)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2

@@ -4,7 +4,7 @@ import type { Browser, Page } from "playwright-core";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { StandInBot } from "../emulators/meeting/standInBot.js";
 import { launchChromium } from "../support/browser.js";
-import { type AccessUnit, encodeH264Clip } from "../support/media/h264Clip.js";
+import { type AccessUnit, h264Content } from "../support/media/h264Content.js";
 import { adminApi, type EnabledMeeting, enabledMeeting, holdLease } from "../support/onboarding.js";
 import { waitFor } from "../support/waiting.js";
 
@@ -74,7 +74,7 @@ async function setBotRole(role: "viewer" | "sharer"): Promise<void> {
 }
 
 before(async () => {
-  clip = encodeH264Clip(BOT_CLIP);
+  clip = await h264Content({ ...BOT_CLIP, keyframeInterval: BOT_CLIP.frames + 1 });
   stack = await startLocalStack({ logLevel: "none", meetingMedia: {} });
   lease = await holdLease(stack, MEDIA_HOST_ID);
   meeting = await enabledMeeting(stack, { lobbyScope: "everyone" });

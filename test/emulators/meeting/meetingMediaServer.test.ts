@@ -10,7 +10,7 @@ import { KeyframeRequestThrottle } from "./keyframeRequestThrottle.js";
 import { LOOPBACK_ICE, onlyLoopbackCandidates, reachableCandidates, waitForIceGathering } from "./iceAddress.js";
 import { MeetingMediaServer, type RosterHooks } from "./meetingMediaServer.js";
 import { ParticipantLeg } from "./participantLeg.js";
-import { encodeH264Clip } from "../../support/media/h264Clip.js";
+import { h264Content } from "../../support/media/h264Content.js";
 import { StandInBot } from "./standInBot.js";
 
 /** The Graph emulator's side, recorded: people joining and leaving, bots whose media failed. */
@@ -244,7 +244,8 @@ describe("MeetingMediaServer with bots (the meeting leg contract)", () => {
 describe("MeetingMediaServer screen sharing between bots", () => {
   it("forwards only the sharer's content, from a keyframe it was asked for, to every other content track; the last sharer wins", async () => {
     const meetingId = `meeting-${randomUUID()}`;
-    const clip = encodeH264Clip({ width: 320, height: 180, frames: 10, fps: 10 });
+    // One keyframe, then P-pictures: a restart from the first picture is the answer to a keyframe request.
+    const clip = await h264Content({ width: 320, height: 180, frames: 10, fps: 10, keyframeInterval: 11 });
     const [a, b, c] = await Promise.all([bot(21), bot(22), bot(23)]);
     const [callA, callB, callC] = await Promise.all([join(meetingId, a), join(meetingId, b), join(meetingId, c)]);
     await waitFor(() => [a, b, c].every((x) => x.connectionState === "connected"), "three bots connected");

@@ -15,7 +15,7 @@ import {
   useAudioLevelIndication,
   useSdesMid,
 } from "werift";
-import { type AccessUnit, packetizeNalUnit } from "../../support/media/h264Clip.js";
+import { type AccessUnit, packetize } from "../../support/media/h264Content.js";
 import { startsH264Keyframe } from "./h264Keyframe.js";
 import { LOOPBACK_ICE, onlyLoopbackCandidates, waitForIceGathering } from "./iceAddress.js";
 
@@ -181,7 +181,7 @@ export class StandInBot {
     this.#contentTimer = setInterval(() => {
       if (this.#contentRestart) index = 0;
       this.#contentRestart = false;
-      const payloads = clip[index % clip.length]!.flatMap((nal) => packetizeNalUnit(nal));
+      const payloads = packetize(clip[index % clip.length]!).map((payload) => Buffer.from(payload));
       index++;
       timestamp = (timestamp + step) >>> 0;
       payloads.forEach((payload, i) => {
