@@ -135,17 +135,20 @@ export const ATTRIBUTE_TYPE_BY_KIND: ReadonlyMap<KnownAttributeKind, number> = n
   [...ATTRIBUTE_KIND_BY_TYPE].map(([type, kind]) => [kind, type]),
 );
 
+/** The attribute type of a kind: IdAttribute narrowed to "floorId", and so on. */
+export type AttributeOfKind<K extends BfcpAttribute["kind"]> = BfcpAttribute extends infer A
+  ? A extends BfcpAttribute
+    ? K extends A["kind"]
+      ? A & { readonly kind: K }
+      : never
+    : never
+  : never;
+
 /** The first attribute of a kind at this level (not nested). */
-export function findAttribute<K extends BfcpAttribute["kind"]>(
-  attributes: readonly BfcpAttribute[],
-  kind: K,
-): Extract<BfcpAttribute, { kind: K }> | undefined {
-  return attributes.find((a) => a.kind === kind) as Extract<BfcpAttribute, { kind: K }> | undefined;
+export function findAttribute<K extends BfcpAttribute["kind"]>(attributes: readonly BfcpAttribute[], kind: K): AttributeOfKind<K> | undefined {
+  return attributes.find((a) => a.kind === kind) as AttributeOfKind<K> | undefined;
 }
 
-export function findAttributes<K extends BfcpAttribute["kind"]>(
-  attributes: readonly BfcpAttribute[],
-  kind: K,
-): Extract<BfcpAttribute, { kind: K }>[] {
-  return attributes.filter((a) => a.kind === kind) as Extract<BfcpAttribute, { kind: K }>[];
+export function findAttributes<K extends BfcpAttribute["kind"]>(attributes: readonly BfcpAttribute[], kind: K): AttributeOfKind<K>[] {
+  return attributes.filter((a) => a.kind === kind) as AttributeOfKind<K>[];
 }
