@@ -105,8 +105,8 @@ export class BfcpTcpTransport extends EventEmitter<BfcpTransportEvents> implemen
       this.emit("invalid", result.error);
       return;
     }
-    // Acks are for unreliable transports; some clients send them anyway.
-    if (ACK_PRIMITIVES.has(result.message.primitive)) return;
+    // Acks are for unreliable transports and R marks responses: neither asks anything of us (some clients send them anyway).
+    if (ACK_PRIMITIVES.has(result.message.primitive) || result.message.responder) return;
     this.emit("message", result.message);
   }
 }

@@ -23,6 +23,8 @@ export interface BfcpUdpTransportOptions {
   readonly maxSends?: number;
   /** How long a reply stays cached for duplicates of its request (RFC 8855 §6.2.2: 10 s). */
   readonly replyCacheInMs?: number;
+  /** Most replies kept at once; the oldest goes first. A device sends a few requests a minute; a flood must not grow memory. */
+  readonly replyCacheMaxEntries?: number;
 }
 
 interface Outstanding {
@@ -47,6 +49,7 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
   readonly #retransmitInitialInMs: number;
   readonly #maxSends: number;
   readonly #replyCacheInMs: number;
+  readonly #replyCacheMaxEntries: number;
   readonly #outstanding = new Map<number, Outstanding>();
   readonly #replies = new Map<string, { bytes: Buffer; timer: unknown }>();
   #remote: { address: string; port: number } | undefined;
@@ -61,6 +64,7 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
     this.#retransmitInitialInMs = options.retransmitInitialInMs ?? 500;
     this.#maxSends = options.maxSends ?? 4;
     this.#replyCacheInMs = options.replyCacheInMs ?? 10_000;
+    this.#replyCacheMaxEntries = options.replyCacheMaxEntries ?? 256;
     this.#remote = options.remote ? { ...options.remote } : undefined;
     socket.on("message", (data, rinfo) => this.#onDatagram(data, rinfo));
     // A send error (ICMP unreachable surfaced on some systems) must not crash the host; retransmission covers loss.
@@ -97,7 +101,15 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
     const bytes = encodeMessage(response);
     const key = requestKey(request);
     const previous = this.#replies.get(key);
-    if (previous) this.#clock.clearTimeout(previous.timer);
+    if (previous) {
+      this.#clock.clearTimeout(previous.timer);
+      this.#replies.delete(key);
+    }
+    if (this.#replies.size >= this.#replyCacheMaxEntries) {
+      const [oldestKey, oldest] = this.#replies.entries().next().value!;
+      this.#clock.clearTimeout(oldest.timer);
+      this.#replies.delete(oldestKey);
+    }
     const timer = this.#clock.setTimeout(() => this.#replies.delete(key), this.#replyCacheInMs);
     this.#replies.set(key, { bytes, timer });
     this.#transmit(bytes);

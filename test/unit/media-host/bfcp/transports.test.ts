@@ -147,6 +147,35 @@ describe("BFCP over UDP (fake clock, loopback sockets)", () => {
     }
   });
 
+  it("keeps at most replyCacheMaxEntries replies, dropping the oldest", async () => {
+    const clock = new ManualClock();
+    const device = await rawPeer();
+    const transport = await BfcpUdpTransport.create({ address: "127.0.0.1", clock, replyCacheMaxEntries: 2 });
+    let handled = 0;
+    transport.on("message", (m) => {
+      handled++;
+      transport.reply(m, { ...m, responder: true, primitive: Primitive.HelloAck, attributes: [] });
+    });
+    try {
+      for (const [transactionId, handledAfter] of [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        [3, 3],
+        [2, 3],
+        [1, 4],
+      ] as const) {
+        const before = device.datagrams.length;
+        await device.send(encodeMessage(request(Primitive.Hello, transactionId)), transport.localPort);
+        await waitFor(() => device.datagrams.length === before + 1, `the answer to transaction ${transactionId}`);
+        assert.equal(handled, handledAfter, `after transaction ${transactionId}`);
+      }
+    } finally {
+      await transport.close();
+      device.socket.close();
+    }
+  });
+
   it("latches the client's address from its first datagram and ignores datagrams from anywhere else", async () => {
     const clock = new ManualClock();
     const sdpAddress = await rawPeer();
