@@ -112,13 +112,10 @@ export function decodeMessage(bytes: Uint8Array): BfcpDecodeResult {
   const payload = bytes.subarray(BFCP_COMMON_HEADER_LENGTH, Math.min(declared, bytes.length));
   const unknownMandatory: number[] = [];
   const parsed = decodeAttributes(payload, unknownMandatory);
-  if (typeof parsed === "string")
-    return fail(
-      parsed.startsWith("length:") ? "badLength" : "badAttribute",
-      parsed.startsWith("length:") ? ErrorCode.IncorrectMessageLength : ErrorCode.UnableToParseMessage,
-      parsed,
-      header,
-    );
+  if (parsed instanceof AttributeFailure) {
+    const code = parsed.reason === "badLength" ? ErrorCode.IncorrectMessageLength : ErrorCode.UnableToParseMessage;
+    return fail(parsed.reason, code, parsed.detail, header);
+  }
   if (unknownMandatory.length > 0) {
     return {
       ok: false,
@@ -151,8 +148,16 @@ function stripTrailingZeros(bytes: Uint8Array): Uint8Array {
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
-/** Attributes of a payload or of a grouped attribute's body; a string is the failure detail ("length:" prefix for length errors). */
-function decodeAttributes(bytes: Uint8Array, unknownMandatory: number[]): BfcpAttribute[] | string {
+/** Why an attribute could not be read: it overruns its container (a length error) or its value is malformed. */
+class AttributeFailure {
+  constructor(
+    readonly reason: "badLength" | "badAttribute",
+    readonly detail: string,
+  ) {}
+}
+
+/** Attributes of a payload or of a grouped attribute's body. */
+function decodeAttributes(bytes: Uint8Array, unknownMandatory: number[]): BfcpAttribute[] | AttributeFailure {
   const attributes: BfcpAttribute[] = [];
   let offset = 0;
   while (offset + 2 <= bytes.length) {
@@ -162,19 +167,19 @@ function decodeAttributes(bytes: Uint8Array, unknownMandatory: number[]): BfcpAt
     if (length < 2) {
       // Zero bytes to the end are stray padding, not an attribute.
       if (bytes.subarray(offset).every((b) => b === 0)) break;
-      return `attribute type ${type} at offset ${offset} has Length ${length}`;
+      return new AttributeFailure("badAttribute", `attribute type ${type} at offset ${offset} has Length ${length}`);
     }
-    if (offset + length > bytes.length) return `length: attribute type ${type} (Length ${length}) runs past its container`;
+    if (offset + length > bytes.length) return new AttributeFailure("badLength", `attribute type ${type} (Length ${length}) runs past its container`);
     const value = bytes.subarray(offset + 2, offset + length);
     const attribute = decodeAttribute(type, mandatory, value, unknownMandatory);
-    if (typeof attribute === "string") return attribute;
+    if (attribute instanceof AttributeFailure) return attribute;
     attributes.push(attribute);
     offset += (length + 3) & ~3;
   }
   return attributes;
 }
 
-function decodeAttribute(type: number, mandatory: boolean, value: Uint8Array, unknownMandatory: number[]): BfcpAttribute | string {
+function decodeAttribute(type: number, mandatory: boolean, value: Uint8Array, unknownMandatory: number[]): BfcpAttribute | AttributeFailure {
   const kind = ATTRIBUTE_KIND_BY_TYPE.get(type);
   if (kind === undefined) {
     if (mandatory) unknownMandatory.push(type);
@@ -182,25 +187,25 @@ function decodeAttribute(type: number, mandatory: boolean, value: Uint8Array, un
   }
   const u16 = value.length >= 2 ? (value[0]! << 8) | value[1]! : undefined;
   if (ID_KINDS.has(kind)) {
-    if (u16 === undefined) return `${kind} attribute with ${value.length} value bytes`;
+    if (u16 === undefined) return new AttributeFailure("badAttribute", `${kind} attribute with ${value.length} value bytes`);
     return { kind: kind as IdAttributeKind, mandatory, id: u16 };
   }
   if (TEXT_KINDS.has(kind)) return { kind: kind as TextAttributeKind, mandatory, text: utf8.decode(stripTrailingZeros(value)) };
   if (GROUPED_KINDS.has(kind)) {
-    if (u16 === undefined) return `${kind} attribute with ${value.length} value bytes`;
+    if (u16 === undefined) return new AttributeFailure("badAttribute", `${kind} attribute with ${value.length} value bytes`);
     const nested = decodeAttributes(value.subarray(2), unknownMandatory);
-    if (typeof nested === "string") return nested;
+    if (nested instanceof AttributeFailure) return nested;
     return { kind: kind as GroupedAttributeKind, mandatory, id: u16, attributes: nested };
   }
   switch (kind) {
     case "priority":
-      if (u16 === undefined) return `priority attribute with ${value.length} value bytes`;
+      if (u16 === undefined) return new AttributeFailure("badAttribute", `priority attribute with ${value.length} value bytes`);
       return { kind, mandatory, priority: u16 >> 13 };
     case "requestStatus":
-      if (u16 === undefined) return `requestStatus attribute with ${value.length} value bytes`;
+      if (u16 === undefined) return new AttributeFailure("badAttribute", `requestStatus attribute with ${value.length} value bytes`);
       return { kind, mandatory, status: value[0]!, queuePosition: value[1]! };
     case "errorCode":
-      if (value.length < 1) return "errorCode attribute without a code";
+      if (value.length < 1) return new AttributeFailure("badAttribute", "errorCode attribute without a code");
       return { kind, mandatory, code: value[0]!, details: Uint8Array.from(stripTrailingZeros(value.subarray(1))) };
     case "supportedAttributes":
       // Zero octets are padding counted into Length, or a sender writing two octets per entry.
@@ -208,7 +213,7 @@ function decodeAttribute(type: number, mandatory: boolean, value: Uint8Array, un
     case "supportedPrimitives":
       return { kind, mandatory, primitives: [...value].filter((b) => b !== 0) };
     default:
-      return `attribute kind ${kind} has no decoder`;
+      return new AttributeFailure("badAttribute", `attribute kind ${kind} has no decoder`);
   }
 }
 
