@@ -146,6 +146,20 @@ describe("BFCP codec", () => {
     assert.equal(hex(wire), hex(expected));
   });
 
+  it("reads and writes M=0 attributes, text padding and PRIORITY's top three bits (hand-assembled FloorRequest)", () => {
+    // FLOOR-ID 3 (2 << 1, M=0), BENEFICIARY-ID 5 (1 << 1), PARTICIPANT-PROVIDED-INFO "abc" (8 << 1, Length 5, 3 octets of padding),
+    // PRIORITY Highest (4 << 1; value 4 << 13 = 0x8000): 20 payload octets, 5 words.
+    const wire = bytes("20010005 0a0b0c0d 0001 0002 04040003 02040005 10056162 63000000 08048000");
+    const message = decoded(wire);
+    assert.deepEqual(message.attributes, [
+      { kind: "floorId", id: 3, mandatory: false },
+      { kind: "beneficiaryId", id: 5, mandatory: false },
+      { kind: "participantProvidedInfo", text: "abc", mandatory: false },
+      { kind: "priority", priority: 4, mandatory: false },
+    ]);
+    assert.equal(hex(encodeMessage(message)), hex(wire));
+  });
+
   it("encodes Error code 4 with the unknown attribute types in its details (hand-assembled)", () => {
     const wire = encodeMessage(
       errorResponse({ version: 1, conferenceId: 1, transactionId: 2, userId: 3 }, ErrorCode.UnknownMandatoryAttribute, {
