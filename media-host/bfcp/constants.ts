@@ -95,3 +95,23 @@ export function errorCodeName(code: number): string {
 
 /** Primitives a floor control server sends that the client acknowledges over an unreliable transport. */
 export const ACK_PRIMITIVES: ReadonlySet<number> = new Set([Primitive.FloorRequestStatusAck, Primitive.FloorStatusAck, Primitive.GoodbyeAck]);
+
+/**
+ * Primitives only a floor control server sends (answers and notifications). One arriving at the server answers
+ * something of ours (a device's HelloAck to a server Hello, seen in the nDPI capture) and asks nothing back.
+ */
+export const SERVER_TO_CLIENT_PRIMITIVES: ReadonlySet<number> = new Set([
+  Primitive.FloorRequestStatus,
+  Primitive.UserStatus,
+  Primitive.FloorStatus,
+  Primitive.ChairActionAck,
+  Primitive.HelloAck,
+  Primitive.Error,
+]);
+
+/**
+ * Before RFC 8855, draft-ietf-bfcpbis numbered 15 ErrorAck, 16 FloorStatusAck, 17 Goodbye and 18 GoodbyeAck,
+ * and devices shipped with it: a Yealink and a 2012 Cisco-era client ack FloorStatus with primitive 16, which
+ * RFC 8855 calls Goodbye (captures/SOURCES.md files 11-13; tshark 4.0 names them the draft's way too).
+ */
+export const DRAFT_FLOOR_STATUS_ACK = 16;

@@ -1,7 +1,16 @@
 import { EventEmitter } from "node:events";
 import { errorResponse, floorRequestInformation, responseTo } from "./builders.js";
 import type { BfcpDecodeFailure } from "./codec.js";
-import { ACK_PRIMITIVES, AttributeType, type BfcpVersion, ErrorCode, type ErrorCodeValue, Primitive, primitiveName } from "./constants.js";
+import {
+  ACK_PRIMITIVES,
+  AttributeType,
+  type BfcpVersion,
+  ErrorCode,
+  type ErrorCodeValue,
+  Primitive,
+  primitiveName,
+  SERVER_TO_CLIENT_PRIMITIVES,
+} from "./constants.js";
 import type { BfcpTransactionFailedError } from "./errors.js";
 import { type FloorDecision, type FloorPolicy, type FloorRequestState, isRefusal } from "./floorPolicy.js";
 import { type BfcpAttribute, type BfcpMessage, findAttribute, findAttributes } from "./message.js";
@@ -49,6 +58,8 @@ export interface BfcpServerSessionEvents {
   refused: [detail: { readonly primitive: number; readonly errorCode: ErrorCodeValue; readonly info: string }];
   /** The client answered something with an Error message. */
   peerError: [message: BfcpMessage];
+  /** An answer-only primitive (HelloAck, FloorStatus…) from the client: nothing to reply. */
+  ignored: [message: BfcpMessage];
 }
 
 /**
@@ -131,7 +142,7 @@ export class BfcpServerSession extends EventEmitter<BfcpServerSessionEvents> {
   #onInvalid(failure: BfcpDecodeFailure): void {
     const header = failure.header;
     // Without a header there is no transaction to answer; an invalid response or ack needs no answer.
-    if (!header || header.responder || ACK_PRIMITIVES.has(header.primitive) || header.primitive === Primitive.Error) {
+    if (!header || header.responder || ACK_PRIMITIVES.has(header.primitive) || SERVER_TO_CLIENT_PRIMITIVES.has(header.primitive)) {
       this.emit("refused", { primitive: header?.primitive ?? 0, errorCode: failure.errorCode, info: failure.detail });
       return;
     }
@@ -195,6 +206,11 @@ export class BfcpServerSession extends EventEmitter<BfcpServerSessionEvents> {
         this.emit("peerError", message);
         return;
       default:
+        if (SERVER_TO_CLIENT_PRIMITIVES.has(message.primitive)) {
+          // Answering an answer with an Error would only start a ping-pong.
+          this.emit("ignored", message);
+          return;
+        }
         this.#refuse(message, ErrorCode.UnknownPrimitive, `${primitiveName(message.primitive)} is not accepted by this floor control server`);
     }
   }

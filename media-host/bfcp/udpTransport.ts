@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import { isIPv6 } from "node:net";
 import { type BfcpClock, systemClock } from "./clock.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
-import { ACK_PRIMITIVES } from "./constants.js";
+import { ACK_PRIMITIVES, DRAFT_FLOOR_STATUS_ACK, Primitive } from "./constants.js";
 import { BfcpTransactionFailedError, BfcpTransportError } from "./errors.js";
 import type { BfcpMessage } from "./message.js";
 import { type BfcpRequestKey, type BfcpTransport, type BfcpTransportEvents, requestKey } from "./transport.js";
@@ -52,6 +52,8 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
   readonly #replyCacheMaxEntries: number;
   readonly #outstanding = new Map<number, Outstanding>();
   readonly #replies = new Map<string, { bytes: Buffer; timer: unknown }>();
+  /** Transaction ids of FloorStatus replies sent lately, to recognise a draft-numbered FloorStatusAck (primitive 16) to them. */
+  readonly #floorStatusReplies = new Map<number, unknown>();
   #remote: { address: string; port: number } | undefined;
   #latched = false;
   #nextTransactionId = randomInt(1, 0x8000);
@@ -112,6 +114,7 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
     }
     const timer = this.#clock.setTimeout(() => this.#replies.delete(key), this.#replyCacheInMs);
     this.#replies.set(key, { bytes, timer });
+    if (response.primitive === Primitive.FloorStatus) this.#rememberFloorStatusReply(response.transactionId);
     this.#transmit(bytes);
   }
 
@@ -131,8 +134,10 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
     this.#closed = true;
     for (const o of this.#outstanding.values()) this.#clock.clearTimeout(o.timer);
     for (const r of this.#replies.values()) this.#clock.clearTimeout(r.timer);
+    for (const timer of this.#floorStatusReplies.values()) this.#clock.clearTimeout(timer);
     this.#outstanding.clear();
     this.#replies.clear();
+    this.#floorStatusReplies.clear();
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
   }
 
@@ -157,6 +162,26 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
     }
   }
 
+  #rememberFloorStatusReply(transactionId: number): void {
+    const previous = this.#floorStatusReplies.get(transactionId);
+    if (previous !== undefined) this.#clock.clearTimeout(previous);
+    if (this.#floorStatusReplies.size >= this.#replyCacheMaxEntries) {
+      const [oldestId, oldestTimer] = this.#floorStatusReplies.entries().next().value!;
+      this.#clock.clearTimeout(oldestTimer);
+      this.#floorStatusReplies.delete(oldestId);
+    }
+    this.#floorStatusReplies.set(
+      transactionId,
+      this.#clock.setTimeout(() => this.#floorStatusReplies.delete(transactionId), this.#replyCacheInMs),
+    );
+  }
+
+  /** Primitive 16 naming a FloorStatus of ours is a draft-numbered FloorStatusAck, not an RFC 8855 Goodbye. */
+  #isDraftFloorStatusAck(message: BfcpMessage): boolean {
+    if (message.primitive !== DRAFT_FLOOR_STATUS_ACK) return false;
+    return this.#outstanding.get(message.transactionId)?.primitive === Primitive.FloorStatus || this.#floorStatusReplies.has(message.transactionId);
+  }
+
   #transmit(bytes: Buffer): void {
     if (this.#closed || !this.#remote) return;
     this.#socket.send(bytes, this.#remote.port, this.#remote.address);
@@ -179,7 +204,7 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
     }
     const message = result.message;
     // An ack (or any response, R set: Cisco acks with primitives 0x5b/0x5d) names our transaction by its id.
-    if (message.responder || ACK_PRIMITIVES.has(message.primitive)) {
+    if (message.responder || ACK_PRIMITIVES.has(message.primitive) || this.#isDraftFloorStatusAck(message)) {
       const outstanding = this.#outstanding.get(message.transactionId);
       if (outstanding) {
         this.#clock.clearTimeout(outstanding.timer);

@@ -116,16 +116,22 @@ describe("BFCP server session over loopback sockets", () => {
     });
   }
 
-  it("refuses with the RFC's error codes: wrong conference (1), unknown user (2), unknown primitive (3), unknown mandatory attribute (4), no chair (5), unknown floor (6), unknown floor request (7)", async () => {
+  it("ignores answers sent to it and refuses with the RFC's error codes: wrong conference (1), unknown user (2), unknown primitive (3), unknown mandatory attribute (4), no chair (5), unknown floor (6), unknown floor request (7)", async () => {
     const t = await serverAndClient("udp", 2);
     try {
       assert.equal(errorCodeOf((await t.client.request(Primitive.Hello, [], { conferenceId: 99 })).message), ErrorCode.ConferenceDoesNotExist);
       assert.equal(errorCodeOf((await t.client.request(Primitive.Hello, [], { userId: 77 })).message), ErrorCode.UserDoesNotExist);
-      assert.equal(
-        errorCodeOf((await t.client.request(Primitive.FloorStatus)).message),
-        ErrorCode.UnknownPrimitive,
-        "a server primitive sent to the server",
+      // An answer-only primitive asks nothing: no Error back (that would start a ping-pong), the next request is served.
+      const ignored: BfcpMessage[] = [];
+      t.session.on("ignored", (m) => ignored.push(m));
+      const floorStatus = t.client.encodeRequest(Primitive.FloorStatus);
+      await t.client.sendRaw(floorStatus);
+      assert.equal((await t.client.hello()).message.primitive, Primitive.HelloAck);
+      assert.deepEqual(
+        ignored.map((m) => m.transactionId),
+        [floorStatus.readUInt16BE(8)],
       );
+      assert.equal(t.client.received.filter((r) => r.message.transactionId === floorStatus.readUInt16BE(8)).length, 0);
       assert.equal(errorCodeOf((await t.client.request(42)).message), ErrorCode.UnknownPrimitive);
       const unknownMandatory = await t.client.request(Primitive.FloorRequest, [
         { kind: "floorId", id: FLOOR_ID },

@@ -115,6 +115,40 @@ describe("BFCP over UDP (fake clock, loopback sockets)", () => {
     }
   });
 
+  it("takes primitive 16 naming one of our FloorStatus as the draft-numbered FloorStatusAck (Yealink), and any other 16 as Goodbye", async () => {
+    const clock = new ManualClock();
+    const device = await rawPeer();
+    const transport = await BfcpUdpTransport.create({ address: "127.0.0.1", remote: { address: "127.0.0.1", port: device.port }, clock });
+    const messages: BfcpMessage[] = [];
+    transport.on("message", (m) => {
+      messages.push(m);
+      if (m.primitive === Primitive.FloorQuery) transport.reply(m, { ...m, responder: true, primitive: Primitive.FloorStatus });
+    });
+    try {
+      const transactionId = transport.send(floorStatus);
+      await waitFor(() => device.datagrams.length === 1, "the FloorStatus");
+      // As the Yealink sends it: v1, R=0, primitive 16, FLOOR-ID.
+      await device.send(encodeMessage({ ...request(16, transactionId, [{ kind: "floorId", id: 1 }]), version: 1 }), transport.localPort);
+      await waitFor(() => transport.outstandingTransactions === 0, "the draft ack to complete the transaction");
+      await device.send(encodeMessage(request(Primitive.FloorQuery, 500, [{ kind: "floorId", id: 1 }])), transport.localPort);
+      await waitFor(() => device.datagrams.length === 2, "the FloorStatus reply");
+      await device.send(encodeMessage({ ...request(16, 500), version: 1 }), transport.localPort);
+      await device.send(encodeMessage(request(Primitive.Goodbye, 501)), transport.localPort);
+      await waitFor(() => messages.length === 2, "the Goodbye");
+      assert.deepEqual(
+        messages.map((m) => [m.primitive, m.transactionId]),
+        [
+          [Primitive.FloorQuery, 500],
+          [Primitive.Goodbye, 501],
+        ],
+        "the acks of the notification and of the reply were consumed; the real Goodbye came through",
+      );
+    } finally {
+      await transport.close();
+      device.socket.close();
+    }
+  });
+
   it("answers a duplicated request from the reply cache with the same bytes, for 10 s, without handing it on again", async () => {
     const clock = new ManualClock();
     const device = await rawPeer();
