@@ -252,6 +252,28 @@ describe("BFCP server session over loopback sockets", () => {
     }
   });
 
+  it("TCP: a device reconnecting replaces its old connection without counting as gone", async () => {
+    const t = await serverAndClient("tcp", 1);
+    const second = await BfcpTestClient.connect({
+      transport: "tcp",
+      server: { address: "127.0.0.1", port: t.server.localPort },
+      version: 1,
+      conferenceId: CONFERENCE_ID,
+      userId: DEVICE_USER_ID,
+    });
+    try {
+      assert.equal((await second.hello()).message.primitive, Primitive.HelloAck);
+      t.session.notifyFloorStatus(FLOOR_ID, []);
+      await second.waitForMessage((r) => r.message.primitive === Primitive.FloorStatus, "the notification on the new connection");
+      assert.equal(t.client.received.length, 0, "nothing on the replaced connection");
+      assert.deepEqual(t.gone, []);
+      await second.close();
+      await waitFor(() => t.gone.length === 1, "clientGone when the current connection closes");
+    } finally {
+      await t.server.close();
+    }
+  });
+
   it("TCP: a garbage segment gets an Error (or nothing) and the session keeps serving", async () => {
     const server = await BfcpTcpTransport.listen({ address: "127.0.0.1" });
     new BfcpServerSession(server, { conferenceId: CONFERENCE_ID, floorIds: [FLOOR_ID], policy: new LastRequesterWinsFloorPolicy() });
