@@ -14,7 +14,7 @@ export interface BfcpUdpTransportOptions {
   readonly address?: string;
   /** Local port; 0 picks one. */
   readonly port?: number;
-  /** The client's address from its SDP: where server-first messages go until its first datagram arrives. */
+  /** The client's address from its SDP: where server-first messages go until its first BFCP datagram arrives. */
   readonly remote?: { readonly address: string; readonly port: number };
   readonly clock?: BfcpClock;
   /** First retransmission interval, doubled after each send (RFC 8855 §6.2.1: 500 ms). */
@@ -37,7 +37,7 @@ interface Outstanding {
 
 /**
  * BFCP over UDP for one call: a socket of its own, the client's address latched
- * from its first datagram (datagrams from anywhere else are dropped, so a forged
+ * from its first BFCP datagram (datagrams from anywhere else are dropped, so a forged
  * source changes nothing), retransmission of our server-initiated messages until
  * acknowledged, and a reply cache so a retransmitted request is answered with the
  * same bytes without being executed twice.
@@ -90,7 +90,7 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
     return this.#socket.address().port;
   }
 
-  /** Where we send: the latched source, or the SDP address before the client's first datagram. */
+  /** Where we send: the latched source, or the SDP address before the client's first BFCP datagram. */
   get remote(): { readonly address: string; readonly port: number } | undefined {
     return this.#remote;
   }
@@ -164,7 +164,10 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
 
   #rememberFloorStatusReply(transactionId: number): void {
     const previous = this.#floorStatusReplies.get(transactionId);
-    if (previous !== undefined) this.#clock.clearTimeout(previous);
+    if (previous !== undefined) {
+      this.#clock.clearTimeout(previous);
+      this.#floorStatusReplies.delete(transactionId);
+    }
     if (this.#floorStatusReplies.size >= this.#replyCacheMaxEntries) {
       const [oldestId, oldestTimer] = this.#floorStatusReplies.entries().next().value!;
       this.#clock.clearTimeout(oldestTimer);
@@ -189,13 +192,15 @@ export class BfcpUdpTransport extends EventEmitter<BfcpTransportEvents> implemen
 
   #onDatagram(data: Buffer, rinfo: RemoteInfo): void {
     if (this.#closed) return;
-    if (this.#latched) {
-      if (rinfo.address !== this.#remote?.address || rinfo.port !== this.#remote.port) return;
-    } else {
+    if (this.#latched && (rinfo.address !== this.#remote?.address || rinfo.port !== this.#remote.port)) return;
+    const result = decodeMessage(data);
+    if (!this.#latched) {
+      // Latch on BFCP only: a stray datagram that is not even a BFCP header must not capture the call's address.
+      const version = result.ok ? result.message.version : result.error.header?.version;
+      if (version !== 1 && version !== 2) return;
       this.#remote = { address: rinfo.address, port: rinfo.port };
       this.#latched = true;
     }
-    const result = decodeMessage(data);
     if (!result.ok) {
       const cached = result.error.header && this.#replies.get(requestKey(result.error.header));
       if (cached) this.#transmit(cached.bytes);

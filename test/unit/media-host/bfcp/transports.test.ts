@@ -210,7 +210,7 @@ describe("BFCP over UDP (fake clock, loopback sockets)", () => {
     }
   });
 
-  it("latches the client's address from its first datagram and ignores datagrams from anywhere else", async () => {
+  it("latches the client's address from its first BFCP datagram and ignores datagrams from anywhere else", async () => {
     const clock = new ManualClock();
     const sdpAddress = await rawPeer();
     const device = await rawPeer();
@@ -219,6 +219,7 @@ describe("BFCP over UDP (fake clock, loopback sockets)", () => {
     const messages: BfcpMessage[] = [];
     transport.on("message", (m) => messages.push(m));
     try {
+      await intruder.send(Buffer.from("not BFCP at all"), transport.localPort);
       await device.send(encodeMessage(request(Primitive.Hello, 1)), transport.localPort);
       await waitFor(() => messages.length === 1, "the device's Hello");
       assert.deepEqual(transport.remote, { address: "127.0.0.1", port: device.port });
