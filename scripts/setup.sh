@@ -27,6 +27,9 @@ command -v x264 >/dev/null 2>&1 || missing+=(x264)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # NSS's certutil: a browser test trusts the local CA as a person's Chromium would (its NSS database).
 command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
+# tshark dissects the BFCP the tests send (version 1 over TCP) and its dumpcap captures it on lo; noninteractive
+# install leaves dumpcap without setuid (debconf's default), which root's tests do not need.
+{ command -v tshark >/dev/null 2>&1 && command -v dumpcap >/dev/null 2>&1; } || missing+=(tshark)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
