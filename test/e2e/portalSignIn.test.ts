@@ -15,6 +15,12 @@ import { launchChromium } from "../support/browser.js";
 // admin API of the local stack.
 
 const MSAL_BUNDLE = "node_modules/@azure/msal-browser/lib/msal-browser.min.js";
+const MSAL_REDIRECT_BRIDGE = "node_modules/@azure/msal-browser/lib/redirect-bridge/msal-redirect-bridge.min.js";
+/** MSAL.js 5 hands popup and hidden-iframe responses to the app's window from a redirect page running its bridge. */
+const REDIRECT_BRIDGE_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Redirect</title><script src="/msal-redirect-bridge.min.js"></script></head>
+<body><script>msalRedirectBridge.broadcastResponseToMainFrame().catch((e) => { document.body.textContent = String(e); });</script></body></html>
+`;
 
 interface SignInResult {
   accessToken: string;
@@ -33,6 +39,7 @@ interface TestPortal {
   signIn(): Promise<void>;
   refresh(): Promise<string>;
   signOut(): Promise<void>;
+  ssoSilent(loginHint: string): Promise<string>;
 }
 declare const window: { portal: TestPortal };
 
@@ -67,6 +74,13 @@ const api = {
   signIn: () => pca.loginRedirect({ scopes: config.scopes, prompt: "select_account" }),
   refresh: async () => (await pca.acquireTokenSilent({ scopes: config.scopes, account: pca.getAllAccounts()[0], forceRefresh: true })).accessToken,
   signOut: () => pca.logoutRedirect({ account: pca.getAllAccounts()[0] }),
+  ssoSilent: async (loginHint) => {
+    try {
+      return (await pca.ssoSilent({ scopes: config.scopes, loginHint, redirectUri: location.origin + "/redirect" })).accessToken;
+    } catch (e) {
+      return "error " + describeError(e);
+    }
+  },
 };
 window.portal = api;
 pca.initialize()
@@ -87,8 +101,11 @@ before(async () => {
   stack = await startLocalStack({ logLevel: "none" });
   demo = await seedDemo(stack);
   const bundle = readFileSync(MSAL_BUNDLE);
+  const bridge = readFileSync(MSAL_REDIRECT_BRIDGE);
   pageServer = createServer((req, res) => {
     if (req.url === "/msal-browser.min.js") res.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
+    else if (req.url === "/msal-redirect-bridge.min.js") res.writeHead(200, { "content-type": "text/javascript" }).end(bridge);
+    else if (req.url?.startsWith("/redirect")) res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(REDIRECT_BRIDGE_PAGE);
     else if (req.url === "/" || req.url?.startsWith("/?")) res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(testPage());
     else res.writeHead(404).end();
   });
@@ -96,6 +113,7 @@ before(async () => {
   pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
   // The test page is the portal here: its origin is one more SPA redirect URI of the portal's registration.
   stack.entra.addRedirectUri(stack.portalSignIn.clientId, `${pageOrigin}/`, "spa");
+  stack.entra.addRedirectUri(stack.portalSignIn.clientId, `${pageOrigin}/redirect`, "spa");
   browser = await launchChromium({ trustedCaFile: ".local/tls/ca.pem" });
 });
 after(async () => {
@@ -130,7 +148,7 @@ async function signInAs(page: Page, displayName: string): Promise<SignInResult> 
 }
 
 describe("signing in to a single-page app with MSAL.js against the Entra ID emulator", () => {
-  it("the operator signs in by picking their account; the access token opens the admin API, a silent refresh too; logout ends it", async () => {
+  it("the operator signs in by picking their account; the access token opens the admin API, a silent refresh too; logout ends the session", async () => {
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
@@ -163,6 +181,9 @@ describe("signing in to a single-page app with MSAL.js against the Entra ID emul
       await page.waitForURL((url) => url.origin === pageOrigin, { timeout: 20_000 });
       await portalState(page);
       assert.equal(await page.evaluate(() => window.portal.accounts()), 0, "MSAL forgot the account");
+      // A hidden-iframe sign-in (prompt=none, answered through MSAL's redirect bridge) finds no session any more.
+      const silent = await page.evaluate((hint) => window.portal.ssoSilent(hint), operator.userPrincipalName);
+      assert.match(silent, /^error login_required: .*AADSTS50058/);
       const cookies = await context.cookies(stack.entra.origin);
       assert.equal(
         cookies.find((c) => c.name === "ESTSAUTH"),

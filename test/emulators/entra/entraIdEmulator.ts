@@ -896,8 +896,11 @@ export class EntraIdEmulator {
       const issued = this.#issueCode(request, sessionUser, session.id);
       return "page" in issued ? { status: issued.page.status, html: errorPage(issued.page, req) } : { location: issued.location };
     }
-    // Every interactive prompt shows the picker (the session's account preselected), so a test can switch accounts.
-    return { status: 200, html: this.#signInPage(tenantSegment, request, query, inTenant(sessionUser) ? sessionUser?.objectId : undefined) };
+    // Every interactive prompt shows the picker (login_hint's account preselected, else the session's), so a test can switch accounts.
+    const hint = query.get("login_hint")?.toLowerCase();
+    const hinted = hint ? [...this.#users.values()].find((u) => u.userPrincipalName.toLowerCase() === hint && inTenant(u)) : undefined;
+    const selected = hinted ?? (inTenant(sessionUser) ? sessionUser : undefined);
+    return { status: 200, html: this.#signInPage(tenantSegment, request, query, selected?.objectId) };
   }
 
   async #loginReply(req: IncomingMessage, tenantSegment: string, form: URLSearchParams): Promise<Reply> {
@@ -1336,6 +1339,7 @@ export class EntraIdEmulator {
       access_token: await this.#sign(accessClaims, this.#tokenLifetime, false),
     };
     if (grant.oidc.has("offline_access")) {
+      for (const [rt, record] of this.#refreshTokens) if (record.expiresAt <= now) this.#refreshTokens.delete(rt);
       const refreshToken = `1.${randomOpaque()}${randomOpaque()}${randomOpaque()}`;
       const expiresAt = refreshExpiresAt ?? now + this.#refreshLifetime * 1000;
       const { clientId, platform, tenantId, objectId, sessionId } = g;

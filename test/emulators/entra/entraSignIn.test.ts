@@ -216,6 +216,14 @@ describe("authorize: the account picker", () => {
     }
   });
 
+  it("preselects the account login_hint names", async () => {
+    const picker = await openPicker(authorizeUrl(msalAuthorizeParams(pkce().challenge, { login_hint: "OPERATOR@contoso.onmicrosoft.com" })));
+    assert.match(picker.html, new RegExp(`value="${em.operator.objectId}" required checked`));
+    assert.equal(picker.fields.get("login_hint"), "OPERATOR@contoso.onmicrosoft.com");
+    const none = await openPicker(authorizeUrl(msalAuthorizeParams(pkce().challenge)));
+    assert.doesNotMatch(none.html, / checked>/);
+  });
+
   it("offers every tenant's accounts on organizations", async () => {
     const picker = await openPicker(authorizeUrl(msalAuthorizeParams(pkce().challenge, { tenant: "organizations" })));
     assert.ok(picker.accounts.includes(em.operator.objectId));
