@@ -287,6 +287,10 @@ export class EntraIdEmulator {
     if (registration.appIdUri && [...this.#apps.values()].some((a) => a.appIdUri === registration.appIdUri && a.clientId !== clientId)) {
       throw new Error(`app ID URI ${registration.appIdUri} is already in use`);
     }
+    // The registration portal refuses a malformed redirect URI; so does the emulator, before anything redirects to one.
+    for (const uri of [...(registration.redirectUris ?? []), ...(registration.spaRedirectUris ?? [])]) {
+      if (!URL.canParse(uri)) throw new Error(`redirect URI ${uri} is not an absolute URL`);
+    }
     this.#apps.set(clientId, {
       clientId,
       clientSecret: registration.clientSecret,
@@ -391,7 +395,7 @@ export class EntraIdEmulator {
   /** Registers one more redirect URI for an app (e.g. a test page's, known only once it listens). */
   addRedirectUri(clientId: string, redirectUri: string, platform: "spa" | "web"): void {
     const app = this.#requireApp(clientId);
-    new URL(redirectUri); // throws on a malformed URI, as the app registration portal refuses one
+    if (!URL.canParse(redirectUri)) throw new Error(`redirect URI ${redirectUri} is not an absolute URL`);
     const list = platform === "spa" ? app.spaRedirectUris : app.redirectUris;
     if (!list.includes(redirectUri)) list.push(redirectUri);
   }

@@ -224,6 +224,11 @@ describe("authorize: the account picker", () => {
     assert.doesNotMatch(none.html, / checked>/);
   });
 
+  it("refuses to register a redirect URI that is not an absolute URL", () => {
+    assert.throws(() => em.entra.addRedirectUri(portal.clientId, "/relative", "spa"), /not an absolute URL/);
+    assert.throws(() => em.entra.registerApplication({ clientId: randomUUID(), displayName: "x", spaRedirectUris: ["nope"] }), /not an absolute URL/);
+  });
+
   it("offers every tenant's accounts on organizations", async () => {
     const picker = await openPicker(authorizeUrl(msalAuthorizeParams(pkce().challenge, { tenant: "organizations" })));
     assert.ok(picker.accounts.includes(em.operator.objectId));
