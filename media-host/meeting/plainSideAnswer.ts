@@ -35,7 +35,7 @@ export function answerTowardsRtpengine(
   const videoIndex = offer.media.findIndex((m) => m.media === "video" && m.port !== 0);
   const audio = audioIndex >= 0 ? offer.media[audioIndex] : undefined;
   const video = videoIndex >= 0 ? offer.media[videoIndex] : undefined;
-  const choice = choose(audio, video);
+  const choice = choosePlain(audio, video);
   const media = offer.media.map((m, index): SdpMedia => {
     if (index === audioIndex && choice.audioPayloadType !== undefined) return answerAudio(m, choice.audioPayloadType, at.audioPort);
     if (index === videoIndex && choice.video) return answerVideo(m, choice.video, choice.deviceKeyframes, at.videoPort);
@@ -53,7 +53,8 @@ export function answerTowardsRtpengine(
   };
 }
 
-function choose(audio: SdpMedia | undefined, video: SdpMedia | undefined): PlainChoice {
+/** Opus for audio and the device's best H.264 (with how it takes keyframe requests) among the formats of `audio` and `video`. */
+export function choosePlain(audio: SdpMedia | undefined, video: SdpMedia | undefined): PlainChoice {
   let audioPayloadType: number | undefined;
   if (audio) {
     for (const [pt, map] of rtpMaps(audio)) if (map.encoding.toLowerCase() === "opus" && map.clockRate === 48000) audioPayloadType ??= pt;
@@ -115,7 +116,7 @@ function fmtpOf(lines: readonly SdpLine[], pt: number): string {
   return line ? line.value.slice(`fmtp:${pt} `.length) : "";
 }
 
-function directionOf(lines: readonly SdpLine[]): string {
+export function directionOf(lines: readonly SdpLine[]): string {
   return lines.find((l) => l.type === "a" && /^(sendonly|recvonly|inactive|sendrecv)$/.test(l.value))?.value ?? "sendrecv";
 }
 

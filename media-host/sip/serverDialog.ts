@@ -105,7 +105,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
   #pendingReinvite: number | undefined;
   /** That 2xx carried our offer: the ACK carries the device's answer. */
   #answerInAck = false;
-  /** The device's re-INVITE in progress (until its ACK): ours waits for it, another of the device's gets 491. */
+  /** The device's offer/answer in progress (to our 2xx, or its ACK when we offered): ours waits for it, another re-INVITE of the device's gets 491. */
   #theirs: { readonly done: Promise<void>; readonly finish: () => void } | undefined;
   /** A re-INVITE of ours is in progress: the device's get 491 meanwhile (RFC 3261 §14.2). */
   #ours = false;
@@ -246,7 +246,8 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       },
     };
     this.#theirs = theirs;
-    let awaitingAck = false;
+    // The offer/answer ends with our 2xx when the device offered, with its ACK when we did (RFC 6337 §3.1).
+    let answerDue = false;
     try {
       const offerless = reinvite.request.body.length === 0;
       const sdp = offerless ? await this.#offerSession(reinvite) : await this.#answerOffer(reinvite);
@@ -260,12 +261,12 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       if (!data || this.#state !== "confirmed") return;
       this.#pendingReinvite = reinvite.request.headers.cseq().seq;
       this.#answerInAck = offerless;
-      awaitingAck = true;
+      answerDue = offerless;
       if (reinvite.flow.protocol === "udp") this.#retransmit(data, this.#values.t1InMs, "re2xx", () => this.#pendingReinvite !== undefined);
       // §13.3.1.4: no ACK within 64*T1 and the answer it would carry never comes either.
       this.#timers.start("reAck", 64 * this.#values.t1InMs, () => this.#reinviteAcked(undefined));
     } finally {
-      if (!awaitingAck) theirs.finish();
+      if (!answerDue) theirs.finish();
     }
   }
 
@@ -416,15 +417,15 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     return response.status;
   }
 
-  /** Hangs up from our side; resolves when the device has answered (or the BYE timed out). */
-  bye(reason: string): Promise<void> {
-    return this.#hangUp("local", reason);
+  /** Hangs up from our side (the Reason header says why, with `cause`); resolves when the device has answered (or the BYE timed out). */
+  bye(reason: string, cause = 200): Promise<void> {
+    return this.#hangUp("local", reason, cause);
   }
 
-  async #hangUp(by: DialogEndedBy, reason: string): Promise<void> {
+  async #hangUp(by: DialogEndedBy, reason: string, cause = 200): Promise<void> {
     if (this.#state === "ended" || this.#state === "early") return;
     this.#end(by, reason);
-    await this.#stack.sendRequest(this.#inDialog("BYE", [["Reason", `SIP;cause=200;text="${reason.replaceAll('"', "'")}"`]]), this.invite.flow);
+    await this.#stack.sendRequest(this.#inDialog("BYE", [["Reason", `SIP;cause=${cause};text="${reason.replaceAll('"', "'")}"`]]), this.invite.flow);
   }
 
   /** A request of ours in this dialog (§12.2.1.1): addressed through the route set to the remote target, tags swapped, our CSeq. */

@@ -81,14 +81,23 @@ export class OfferAnswerDevice {
     return this.#request("INVITE", sdp, ++this.#cseq);
   }
 
+  /** A digit as SIP INFO (application/dtmf-relay), as room systems key in a conference ID. */
+  info(digit: string): Promise<SipResponse> {
+    return this.#request("INFO", `Signal=${digit}\r\nDuration=160\r\n`, ++this.#cseq, "application/dtmf-relay");
+  }
+
   hangUp(): Promise<SipResponse> {
     return this.#request("BYE", undefined, ++this.#cseq);
   }
 
+  #audioSequence = 0;
+
   /** PCMU and an H.264 keyframe (IDR single NAL unit) `count` times, 20 ms apart. */
   async sendMedia(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
-      this.media.sendAudio(rtp(0, i, i * 160, 0x0a0a0a0a, Buffer.alloc(160, 0xff)));
+      // Noise, not silence: rtpengine's Opus encoder sends next to nothing for silence (DTX).
+      this.media.sendAudio(rtp(0, this.#audioSequence, this.#audioSequence * 160, 0x0a0a0a0a, randomBytes(160)));
+      this.#audioSequence++;
       this.media.sendVideo(rtp(this.#videoPayloadType(), i, i * 3000, 0x0b0b0b0b, Buffer.from([0x65, 0x88, i & 0xff, 1, 2, 3]), true));
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -150,7 +159,7 @@ export class OfferAnswerDevice {
     return lines.join("\r\n");
   }
 
-  #request(method: string, sdp: string | undefined, cseq: number): Promise<SipResponse> {
+  #request(method: string, sdp: string | undefined, cseq: number, contentType = "application/sdp"): Promise<SipResponse> {
     const done = new Promise<SipResponse>((resolve) => this.#waiting.set(cseq, resolve));
     this.#send([
       `${method} ${this.#uri} SIP/2.0`,
@@ -161,7 +170,7 @@ export class OfferAnswerDevice {
       `Call-ID: ${this.#callId}`,
       `CSeq: ${cseq} ${method}`,
       `Contact: <sip:room@127.0.0.1:${this.#sip.address().port}>`,
-      ...(sdp ? ["Content-Type: application/sdp"] : []),
+      ...(sdp ? [`Content-Type: ${contentType}`] : []),
       `Content-Length: ${sdp ? Buffer.byteLength(sdp) : 0}`,
       "",
       sdp ?? "",
