@@ -18,6 +18,7 @@ import { PROBE_CALL_ID_PREFIX } from "../../../media-host/rtpengine/rtpenginePro
 import { Dialogs } from "../../../media-host/sip/dialogs.js";
 import { SipStack } from "../../../media-host/sip/sipStack.js";
 import { UdpTransport } from "../../../media-host/sip/transport/udpTransport.js";
+import { enabledMeeting } from "../../support/onboarding.js";
 import { OfferAnswerDevice } from "../../support/peers/offerAnswerDevice.js";
 import { waitFor } from "../../support/waiting.js";
 import { type RtpengineHarness, startRtpengine } from "../rtpengine/support/harness.js";
@@ -229,6 +230,23 @@ describe("offers from the gateway, through the whole call path", () => {
     await ivr.hangUp();
     await other.hangUp();
     await waitFor(() => controller.activeCalls === 0, "both calls to end");
+  });
+
+  it("a delayed-offer INVITE to a meeting with a lobby: answered with our offer while the bot waits, the waiting prompt heard over the ACK's answer, admitted", async () => {
+    const lobby = await enabledMeeting(stack, { subject: "Lobby" });
+    stack.graph.setLobbyScope(lobby.meetingId, "organizer");
+    const before = stack.graph.calls().length;
+    const waiting = await device(`${lobby.tenant.tenantKey.split("@")[0]}.${lobby.vtcId}`, "Delayed offer in the lobby");
+    const ok = await waiting.invite({ offer: false });
+    assert.equal(ok.status, 200);
+    assert.match(ok.body.toString(), /^m=audio [1-9]\d* RTP\/AVP 111 9 0 8 /m, "our offer");
+    const bot = stack.graph.calls().slice(before)[0];
+    assert.ok(bot?.inLobby, "answered while its bot waits in the lobby");
+    await waitFor(() => waiting.media.received.audio > 25, "the waiting prompt at the device");
+    stack.graph.admitFromLobby(bot.id);
+    await waitFor(() => stack.graph.calls().find((c) => c.id === bot.id)?.state === "established", "admitted");
+    await waiting.hangUp();
+    await waitFor(() => controller.activeCalls === 0, "the call to end");
   });
 
   it("an ACK without an answer to our offer ends the call: a BYE with a Reason, the bot gone from the meeting, nothing left in rtpengine", async () => {
