@@ -180,6 +180,13 @@ describe("offers from the gateway, through the whole call path", () => {
     assert.deepEqual([user, session, rest], [user0, session0, rest0], "the same origin");
     assert.equal(BigInt(version ?? "0"), BigInt(version0 ?? "0") + 1n, "the version one up");
     await mediaFlowsBetween(delayed, other);
+    // The same for a call that began with the device's own offer (an MCU asking after a transfer).
+    const answeredBefore = other.remoteSdp ?? "";
+    const reoffer = await other.reinvite({ offer: false });
+    assert.equal(reoffer.status, 200);
+    assert.deepEqual(ports(reoffer.body.toString()), ports(answeredBefore), "the ports of its answer");
+    assert.equal(origin(reoffer.body.toString())[1], origin(answeredBefore)[1], "the session id of its answer");
+    await mediaFlowsBetween(delayed, other);
   });
 
   it("a re-INVITE of the gateway's that crosses the device's own resolves through 491 both ways and the gateway's retry; both sides end with the same session and media flows on", async () => {
@@ -261,5 +268,15 @@ describe("offers from the gateway, through the whole call path", () => {
     await waitFor(() => controller.activeCalls === 0, "the call to end");
     await waitFor(async () => !(await rtpengineCalls()).includes(broken.callId), "rtpengine to forget the call");
     assert.deepEqual(await rtpengineCalls(), [], "no call left in rtpengine");
+
+    // The same when the ACK of a re-INVITE without SDP brings no answer to our fresh offer.
+    const later = await device(`${digits()}.${demo.vtcId}`, "Room that forgets its answer");
+    assert.equal((await later.invite({ offer: true })).status, 200);
+    later.answerInAck = false;
+    assert.equal((await later.reinvite({ offer: false })).status, 200);
+    await waitFor(() => later.byeReason !== undefined, "the BYE");
+    assert.match(later.byeReason ?? "", /^SIP;cause=488;text="no SDP answer in the ACK"$/);
+    await waitFor(() => controller.activeCalls === 0, "the call to end");
+    await waitFor(async () => (await rtpengineCalls()).length === 0, "rtpengine to forget the call");
   });
 });
