@@ -239,6 +239,26 @@ describe("offers from the gateway, through the whole call path", () => {
     await waitFor(() => controller.activeCalls === 0, "both calls to end");
   });
 
+  it("a delayed-offer INVITE through the IVR keys the ID in with RFC 4733 telephone-events, on the telephone-event of our offer", async () => {
+    const ivr = await device(digits(), "Delayed offer via IVR, RFC 4733");
+    assert.equal((await ivr.invite({ offer: false })).status, 200);
+    await waitFor(() => ivr.media.received.audio > 25, "the IVR's prompt at the device");
+    const before = stack.graph.calls().length;
+    // A room system's audio runs before anyone keys anything; the events continue its stream.
+    await ivr.sendMedia(10);
+    for (const digit of `${demo.vtcId}#`) await ivr.rfc4733(digit);
+    await waitFor(
+      () =>
+        stack.graph
+          .calls()
+          .slice(before)
+          .find((c) => c.identity.displayName === "Delayed offer via IVR, RFC 4733"),
+      "its bot in the meeting",
+    );
+    await ivr.hangUp();
+    await waitFor(() => controller.activeCalls === 0, "the call to end");
+  });
+
   it("a delayed-offer INVITE to a meeting with a lobby: answered with our offer while the bot waits, the waiting prompt heard over the ACK's answer, admitted", async () => {
     const lobby = await enabledMeeting(stack, { subject: "Lobby" });
     stack.graph.setLobbyScope(lobby.meetingId, "organizer");

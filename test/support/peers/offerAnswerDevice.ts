@@ -86,6 +86,21 @@ export class OfferAnswerDevice {
     return this.#request("INFO", `Signal=${digit}\r\nDuration=160\r\n`, ++this.#cseq, "application/dtmf-relay");
   }
 
+  /** A digit as RFC 4733 telephone-events (three packets of one event, the last three marking its end) on the negotiated 8 kHz payload type. */
+  async rfc4733(digit: string): Promise<void> {
+    const payloadType = Number(/a=rtpmap:(\d+) telephone-event\/8000/.exec(this.remoteSdp ?? "")?.[1]);
+    const event = "0123456789*#".indexOf(digit);
+    if (!payloadType || event < 0) throw new Error(`cannot send ${digit} as RFC 4733 (telephone-event/8000 not negotiated)`);
+    const timestamp = this.#audioSequence * 160;
+    for (let i = 0; i < 6; i++) {
+      const end = i >= 3;
+      const payload = Buffer.from([event, (end ? 0x80 : 0) | 10, 0, 0]);
+      payload.writeUInt16BE(Math.min(i + 1, 4) * 160, 2);
+      this.media.sendAudio(rtp(payloadType, this.#audioSequence++, timestamp, 0x0a0a0a0a, payload, i === 0));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   hangUp(): Promise<SipResponse> {
     return this.#request("BYE", undefined, ++this.#cseq);
   }
