@@ -180,7 +180,7 @@ export class CallController {
     const displayName = from.displayName?.trim() || uriUser || "Video conferencing device";
     let leg: MeetingLeg | undefined;
     try {
-      // Anchor the device's media first: the answer it will get is rtpengine's.
+      // Anchor the device's media first (for a delayed offer, make ours): the SDP it will get is rtpengine's.
       leg = await this.#options.meetingLegs.create(dialog.callId);
       const origin = new SessionOrigin();
       const deviceSdp = origin.stamp(
@@ -188,7 +188,6 @@ export class CallController {
           ? await offerToDevice(this.#options.rtpengine, leg, this.#participants(dialog))
           : await this.#negotiate(dialog, leg, invite.request.body),
       );
-      const anchored = leg;
       const call: ActiveCall = {
         dialog,
         leg,
@@ -197,7 +196,7 @@ export class CallController {
         mediaUp: new Promise<boolean>((resolve) => {
           dialog.once("confirmed", (answer) => {
             if (!delayedOffer) resolve(true);
-            else void this.#takeAnswer(call, anchored, answer).then(resolve);
+            else void this.#takeAnswer(call, answer).then(resolve);
           });
         }),
         log,
@@ -248,7 +247,7 @@ export class CallController {
       // A host that cannot take the call (control plane unreachable, media ports used up) says 503: the edge tries another.
       const unavailable = e instanceof ControlPlaneUnavailableError || (e instanceof RtpengineError && e.outOfCapacity);
       log.error({ err: (e as Error).message }, "call set-up failed");
-      if (e instanceof RtpengineError && !unavailable) {
+      if (e instanceof RtpengineError && !unavailable && !delayedOffer) {
         // rtpengine refused the device's offer (no common codec, broken SDP): the offer is the problem.
         metrics?.countInvite("refused");
         dialog.reject(488, "Not Acceptable Here", [["Reason", `SIP;cause=488;text="${quote(e.reason || "the media offer could not be anchored")}"`]]);
@@ -370,7 +369,7 @@ export class CallController {
   /** The ACK's answer to the offer our 200 made (a re-INVITE without SDP): none, or none usable, ends the call. */
   async #sessionAnswered(callId: string, answer: Buffer | undefined): Promise<void> {
     const call = this.#calls.get(callId);
-    if (call) await this.#takeAnswer(call, call.leg, answer);
+    if (call) await this.#takeAnswer(call, answer);
   }
 
   /**
@@ -393,13 +392,13 @@ export class CallController {
    * leg. Without one, or with one neither takes (nothing in common, broken SDP), the call cannot
    * carry media: the device gets a BYE saying why, the bot leaves, rtpengine forgets the call.
    */
-  async #takeAnswer(call: ActiveCall, leg: MeetingLeg, answer: Buffer | undefined): Promise<boolean> {
+  async #takeAnswer(call: ActiveCall, answer: Buffer | undefined): Promise<boolean> {
     if (call.finished) return false;
     let reason: string;
     if (!answer) reason = "no SDP answer in the ACK";
     else {
       try {
-        await answerFromDevice(this.#options.rtpengine, leg, answer.toString(), this.#participants(call.dialog));
+        await answerFromDevice(this.#options.rtpengine, call.leg, answer.toString(), this.#participants(call.dialog));
         return true;
       } catch (e) {
         call.log.warn({ err: (e as Error).message }, "the device's answer could not be used");

@@ -103,8 +103,8 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
   #session: { seconds: number; refresher: "uac" | "uas" } | undefined;
   /** The 2xx of a re-INVITE being retransmitted until its ACK (by CSeq). */
   #pendingReinvite: number | undefined;
-  /** That 2xx carried our offer: the ACK carries the device's answer. */
-  #answerInAck = false;
+  /** That 2xx carried our offer: the ACK carries the device's answer, which ends that offer/answer (this finishes it). */
+  #answerInAck: (() => void) | undefined;
   /** The device's offer/answer in progress (to our 2xx, or its ACK when we offered): ours waits for it, another re-INVITE of the device's gets 491. */
   #theirs: { readonly done: Promise<void>; readonly finish: () => void } | undefined;
   /** A re-INVITE of ours is in progress: the device's get 491 meanwhile (RFC 3261 §14.2). */
@@ -260,7 +260,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       this.#armSessionTimer();
       if (!data || this.#state !== "confirmed") return;
       this.#pendingReinvite = reinvite.request.headers.cseq().seq;
-      this.#answerInAck = offerless;
+      this.#answerInAck = offerless ? theirs.finish : undefined;
       answerDue = offerless;
       if (reinvite.flow.protocol === "udp") this.#retransmit(data, this.#values.t1InMs, "re2xx", () => this.#pendingReinvite !== undefined);
       // §13.3.1.4: no ACK within 64*T1 and the answer it would carry never comes either.
@@ -272,16 +272,12 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
 
   /** The ACK of the device's re-INVITE came (or never will: `answer` undefined after 64*T1). */
   #reinviteAcked(answer: Buffer | undefined): void {
-    const answerInAck = this.#answerInAck;
+    const finish = this.#answerInAck;
     this.#pendingReinvite = undefined;
-    this.#answerInAck = false;
+    this.#answerInAck = undefined;
     this.#timers.stop("re2xx");
     this.#timers.stop("reAck");
-    const finish = () => this.#theirs?.finish();
-    if (!answerInAck || !this.#options.offerSession) {
-      finish();
-      return;
-    }
+    if (!finish) return;
     Promise.resolve()
       .then(() => this.#options.offerSession?.answered(answer, this))
       .catch(() => {})
