@@ -39,6 +39,8 @@ export type ReinviteOffer = Buffer | (() => Buffer | Promise<Buffer>);
 export interface ReinviteOptions {
   /** How many times the re-INVITE is sent when the device keeps answering 491 (default 3). */
   readonly maxAttempts?: number;
+  /** Gives up before the next attempt (a re-INVITE on its way is not cancelled: its answer is still ACKed). */
+  readonly abortSignal?: AbortSignal;
 }
 
 /**
@@ -294,8 +296,10 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
    */
   async reinvite(offer: ReinviteOffer, options: ReinviteOptions = {}): Promise<Buffer> {
     const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+    const signal = options.abortSignal;
     for (let attempt = 1; ; attempt++) {
       while (this.#theirs) await this.#theirs.done;
+      signal?.throwIfAborted();
       if (this.#state !== "confirmed") throw new ReinviteFailedError("dialog-not-confirmed", 481, `the dialog is ${this.#state}`);
       if (this.#ours) throw new ReinviteFailedError("glare", 491, "a re-INVITE of ours is already in progress");
       this.#ours = true;
@@ -335,23 +339,24 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       if (response.status !== 491)
         throw new ReinviteFailedError("rejected", response.status, `the device answered ${response.status} ${response.reason}`);
       if (attempt >= maxAttempts) throw new ReinviteFailedError("glare", 491, `the device answered 491 to each of our ${attempt} attempts`);
-      await this.#glareWait();
+      await this.#glareWait(signal);
     }
   }
 
   /** §14.1: the random wait before a re-INVITE answered 491 goes again; cut short when the dialog ends. */
-  #glareWait(): Promise<void> {
+  #glareWait(signal: AbortSignal | undefined): Promise<void> {
     const delay = (this.#options.glareRetryDelayInMs ?? glareRetryDelayInMs)();
     return new Promise((resolve) => {
-      const handle = this.#scheduler.setTimeout(() => {
-        this.#wakeGlareWait = undefined;
-        resolve();
-      }, delay);
-      this.#wakeGlareWait = () => {
+      const wake = () => {
         this.#scheduler.clearTimeout(handle);
         this.#wakeGlareWait = undefined;
+        signal?.removeEventListener("abort", wake);
         resolve();
       };
+      const handle = this.#scheduler.setTimeout(wake, delay);
+      this.#wakeGlareWait = wake;
+      if (signal?.aborted) wake();
+      else signal?.addEventListener("abort", wake, { once: true });
     });
   }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Dialogs } from "../../../media-host/sip/dialogs.js";
 import { ReinviteFailedError } from "../../../media-host/sip/errors.js";
-import type { ServerDialog } from "../../../media-host/sip/serverDialog.js";
+import { glareRetryDelayInMs, type ServerDialog } from "../../../media-host/sip/serverDialog.js";
 import { SipStack } from "../../../media-host/sip/sipStack.js";
 import { UdpTransport } from "../../../media-host/sip/transport/udpTransport.js";
 import { OfferAnswerDevice } from "../../support/peers/offerAnswerDevice.js";
@@ -74,6 +74,15 @@ async function connected(): Promise<{ device: OfferAnswerDevice; dialog: ServerD
 }
 
 describe("offers the gateway makes in a dialog", () => {
+  it("waits 0–2 s after a 491 by default: the device chose the Call-ID (RFC 3261 §14.1)", () => {
+    const delays = Array.from({ length: 1000 }, glareRetryDelayInMs);
+    assert.ok(
+      delays.every((d) => d >= 0 && d < 2000),
+      "within 0–2 s",
+    );
+    assert.ok(new Set(delays).size > 900, "random");
+  });
+
   it("a re-INVITE without an offer gets a 200 carrying ours (o= version up); the answer in the device's ACK reaches the call", async () => {
     const { device } = await connected();
     const before = Number(/^o=gateway 7 (\d+)/m.exec(gateway.sent)?.[1]);
@@ -147,6 +156,15 @@ describe("offers the gateway makes in a dialog", () => {
       (e: unknown) => e instanceof ReinviteFailedError && e.failure === "glare" && e.sipStatus === 491,
     );
     assert.equal(device.gatewayReinvites.length - before, 3, "three attempts");
+    // Given up between attempts: the abort ends the wait after the 491, and no third attempt goes out.
+    const aborting = new AbortController();
+    const counted = device.gatewayReinvites.length;
+    device.replyToReinvite = () => {
+      aborting.abort();
+      return { status: 491, reason: "Request Pending" };
+    };
+    await assert.rejects(dialog.reinvite(gatewayOffer(), { abortSignal: aborting.signal }), (e: unknown) => (e as Error).name === "AbortError");
+    assert.equal(device.gatewayReinvites.length - counted, 1, "no attempt after the abort");
     device.replyToReinvite = () => "silence";
     await assert.rejects(
       dialog.reinvite(gatewayOffer()),
