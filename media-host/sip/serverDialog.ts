@@ -368,6 +368,11 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       this.#armSessionTimer();
       return;
     }
+    if (this.#ours || this.#theirs) {
+      // RFC 3311 §5.2: an offer while another offer/answer of the dialog is in progress waits its turn.
+      update.respond(491, "Request Pending");
+      return;
+    }
     const sdp = await this.#answerOffer(update);
     if (sdp === undefined) return;
     const data = update.respond(200, "OK", {

@@ -142,6 +142,21 @@ describe("offers the gateway makes in a dialog", () => {
     await device.close();
   });
 
+  it("an UPDATE with an offer while our re-INVITE is in progress gets 491 (RFC 3311); after it, one is answered", async () => {
+    const { device, dialog } = await connected();
+    let update: ReturnType<OfferAnswerDevice["update"]> | undefined;
+    device.replyToReinvite = () => {
+      update = device.update();
+      return "answer";
+    };
+    await dialog.reinvite(gatewayOffer());
+    const crossed = await waitFor(() => update, "the device's UPDATE");
+    assert.equal((await crossed).status, 491);
+    assert.equal((await device.update()).status, 200);
+    await device.hangUp();
+    await device.close();
+  });
+
   it("a refused re-INVITE fails with the device's status; 491 on every attempt fails as glare; silence as a 408 timeout", async () => {
     const { device, dialog } = await connected();
     device.replyToReinvite = () => ({ status: 488, reason: "Not Acceptable Here" });

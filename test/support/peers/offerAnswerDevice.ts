@@ -81,6 +81,11 @@ export class OfferAnswerDevice {
     return this.#request("INVITE", sdp, ++this.#cseq);
   }
 
+  /** An UPDATE with an offer (RFC 3311), as devices change media without a re-INVITE. */
+  update(): Promise<SipResponse> {
+    return this.#request("UPDATE", this.#offerSdp(), ++this.#cseq);
+  }
+
   /** A digit as SIP INFO (application/dtmf-relay), as room systems key in a conference ID. */
   info(digit: string): Promise<SipResponse> {
     return this.#request("INFO", `Signal=${digit}\r\nDuration=160\r\n`, ++this.#cseq, "application/dtmf-relay");
