@@ -292,7 +292,8 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
    * retried after `glareRetryDelayInMs` (0–2 s: the device owns the Call-ID), up to
    * `maxAttempts` times; while the device's own re-INVITE is in progress ours waits for it.
    * Fails with a ReinviteFailedError: the device's status, 408 for a timeout, `no-answer` for
-   * a 2xx without SDP, 481 when the dialog is not up.
+   * a 2xx without SDP, 481 when the dialog is not up. One at a time: a second call while one
+   * is in progress fails at once as glare (491).
    */
   async reinvite(offer: ReinviteOffer, options: ReinviteOptions = {}): Promise<Buffer> {
     const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
