@@ -1,11 +1,11 @@
-import { DEVICE_TO_BRIDGE } from "../rtpengine/interfaces.js";
+import { BRIDGE_TO_DEVICE, DEVICE_TO_BRIDGE } from "../rtpengine/interfaces.js";
 import type { RtpengineClient } from "../rtpengine/rtpengineClient.js";
 import type { MeetingLeg } from "./meetingLeg.js";
 
 export interface AnchorMediaOptions {
   /** rtpengine's call id: the SIP Call-ID. */
   readonly callId: string;
-  /** The device's tag (the offerer) and ours (the answerer). */
+  /** The device's tag and ours (the SIP dialog's; rtpengine's monologues whichever side offers). */
   readonly deviceTag: string;
   readonly gatewayTag: string;
 }
@@ -42,4 +42,65 @@ export async function anchorMedia(rtpengine: RtpengineClient, leg: MeetingLeg, d
     replace: ["origin", "session-connection"],
   });
   return towardsDevice.sdp;
+}
+
+/**
+ * SDES suites left out of our offers: rtpengine 10.5 would list eleven, where room systems offer and
+ * expect the two RFC 4568 defines for SRTP (AES_CM_128_HMAC_SHA1_80 and _32).
+ */
+const UNOFFERED_SDES_SUITES = [
+  "AEAD_AES_256_GCM",
+  "AEAD_AES_128_GCM",
+  "AES_256_CM_HMAC_SHA1_80",
+  "AES_256_CM_HMAC_SHA1_32",
+  "AES_192_CM_HMAC_SHA1_80",
+  "AES_192_CM_HMAC_SHA1_32",
+  "F8_128_HMAC_SHA1_80",
+  "F8_128_HMAC_SHA1_32",
+  "NULL_HMAC_SHA1_80",
+  "NULL_HMAC_SHA1_32",
+] as const;
+
+/**
+ * The gateway offers (a delayed-offer INVITE, a re-INVITE without SDP, our own re-INVITEs):
+ * the meeting leg's offer enters rtpengine on the "bridge" side with our tag as the offerer,
+ * and what comes out on the "device" side is the device's offer — Opus and H.264 as the
+ * bridge has them, plus G.722, PCMU and PCMA that rtpengine transcodes to Opus. Opportunistic
+ * SRTP (RFC 8643, as room systems and SBCs offer when they do not know the far end): RTP/AVP
+ * with SDES keys, so a device that takes SRTP answers with its own key and one that does not
+ * answers plain RTP/AVP, and both work. The ports rtpengine gives our side stay for the
+ * call, so a fresh offer of the session keeps them.
+ */
+export async function offerToDevice(rtpengine: RtpengineClient, leg: MeetingLeg, options: AnchorMediaOptions): Promise<string> {
+  const towardsDevice = await rtpengine.offer({
+    "call-id": options.callId,
+    "from-tag": options.gatewayTag,
+    sdp: await leg.offer(),
+    direction: BRIDGE_TO_DEVICE,
+    replace: ["origin", "session-connection"],
+    ICE: "remove",
+    DTLS: "off",
+    "transport-protocol": "RTP/AVP",
+    OSRTP: ["offer"],
+    SDES: UNOFFERED_SDES_SUITES.map((suite) => `no-${suite}` as const),
+    codec: { transcode: ["G722", "PCMU", "PCMA"] },
+  });
+  return towardsDevice.sdp;
+}
+
+/** The device's answer to `offerToDevice` (from its ACK or its 2xx) through rtpengine to the meeting leg; rejects when either refuses it. */
+export async function answerFromDevice(
+  rtpengine: RtpengineClient,
+  leg: MeetingLeg,
+  deviceAnswer: string,
+  options: AnchorMediaOptions,
+): Promise<void> {
+  const towardsMeeting = await rtpengine.answer({
+    "call-id": options.callId,
+    "from-tag": options.gatewayTag,
+    "to-tag": options.deviceTag,
+    sdp: deviceAnswer,
+    replace: ["origin", "session-connection"],
+  });
+  await leg.answered(towardsMeeting.sdp);
 }

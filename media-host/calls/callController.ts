@@ -12,7 +12,8 @@ import type { ServerDialog } from "../sip/serverDialog.js";
 import { requestSource } from "../sip/proxiedSource.js";
 import type { DtmfEventListener } from "../rtpengine/dtmfEventListener.js";
 import { deviceLegQuality } from "../rtpengine/deviceLegQuality.js";
-import { anchorMedia } from "./anchorMedia.js";
+import { anchorMedia, answerFromDevice, offerToDevice } from "./anchorMedia.js";
+import { SessionOrigin } from "../domain/sessionOrigin.js";
 import { IvrSession } from "./ivrSession.js";
 import type { MeetingLeg, MeetingLegFactory } from "./meetingLeg.js";
 import type { StreamWatch } from "./streamWatch.js";
@@ -54,7 +55,12 @@ interface CallUpdate {
 interface ActiveCall {
   readonly dialog: ServerDialog;
   readonly leg: MeetingLeg;
+  /** What the 200 carries: rtpengine's answer, or our offer when the INVITE had none (a delayed offer). */
   readonly deviceSdp: string;
+  /** The o= line of every SDP the device gets from us (RFC 3264 §8: same origin, version up each time). */
+  readonly origin: SessionOrigin;
+  /** The device's media is anchored both ways once its ACK came (with the answer, after a delayed offer); false: the call is being ended. */
+  readonly mediaUp: Promise<boolean>;
   readonly log: Logger;
   readonly startedAt: number;
   graphCallId: string | undefined;
@@ -88,6 +94,10 @@ export class CallController {
     this.#options = options;
     dialogs.onCall((invite) => this.#onInvite(dialogs, invite));
     dialogs.answerOffersWith((offer, dialog) => this.#reoffer(dialog.callId, offer));
+    dialogs.offerSessionWith({
+      offer: (dialog) => this.#offerSession(dialog.callId),
+      answered: (answer, dialog) => this.#sessionAnswered(dialog.callId, answer),
+    });
     this.#subscription = bus.subscribe(options.mediaHostId, (message) => this.#onBus(message));
     // rtpengine's call id is the SIP Call-ID, so a digit finds its call directly.
     options.dtmf?.on("dtmf", (event) => {
@@ -160,10 +170,8 @@ export class CallController {
       });
       return;
     }
-    if (invite.request.body.length === 0) {
-      invite.respond(488, "Not Acceptable Here", { reasonHeader: 'SIP;cause=488;text="an SDP offer is required"' });
-      return;
-    }
+    // A delayed offer (CUCM trunks, older room systems): our offer goes in the 200, the device's answer comes in its ACK.
+    const delayedOffer = invite.request.body.length === 0;
     if (decision.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
 
     const dialog = dialogs.accept(invite);
@@ -172,13 +180,25 @@ export class CallController {
     const displayName = from.displayName?.trim() || uriUser || "Video conferencing device";
     let leg: MeetingLeg | undefined;
     try {
-      // Anchor the device's media first: the answer it will get is rtpengine's.
+      // Anchor the device's media first (for a delayed offer, make ours): the SDP it will get is rtpengine's.
       leg = await this.#options.meetingLegs.create(dialog.callId);
-      const deviceSdp = await this.#negotiate(dialog, leg, invite.request.body);
+      const origin = new SessionOrigin();
+      const deviceSdp = origin.stamp(
+        delayedOffer
+          ? await offerToDevice(this.#options.rtpengine, leg, this.#participants(dialog))
+          : await this.#negotiate(dialog, leg, invite.request.body),
+      );
       const call: ActiveCall = {
         dialog,
         leg,
         deviceSdp,
+        origin,
+        mediaUp: new Promise<boolean>((resolve) => {
+          dialog.once("confirmed", (answer) => {
+            if (!delayedOffer) resolve(true);
+            else void this.#takeAnswer(call, answer).then(resolve);
+          });
+        }),
         log,
         startedAt: now(),
         graphCallId: undefined,
@@ -202,7 +222,8 @@ export class CallController {
       if (target.kind === "ivr") {
         // The IVR answers at once and asks for the conference ID.
         dialog.on("dtmf", (digit, eventId) => call.ivr?.digit(digit, eventId));
-        dialog.once("confirmed", () => {
+        void call.mediaUp.then((up) => {
+          if (!up || call.finished) return;
           call.ivr = new IvrSession({
             dialog,
             tenantKey: target.tenantKey,
@@ -226,7 +247,7 @@ export class CallController {
       // A host that cannot take the call (control plane unreachable, media ports used up) says 503: the edge tries another.
       const unavailable = e instanceof ControlPlaneUnavailableError || (e instanceof RtpengineError && e.outOfCapacity);
       log.error({ err: (e as Error).message }, "call set-up failed");
-      if (e instanceof RtpengineError && !unavailable) {
+      if (e instanceof RtpengineError && !unavailable && !delayedOffer) {
         // rtpengine refused the device's offer (no common codec, broken SDP): the offer is the problem.
         metrics?.countInvite("refused");
         dialog.reject(488, "Not Acceptable Here", [["Reason", `SIP;cause=488;text="${quote(e.reason || "the media offer could not be anchored")}"`]]);
@@ -335,16 +356,71 @@ export class CallController {
   async #reoffer(callId: string, offer: Buffer): Promise<Buffer> {
     const call = this.#calls.get(callId);
     if (!call) throw new Error(`no call ${callId}`);
-    return Buffer.from(await this.#negotiate(call.dialog, call.leg, offer));
+    return Buffer.from(call.origin.stamp(await this.#negotiate(call.dialog, call.leg, offer)));
+  }
+
+  /** A re-INVITE without an offer (MCUs and SBCs ask so after a transfer): a fresh offer of the session, same ports (RFC 6337). */
+  async #offerSession(callId: string): Promise<Buffer> {
+    const call = this.#calls.get(callId);
+    if (!call) throw new Error(`no call ${callId}`);
+    return Buffer.from(call.origin.stamp(await offerToDevice(this.#options.rtpengine, call.leg, this.#participants(call.dialog))));
+  }
+
+  /** The ACK's answer to the offer our 200 made (a re-INVITE without SDP): none, or none usable, ends the call. */
+  async #sessionAnswered(callId: string, answer: Buffer | undefined): Promise<void> {
+    const call = this.#calls.get(callId);
+    if (call) await this.#takeAnswer(call, answer);
+  }
+
+  /**
+   * Sends the device a re-INVITE with a fresh offer of the session (rtpengine's, from our side) and
+   * takes its answer into rtpengine and the meeting leg. A refused or failed re-INVITE leaves the call
+   * as it was and rejects (ReinviteFailedError: the device's status, 408 for a timeout).
+   */
+  async offerSessionToDevice(callId: string): Promise<void> {
+    const call = this.#calls.get(callId);
+    if (!call) throw new Error(`no call ${callId}`);
+    const participants = this.#participants(call.dialog);
+    const answer = await call.dialog.reinvite(async () =>
+      Buffer.from(call.origin.stamp(await offerToDevice(this.#options.rtpengine, call.leg, participants))),
+    );
+    await answerFromDevice(this.#options.rtpengine, call.leg, answer.toString(), participants);
+  }
+
+  /**
+   * The device's answer to our offer (a delayed offer's, from its ACK) into rtpengine and the meeting
+   * leg. Without one, or with one neither takes (nothing in common, broken SDP), the call cannot
+   * carry media: the device gets a BYE saying why, the bot leaves, rtpengine forgets the call.
+   */
+  async #takeAnswer(call: ActiveCall, answer: Buffer | undefined): Promise<boolean> {
+    if (call.finished) return false;
+    let reason: string;
+    if (!answer) reason = "no SDP answer in the ACK";
+    else {
+      try {
+        await answerFromDevice(this.#options.rtpengine, call.leg, answer.toString(), this.#participants(call.dialog));
+        return true;
+      } catch (e) {
+        call.log.warn({ err: (e as Error).message }, "the device's answer could not be used");
+        reason = "the SDP answer in the ACK could not be used";
+      }
+    }
+    call.log.warn({ reason }, "ending the call: the device answered our offer with nothing usable");
+    const graphCallId = call.graphCallId;
+    await call.dialog.bye(reason, 488).catch(() => {});
+    // Our BYE ends the dialog "locally", which leaves the meeting to whoever ended it: here, us.
+    if (graphCallId) await this.#leaveMeeting(graphCallId, reason, call.log, "gateway");
+    return false;
+  }
+
+  /** rtpengine's call and monologues for a dialog: the SIP Call-ID, the device's tag and ours. */
+  #participants(dialog: ServerDialog) {
+    return { callId: dialog.callId, deviceTag: dialog.remoteTag ?? "device", gatewayTag: dialog.localTag };
   }
 
   /** The device's offer through rtpengine, the meeting leg answering the other side (see anchorMedia). */
   #negotiate(dialog: ServerDialog, leg: MeetingLeg, deviceOffer: Buffer): Promise<string> {
-    return anchorMedia(this.#options.rtpengine, leg, deviceOffer.toString(), {
-      callId: dialog.callId,
-      deviceTag: dialog.remoteTag ?? "device",
-      gatewayTag: dialog.localTag,
-    });
+    return anchorMedia(this.#options.rtpengine, leg, deviceOffer.toString(), this.#participants(dialog));
   }
 
   async #onBus(message: BusMessage): Promise<void> {
@@ -380,9 +456,8 @@ export class CallController {
     if (update.state === "established" && !update.inLobby) call.leg.admitted();
     if (update.inLobby && !call.wasInLobby) {
       call.wasInLobby = true;
-      // The device's media must reach rtpengine before a prompt can: once confirmed (ACK), it can.
-      if (dialog.state === "confirmed") call.waiting.loop(Prompt.WaitingInLobby);
-      else dialog.once("confirmed", () => !call.finished && call.waiting.loop(Prompt.WaitingInLobby));
+      // The device's media must reach rtpengine before a prompt can: once confirmed (ACK, with the answer to a delayed offer), it can.
+      void call.mediaUp.then((up) => up && !call.finished && call.waiting.loop(Prompt.WaitingInLobby));
     } else if (!update.inLobby && update.state === "established" && call.waiting.playing) {
       call.log.info("admitted from the lobby");
       void call.waiting.stop();

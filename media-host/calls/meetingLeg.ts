@@ -19,7 +19,14 @@ export interface MeetingLegEvents {
 export interface MeetingLeg {
   /** rtpengine's SDP offer towards the meeting → the answer (where the meeting side receives). At set-up and for every in-dialog offer. */
   answer(offerTowardsMeeting: string): Promise<string>;
-  /** The join's appHostedMediaConfig blob: what the meeting's media server needs to connect (after the first `answer`). */
+  /**
+   * The gateway offers (a device's INVITE or re-INVITE without SDP): the meeting side's own offer
+   * towards rtpengine, which rtpengine turns into the device's. At set-up and for every such re-INVITE.
+   */
+  offer(): Promise<string>;
+  /** rtpengine's answer to `offer` (the device's answer, from the meeting side): where the meeting side sends. Throws when it accepts no media. */
+  answered(answerTowardsMeeting: string): Promise<void>;
+  /** The join's appHostedMediaConfig blob: what the meeting's media server needs to connect (after the first `answer` or `offer`). */
   mediaBlob(): Promise<string>;
   /** The bot is in the meeting (past any lobby): the meeting's media is due. */
   admitted(): void;

@@ -46,9 +46,9 @@ export function answerTowardsRtpengine(
   const audio = audioIndex >= 0 ? offer.media[audioIndex] : undefined;
   const video = videoIndex >= 0 ? offer.media[videoIndex] : undefined;
   const contentMedia = offeredContentIndex >= 0 ? offer.media[offeredContentIndex] : undefined;
-  const contentChoice = contentMedia ? choose(undefined, contentMedia) : undefined;
+  const contentChoice = contentMedia ? choosePlain(undefined, contentMedia) : undefined;
   const choice = {
-    ...choose(audio, video),
+    ...choosePlain(audio, video),
     ...(contentChoice ? { content: contentChoice.video, contentKeyframes: contentChoice.deviceKeyframes } : {}),
   };
   const contentIndex = choice.content ? offeredContentIndex : -1;
@@ -75,7 +75,8 @@ export function answerTowardsRtpengine(
   };
 }
 
-function choose(audio: SdpMedia | undefined, video: SdpMedia | undefined): PlainChoice {
+/** Opus for audio and the device's best H.264 (with how it takes keyframe requests) among the formats of `audio` and `video`. */
+export function choosePlain(audio: SdpMedia | undefined, video: SdpMedia | undefined): PlainChoice {
   let audioPayloadType: number | undefined;
   if (audio) {
     for (const [pt, map] of rtpMaps(audio)) if (map.encoding.toLowerCase() === "opus" && map.clockRate === 48000) audioPayloadType ??= pt;
@@ -139,7 +140,7 @@ function fmtpOf(lines: readonly SdpLine[], pt: number): string {
   return line ? line.value.slice(`fmtp:${pt} `.length) : "";
 }
 
-function directionOf(lines: readonly SdpLine[]): string {
+export function directionOf(lines: readonly SdpLine[]): string {
   return lines.find((l) => l.type === "a" && /^(sendonly|recvonly|inactive|sendrecv)$/.test(l.value))?.value ?? "sendrecv";
 }
 

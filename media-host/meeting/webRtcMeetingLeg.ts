@@ -10,6 +10,7 @@ import { mediaEndpoint, parseSdp, type Sdp, type SdpLine, serializeSdp } from ".
 import { BridgedStream } from "./bridgedStream.js";
 import { ContentBridge, type ContentPresenter } from "./contentBridge.js";
 import { answerTowardsRtpengine, type PlainChoice } from "./plainSideAnswer.js";
+import { offerTowardsRtpengine, readRtpengineAnswer } from "./plainSideOffer.js";
 import { findKeyframeRequest } from "./rtcp.js";
 
 export interface IceOptions {
@@ -83,6 +84,8 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   #pc: RTCPeerConnection | undefined;
   #transceivers: { audio: RTCRtpTransceiver; video: RTCRtpTransceiver; content: RTCRtpTransceiver } | undefined;
   #offer: Promise<string> | undefined;
+  /** The o= version of the bridge's own offers towards rtpengine. */
+  #plainOfferVersion = 0;
   #answered = false;
   /** The media server's end of the session, when it named one: told when the call ends here. */
   #meetingSessionUrl: string | undefined;
@@ -176,6 +179,35 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       this.#offer.catch((e: Error) => this.#o.log.debug({ err: e.message }, "the meeting offer was abandoned"));
     }
     return answer.sdp;
+  }
+
+  /**
+   * The bridge's own offer towards rtpengine (the gateway offers: a device's INVITE or re-INVITE
+   * without SDP): Opus and H.264 on our loopback ports. The meeting's offer is made from what we
+   * offer, since the device's answer comes only with its ACK, after the join.
+   */
+  async offer(): Promise<string> {
+    const sdp = offerTowardsRtpengine(
+      { address: this.#o.plainAddress, audioPort: this.#audio.port, videoPort: this.#video.port },
+      ++this.#plainOfferVersion,
+    );
+    if (!this.#offer) {
+      this.#offer = this.#createMeetingOffer({ audioPayloadType: undefined, video: undefined, deviceKeyframes: "sip-info" });
+      this.#offer.catch((e: Error) => this.#o.log.debug({ err: e.message }, "the meeting offer was abandoned"));
+    }
+    return sdp;
+  }
+
+  /** rtpengine's answer to `offer`: the payload types, keyframe feedback and ports the device's answer settled. */
+  async answered(answerTowardsMeeting: string): Promise<void> {
+    const answer = parseSdp(answerTowardsMeeting);
+    const { choice, audioIndex, videoIndex, deviceSending } = readRtpengineAnswer(answer);
+    if (audioIndex < 0 && videoIndex < 0) throw new Error("the device's answer takes none of the offered audio or video");
+    this.#choice = choice;
+    if (audioIndex >= 0 && choice.audioPayloadType !== undefined)
+      this.#audio.connectToRtpengine(mediaEndpoint(answer, audioIndex), choice.audioPayloadType);
+    if (videoIndex >= 0 && choice.video) this.#video.connectToRtpengine(mediaEndpoint(answer, videoIndex), choice.video.payloadType);
+    this.#deviceSending = deviceSending;
   }
 
   /** The join's appHostedMediaConfig blob (docs/design.md, "The meeting leg contract"). */

@@ -12,6 +12,8 @@ export const BRIDGE_INTERFACE = "bridge";
 export const BRIDGE_ADDRESS = "127.0.0.1";
 /** The ng `direction` of a device's offer: it arrives on the device side and leaves towards the bridge. */
 export const DEVICE_TO_BRIDGE: readonly [string, string] = [DEVICE_INTERFACE, BRIDGE_INTERFACE];
+/** The ng `direction` of the gateway's own offer: it comes from the bridge and goes out to the device. */
+export const BRIDGE_TO_DEVICE: readonly [string, string] = [BRIDGE_INTERFACE, DEVICE_INTERFACE];
 
 /** The interfaces of a media host's rtpengine: devices on `bindAddress` (written into SDP as `advertisedAddress`), the bridge on loopback. */
 export function mediaHostInterfaces(bindAddress: string, advertisedAddress: string = bindAddress): RtpengineInterface[] {

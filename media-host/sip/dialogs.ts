@@ -1,6 +1,6 @@
 import type { IncomingRequest } from "./incomingRequest.js";
 import type { SipRequest } from "./message.js";
-import { type OfferAnswerer, ServerDialog, type ServerDialogOptions } from "./serverDialog.js";
+import { type OfferAnswerer, ServerDialog, type ServerDialogOptions, type SessionOfferer } from "./serverDialog.js";
 import type { SipStack } from "./sipStack.js";
 
 /**
@@ -29,6 +29,11 @@ export class Dialogs {
   /** Who answers the offers devices make inside their dialogs (the call, which owns the media). */
   answerOffersWith(answerOffer: OfferAnswerer): void {
     this.#options = { ...this.#options, answerOffer };
+  }
+
+  /** Who makes our offers for re-INVITEs that come without one (the call, which owns the media). */
+  offerSessionWith(offerSession: SessionOfferer): void {
+    this.#options = { ...this.#options, offerSession };
   }
 
   /** The handler of new calls (INVITEs outside any dialog). */

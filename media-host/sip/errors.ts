@@ -69,3 +69,30 @@ export class SipParseError extends Error {
     return copy;
   }
 }
+
+/** Why a re-INVITE of ours did not give us the device's answer. */
+export type ReinviteFailure =
+  /** The device refused it (a final 3xx–6xx; 491 after the last retry counts as `glare`). */
+  | "rejected"
+  /** The device crossed it with re-INVITEs of its own on every attempt (RFC 3261 §14.1). */
+  | "glare"
+  /** No final response in time (Timer B): 408. */
+  | "timeout"
+  /** A 2xx without an SDP answer (our offer got none, RFC 3264 §4). */
+  | "no-answer"
+  /** The dialog is not up (not yet confirmed, or ended). */
+  | "dialog-not-confirmed";
+
+/** A re-INVITE of ours failed, with the SIP status that says how (drachtio-srf style: failures carry their status). */
+export class ReinviteFailedError extends Error {
+  override readonly name = "ReinviteFailedError";
+  readonly failure: ReinviteFailure;
+  /** The device's final status; 408 for a timeout, 481 when the dialog is not up. */
+  readonly sipStatus: number;
+
+  constructor(failure: ReinviteFailure, sipStatus: number, message: string) {
+    super(message);
+    this.failure = failure;
+    this.sipStatus = sipStatus;
+  }
+}

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { inDialogDestination } from "./dialogRoute.js";
+import { ReinviteFailedError } from "./errors.js";
 import type { IncomingRequest } from "./incomingRequest.js";
 import type { SipRequest, Uri } from "./message.js";
-import type { OutgoingRequest, SipStack } from "./sipStack.js";
+import { type OutgoingRequest, SipRequestTimeoutError, type SipStack } from "./sipStack.js";
 import { DEFAULT_TIMERS, realScheduler, type Scheduler, type TimerValues, TransactionTimers } from "./transactions/timers.js";
 
 export type DialogEndedBy = "remote" | "local" | "timeout";
@@ -21,6 +22,33 @@ export interface ServerDialogEvents {
 /** Answers an offer the device makes in the dialog (re-INVITE or UPDATE): hold, resume, codec change. */
 export type OfferAnswerer = (offer: Buffer, dialog: ServerDialog) => Promise<Buffer>;
 
+/**
+ * Our side of an offer/answer we start ourselves: the offer for a re-INVITE that came without
+ * one (RFC 3261 §14.2: our 2xx carries the offer, the device's ACK the answer).
+ */
+export interface SessionOfferer {
+  /** Our offer for the session as it stands (RFC 6337: same ports, the o= version incremented). */
+  offer(dialog: ServerDialog): Promise<Buffer>;
+  /** The device's answer from its ACK; undefined when the ACK had none, or never came. */
+  answered(answer: Buffer | undefined, dialog: ServerDialog): void | Promise<void>;
+}
+
+/** An offer for `reinvite`: as it is, or made for each attempt (after a 491 the session may have changed meanwhile). */
+export type ReinviteOffer = Buffer | (() => Buffer | Promise<Buffer>);
+
+export interface ReinviteOptions {
+  /** How many times the re-INVITE is sent when the device keeps answering 491 (default 3). */
+  readonly maxAttempts?: number;
+  /** Gives up before the next attempt (a re-INVITE on its way is not cancelled: its answer is still ACKed). */
+  readonly abortSignal?: AbortSignal;
+}
+
+/**
+ * RFC 3261 §14.1: after a 491 the side that did not choose the Call-ID retries after 0–2 s
+ * (the owner waits 2.1–4 s, so the two do not collide again). The device chose it: we wait 0–2 s.
+ */
+export const glareRetryDelayInMs = (): number => Math.random() * 2000;
+
 /** The smallest session interval we accept (RFC 4028 recommends 90 s). */
 export const MIN_SESSION_EXPIRES = 90;
 
@@ -32,6 +60,10 @@ export interface ServerDialogOptions {
   readonly contact: string;
   /** Answers re-INVITE/UPDATE offers; without it such offers get 488. */
   readonly answerOffer?: OfferAnswerer;
+  /** Makes our offer for a re-INVITE without one and takes the ACK's answer; without it such re-INVITEs get 488. */
+  readonly offerSession?: SessionOfferer;
+  /** How long to wait before sending a re-INVITE again after a 491 (default `glareRetryDelayInMs`: 0–2 s). */
+  readonly glareRetryDelayInMs?: () => number;
   /**
    * While ringing, the provisional response is sent again this often (RFC 3261 §13.3.1.1):
    * a stateful proxy that hears nothing gives up on us (Kamailio's fr_inv_timer, rewound by
@@ -59,6 +91,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
   readonly #stack: SipStack;
   readonly #options: ServerDialogOptions;
   readonly #timers: TransactionTimers;
+  readonly #scheduler: Scheduler;
   readonly #values: TimerValues;
   /** The INVITE's Record-Route fields as received: copied into the responses that establish the dialog (§12.1.1). */
   readonly #recordRoute: readonly (readonly [string, string])[];
@@ -72,6 +105,14 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
   #session: { seconds: number; refresher: "uac" | "uas" } | undefined;
   /** The 2xx of a re-INVITE being retransmitted until its ACK (by CSeq). */
   #pendingReinvite: number | undefined;
+  /** That 2xx carried our offer: the ACK carries the device's answer, which ends that offer/answer (this finishes it). */
+  #answerInAck: (() => void) | undefined;
+  /** The device's offer/answer in progress (to our 2xx, or its ACK when we offered): ours waits for it, another re-INVITE of the device's gets 491. */
+  #theirs: { readonly done: Promise<void>; readonly finish: () => void } | undefined;
+  /** A re-INVITE of ours is in progress: the device's get 491 meanwhile (RFC 3261 §14.2). */
+  #ours = false;
+  /** Wakes a re-INVITE waiting out its glare interval when the dialog ends. */
+  #wakeGlareWait: (() => void) | undefined;
 
   constructor(stack: SipStack, invite: IncomingRequest, options: ServerDialogOptions) {
     super();
@@ -84,7 +125,8 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     this.#routeSet = invite.request.headers.recordRoutes().map((route) => route.uri);
     // An INVITE without a Contact is broken; its Request-URI is the least wrong target.
     this.#remoteTarget = contactUri(invite.request) ?? invite.request.requestUri;
-    this.#timers = new TransactionTimers(options.scheduler ?? realScheduler);
+    this.#scheduler = options.scheduler ?? realScheduler;
+    this.#timers = new TransactionTimers(this.#scheduler);
     this.#values = options.timers ?? DEFAULT_TIMERS;
   }
 
@@ -170,8 +212,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
   /** @internal the dialogs registry hands over an ACK for one of our 2xx. */
   receiveAck(ack: SipRequest): void {
     if (this.#pendingReinvite !== undefined && ack.headers.cseq().seq === this.#pendingReinvite) {
-      this.#pendingReinvite = undefined;
-      this.#timers.stop("re2xx");
+      this.#reinviteAcked(ack.body.length > 0 ? ack.body : undefined);
       return;
     }
     if (this.#state !== "answered") return;
@@ -182,24 +223,142 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     this.emit("confirmed", ack.body.length > 0 ? ack.body : undefined);
   }
 
-  /** @internal a re-INVITE (hold, resume, refresh): answered through the offer answerer, 2xx retransmitted until its ACK. */
+  /**
+   * @internal a re-INVITE: with an offer (hold, resume, refresh) answered through the offer
+   * answerer; without one (RFC 3261 §14.2), our offer in the 2xx and the device's answer in the
+   * ACK. The 2xx is retransmitted until its ACK. While a re-INVITE of ours, or another of the
+   * device's, is in progress it gets 491.
+   */
   async receiveReinvite(reinvite: IncomingRequest): Promise<void> {
-    if (this.#state !== "confirmed") {
+    if (this.#state !== "confirmed" || this.#ours || this.#theirs) {
       // RFC 3261 §14.2: an INVITE while ours is pending (or before the ACK) waits its turn.
       reinvite.respond(491, "Request Pending");
       return;
     }
-    const sdp = await this.#answerOffer(reinvite);
-    if (sdp === undefined) return;
-    const data = reinvite.respond(200, "OK", {
-      headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(reinvite), ["Content-Type", "application/sdp"]],
-      body: sdp,
+    let finish: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
     });
-    if (data) this.#refreshTarget(reinvite.request);
-    this.#armSessionTimer();
-    if (!data || reinvite.flow.protocol !== "udp") return;
-    this.#pendingReinvite = reinvite.request.headers.cseq().seq;
-    this.#retransmit(data, this.#values.t1InMs, "re2xx", () => this.#pendingReinvite !== undefined);
+    const theirs = {
+      done,
+      finish: () => {
+        if (this.#theirs !== theirs) return;
+        this.#theirs = undefined;
+        finish();
+      },
+    };
+    this.#theirs = theirs;
+    // The offer/answer ends with our 2xx when the device offered, with its ACK when we did (RFC 6337 §3.1).
+    let answerDue = false;
+    try {
+      const offerless = reinvite.request.body.length === 0;
+      const sdp = offerless ? await this.#offerSession(reinvite) : await this.#answerOffer(reinvite);
+      if (sdp === undefined) return;
+      const data = reinvite.respond(200, "OK", {
+        headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(reinvite), ["Content-Type", "application/sdp"]],
+        body: sdp,
+      });
+      if (data) this.#refreshTarget(reinvite.request);
+      this.#armSessionTimer();
+      if (!data || this.#state !== "confirmed") return;
+      this.#pendingReinvite = reinvite.request.headers.cseq().seq;
+      this.#answerInAck = offerless ? theirs.finish : undefined;
+      answerDue = offerless;
+      if (reinvite.flow.protocol === "udp") this.#retransmit(data, this.#values.t1InMs, "re2xx", () => this.#pendingReinvite !== undefined);
+      // §13.3.1.4: no ACK within 64*T1 and the answer it would carry never comes either.
+      this.#timers.start("reAck", 64 * this.#values.t1InMs, () => this.#reinviteAcked(undefined));
+    } finally {
+      if (!answerDue) theirs.finish();
+    }
+  }
+
+  /** The ACK of the device's re-INVITE came (or never will: `answer` undefined after 64*T1). */
+  #reinviteAcked(answer: Buffer | undefined): void {
+    const finish = this.#answerInAck;
+    this.#pendingReinvite = undefined;
+    this.#answerInAck = undefined;
+    this.#timers.stop("re2xx");
+    this.#timers.stop("reAck");
+    if (!finish) return;
+    Promise.resolve()
+      .then(() => this.#options.offerSession?.answered(answer, this))
+      .catch(() => {})
+      .finally(finish);
+  }
+
+  /**
+   * Sends the device a re-INVITE with our offer and resolves with its answer (the 2xx's SDP),
+   * after ACKing the 2xx (§13.2.2.4). A 491 (the device's own re-INVITE crossed ours) is
+   * retried after `glareRetryDelayInMs` (0–2 s: the device owns the Call-ID), up to
+   * `maxAttempts` times; while the device's own re-INVITE is in progress ours waits for it.
+   * Fails with a ReinviteFailedError: the device's status, 408 for a timeout, `no-answer` for
+   * a 2xx without SDP, 481 when the dialog is not up. One at a time: a second call while one
+   * is in progress fails at once as glare (491).
+   */
+  async reinvite(offer: ReinviteOffer, options: ReinviteOptions = {}): Promise<Buffer> {
+    const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+    const signal = options.abortSignal;
+    for (let attempt = 1; ; attempt++) {
+      while (this.#theirs) await this.#theirs.done;
+      signal?.throwIfAborted();
+      if (this.#state !== "confirmed") throw new ReinviteFailedError("dialog-not-confirmed", 481, `the dialog is ${this.#state}`);
+      if (this.#ours) throw new ReinviteFailedError("glare", 491, "a re-INVITE of ours is already in progress");
+      this.#ours = true;
+      let response: Awaited<ReturnType<SipStack["sendInvite"]>>;
+      let request: OutgoingRequest;
+      try {
+        const body = typeof offer === "function" ? await offer() : offer;
+        request = {
+          ...this.#inDialog("INVITE", [
+            ["Contact", `<${this.#options.contact}>`],
+            ["Supported", "timer"],
+            ["Content-Type", "application/sdp"],
+          ]),
+          body,
+        };
+        let ack: Buffer | undefined;
+        response = await this.#stack.sendInvite(request, this.invite.flow, () => {
+          if (ack) void this.#stack.sendRaw(ack, this.invite.flow).catch(() => {});
+        });
+        if (response.status < 300) {
+          // A 2xx to a re-INVITE refreshes the remote target (§12.2.1.2); the ACK goes there.
+          const contact = contactOf(response.headers.contacts());
+          if (contact) this.#remoteTarget = contact;
+          ack = this.#stack.sendAck(this.#inDialog("ACK", [], request), this.invite.flow);
+        }
+      } catch (e) {
+        if (e instanceof SipRequestTimeoutError) throw new ReinviteFailedError("timeout", 408, "the device did not answer our re-INVITE");
+        throw e;
+      } finally {
+        this.#ours = false;
+      }
+      if (response.status < 300) {
+        if (response.body.length === 0)
+          throw new ReinviteFailedError("no-answer", response.status, "the device's 2xx to our re-INVITE carried no answer");
+        return response.body;
+      }
+      if (response.status !== 491)
+        throw new ReinviteFailedError("rejected", response.status, `the device answered ${response.status} ${response.reason}`);
+      if (attempt >= maxAttempts) throw new ReinviteFailedError("glare", 491, `the device answered 491 to each of our ${attempt} attempts`);
+      await this.#glareWait(signal);
+    }
+  }
+
+  /** §14.1: the random wait before a re-INVITE answered 491 goes again; cut short when the dialog ends. */
+  #glareWait(signal: AbortSignal | undefined): Promise<void> {
+    const delay = (this.#options.glareRetryDelayInMs ?? glareRetryDelayInMs)();
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.#scheduler.clearTimeout(handle);
+        this.#wakeGlareWait = undefined;
+        signal?.removeEventListener("abort", wake);
+        resolve();
+      };
+      const handle = this.#scheduler.setTimeout(wake, delay);
+      this.#wakeGlareWait = wake;
+      if (signal?.aborted) wake();
+      else signal?.addEventListener("abort", wake, { once: true });
+    });
   }
 
   /** @internal an UPDATE: a session refresh (no body) or an offer. */
@@ -208,6 +367,11 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       const data = update.respond(200, "OK", { headers: [["Contact", `<${this.#options.contact}>`], ...this.#refreshedSession(update)] });
       if (data) this.#refreshTarget(update.request);
       this.#armSessionTimer();
+      return;
+    }
+    if (this.#ours || this.#theirs) {
+      // RFC 3311 §5.2: an offer while another offer/answer of the dialog is in progress waits its turn.
+      update.respond(491, "Request Pending");
       return;
     }
     const sdp = await this.#answerOffer(update);
@@ -260,24 +424,25 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     return response.status;
   }
 
-  /** Hangs up from our side; resolves when the device has answered (or the BYE timed out). */
-  bye(reason: string): Promise<void> {
-    return this.#hangUp("local", reason);
+  /** Hangs up from our side (the Reason header says why, with `cause`); resolves when the device has answered (or the BYE timed out). */
+  bye(reason: string, cause = 200): Promise<void> {
+    return this.#hangUp("local", reason, cause);
   }
 
-  async #hangUp(by: DialogEndedBy, reason: string): Promise<void> {
+  async #hangUp(by: DialogEndedBy, reason: string, cause = 200): Promise<void> {
     if (this.#state === "ended" || this.#state === "early") return;
     this.#end(by, reason);
-    await this.#stack.sendRequest(this.#inDialog("BYE", [["Reason", `SIP;cause=200;text="${reason.replaceAll('"', "'")}"`]]), this.invite.flow);
+    await this.#stack.sendRequest(this.#inDialog("BYE", [["Reason", `SIP;cause=${cause};text="${reason.replaceAll('"', "'")}"`]]), this.invite.flow);
   }
 
   /** A request of ours in this dialog (§12.2.1.1): addressed through the route set to the remote target, tags swapped, our CSeq. */
-  #inDialog(method: string, headers: readonly (readonly [string, string])[]): OutgoingRequest {
+  #inDialog(method: string, headers: readonly (readonly [string, string])[], ackOf?: OutgoingRequest): OutgoingRequest {
     const request = this.invite.request;
     const from = request.headers.get("From") ?? "";
     const to = request.headers.get("To") ?? "";
     const destination = inDialogDestination(this.#routeSet, this.#remoteTarget);
-    this.#localCSeq++;
+    // An ACK for a 2xx carries its INVITE's CSeq number (§13.2.2.4); every other request a new one.
+    const seq = ackOf ? (ackOf.headers.find(([name]) => name === "CSeq")?.[1].split(" ")[0] ?? "1") : String(++this.#localCSeq);
     return {
       method,
       uri: destination.uri,
@@ -287,7 +452,7 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
         ["From", to.includes(";tag=") ? to : `${to};tag=${this.localTag}`],
         ["To", from],
         ["Call-ID", this.callId],
-        ["CSeq", `${this.#localCSeq} ${method}`],
+        ["CSeq", `${seq} ${method}`],
         ...headers,
       ],
     };
@@ -304,6 +469,20 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       void this.#stack.sendRaw(data, this.invite.flow).catch(() => {});
       if (intervalInMs < 64 * this.#values.t1InMs) this.#retransmit(data, Math.min(2 * intervalInMs, this.#values.t2InMs), timer, stillDue);
     });
+  }
+
+  /** Our offer for a re-INVITE that came without one; 488 when nobody makes offers, 500 when making it failed. */
+  async #offerSession(request: IncomingRequest): Promise<Buffer | undefined> {
+    if (!this.#options.offerSession) {
+      request.respond(488, "Not Acceptable Here");
+      return undefined;
+    }
+    try {
+      return await this.#options.offerSession.offer(this);
+    } catch {
+      request.respond(500, "Server Internal Error", { headers: [["Retry-After", "5"]] });
+      return undefined;
+    }
   }
 
   async #answerOffer(request: IncomingRequest): Promise<Buffer | undefined> {
@@ -362,11 +541,16 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
     if (this.#state === "ended") return;
     this.#state = "ended";
     this.#timers.stopAll();
+    this.#wakeGlareWait?.();
+    this.#theirs?.finish();
     this.emit("ended", by, reason);
   }
 }
 
 function contactUri(request: SipRequest): Uri | undefined {
-  const contacts = request.headers.contacts();
+  return contactOf(request.headers.contacts());
+}
+
+function contactOf(contacts: ReturnType<SipRequest["headers"]["contacts"]>): Uri | undefined {
   return contacts === "*" ? undefined : contacts[0]?.uri;
 }

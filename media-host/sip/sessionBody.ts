@@ -27,7 +27,7 @@
  * - A multipart container with handling=optional that cannot be used is ignored.
  * A multipart body that is malformed (RFC 2046 framing, part headers, limits) is a 400.
  * When nothing is left for the session the request goes on without a body: an INVITE
- * then gets the call's 488 (an offer is required), an UPDATE is a session refresh.
+ * is then a delayed offer (our offer goes in the 2xx), an UPDATE is a session refresh.
  */
 
 import type { ContentDisposition, MediaType } from "./headerValues.js";

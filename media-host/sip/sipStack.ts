@@ -7,6 +7,7 @@ import { MULTIPART_BODY_TYPES, SESSION_BODY_METHODS, acceptedBodyTypes, checkReq
 import { withSessionBody } from "./sessionBody.js";
 import { buildResponse, serializeMessage } from "./serializer.js";
 import { IncomingRequest } from "./incomingRequest.js";
+import { ClientInviteTransaction } from "./transactions/clientInviteTransaction.js";
 import { ClientNonInviteTransaction } from "./transactions/clientNonInviteTransaction.js";
 import { ServerInviteTransaction } from "./transactions/serverInviteTransaction.js";
 import { ServerNonInviteTransaction } from "./transactions/serverNonInviteTransaction.js";
@@ -89,7 +90,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
   readonly #handlers = new Map<string, RequestHandler>();
   readonly #server = new Map<string, ServerEntry>();
   readonly #transports = new Map<string, SipTransport>();
-  readonly #client = new Map<string, ClientNonInviteTransaction<Buffer, SipResponse>>();
+  readonly #client = new Map<string, ClientNonInviteTransaction<Buffer, SipResponse> | ClientInviteTransaction<Buffer, SipResponse>>();
   readonly #options: SipStackOptions;
   readonly #scheduler: Scheduler;
   #unavailable: () => Unavailable | undefined = () => undefined;
@@ -213,21 +214,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
   sendRequest(outgoing: OutgoingRequest, flow: Flow): Promise<SipResponse> {
     const transport = this.#transports.get(flow.protocol);
     if (!transport) return Promise.reject(new Error(`no ${flow.protocol} transport`));
-    const branch = `z9hG4bK${randomBytes(12).toString("base64url")}`;
-    const host = this.#options.advertisedHost ?? "127.0.0.1";
-    const headers = new SipHeaders([
-      ["Via", `SIP/2.0/${flow.protocol.toUpperCase()} ${host}:${flow.localPort};branch=${branch};rport`],
-      ...outgoing.headers,
-    ]);
-    if (this.#options.serverName && !headers.has("User-Agent")) headers.append("User-Agent", this.#options.serverName);
-    const data = serializeMessage({
-      kind: "request",
-      method: outgoing.method,
-      uri: outgoing.uri,
-      requestUri: parseUri(outgoing.uri),
-      headers,
-      body: outgoing.body ?? Buffer.alloc(0),
-    });
+    const { data, branch } = this.#outgoing(outgoing, flow);
     const key = `${branch}|${outgoing.method}`;
     const transaction = new ClientNonInviteTransaction<Buffer, SipResponse>(data, {
       reliable: flow.protocol !== "udp",
@@ -244,6 +231,92 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       transaction.on("terminated", () => this.#client.delete(key));
       transaction.start();
     });
+  }
+
+  /**
+   * Sends an INVITE (a re-INVITE, in a dialog) over a flow through its client transaction
+   * (RFC 3261 §17.1.1: retransmitted on UDP, a failure ACKed by the transaction) and
+   * resolves with its final response, or rejects with a 408-like timeout. The ACK for a
+   * 2xx is the dialog's (§13.2.2.4): `on2xxRetransmission` hears each 2xx that comes again
+   * (our ACK was lost), so that it sends the ACK again.
+   */
+  sendInvite(outgoing: OutgoingRequest, flow: Flow, on2xxRetransmission: (response: SipResponse) => void = () => {}): Promise<SipResponse> {
+    const transport = this.#transports.get(flow.protocol);
+    if (!transport) return Promise.reject(new Error(`no ${flow.protocol} transport`));
+    const { data, branch, headers } = this.#outgoing(outgoing, flow);
+    const key = `${branch}|INVITE`;
+    const transaction = new ClientInviteTransaction<Buffer, SipResponse>(data, {
+      reliable: flow.protocol !== "udp",
+      scheduler: this.#scheduler,
+      ...(this.#options.timers ? { timers: this.#options.timers } : {}),
+      ackFor: (response) => this.#ackForFailure(outgoing, headers, response),
+    });
+    this.#client.set(key, transaction);
+    return new Promise<SipResponse>((resolve, reject) => {
+      let final = false;
+      transaction.on("send", (bytes) => void transport.send(bytes, flow).catch(() => transaction.transportError()));
+      transaction.on("response", (response, status) => {
+        if (status < 200) return;
+        if (final) on2xxRetransmission(response);
+        else {
+          final = true;
+          resolve(response);
+        }
+      });
+      transaction.on("timeout", () => reject(new SipRequestTimeoutError(`${outgoing.method} got no final response`)));
+      transaction.on("terminated", () => this.#client.delete(key));
+      transaction.start();
+    });
+  }
+
+  /** Sends a request outside any transaction (the ACK for a 2xx, §13.2.2.4) and returns its bytes, which the dialog resends with `sendRaw`. */
+  sendAck(outgoing: OutgoingRequest, flow: Flow): Buffer {
+    const { data } = this.#outgoing(outgoing, flow);
+    void this.sendRaw(data, flow).catch(() => {});
+    return data;
+  }
+
+  /** §17.1.1.3: the ACK for a failure response: the INVITE's Request-URI, top Via, From, Call-ID and Route; the response's To; CSeq … ACK. */
+  #ackForFailure(invite: OutgoingRequest, headers: SipHeaders, response: SipResponse): Buffer {
+    const keep = (name: string) => headers.getAll(name).map((value) => [name, value] as const);
+    const cseq = headers.get("CSeq")?.split(/\s+/)[0] ?? "1";
+    return serializeMessage({
+      kind: "request",
+      method: "ACK",
+      uri: invite.uri,
+      requestUri: parseUri(invite.uri),
+      headers: new SipHeaders([
+        ...keep("Via").slice(0, 1),
+        ...keep("Route"),
+        ["Max-Forwards", "70"],
+        ...keep("From"),
+        ["To", response.headers.get("To") ?? headers.get("To") ?? ""],
+        ["Call-ID", headers.get("Call-ID") ?? ""],
+        ["CSeq", `${cseq} ACK`],
+        ["Content-Length", "0"],
+      ]),
+      body: Buffer.alloc(0),
+    });
+  }
+
+  /** A request of ours as bytes: our top Via (a fresh branch), the caller's headers, our User-Agent. */
+  #outgoing(outgoing: OutgoingRequest, flow: Flow): { data: Buffer; branch: string; headers: SipHeaders } {
+    const branch = `z9hG4bK${randomBytes(12).toString("base64url")}`;
+    const host = this.#options.advertisedHost ?? "127.0.0.1";
+    const headers = new SipHeaders([
+      ["Via", `SIP/2.0/${flow.protocol.toUpperCase()} ${host}:${flow.localPort};branch=${branch};rport`],
+      ...outgoing.headers,
+    ]);
+    if (this.#options.serverName && !headers.has("User-Agent")) headers.append("User-Agent", this.#options.serverName);
+    const data = serializeMessage({
+      kind: "request",
+      method: outgoing.method,
+      uri: outgoing.uri,
+      requestUri: parseUri(outgoing.uri),
+      headers,
+      body: outgoing.body ?? Buffer.alloc(0),
+    });
+    return { data, branch, headers };
   }
 
   #receiveResponse(response: SipResponse, flow: Flow): void {

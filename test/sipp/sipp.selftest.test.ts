@@ -203,6 +203,13 @@ describe("SIPp scenarios against their UAS counterparts (loopback)", { concurren
     report(t, "late-offer", caller);
   });
 
+  it("reinvite-without-offer: the re-INVITE has no body, its 200 the offer, its ACK the answer", async (t) => {
+    const { caller, server } = await pair("reinvite-without-offer");
+    assertPassed(caller, 1, "caller");
+    assertPassed(server, 1, "UAS");
+    report(t, "reinvite-without-offer", caller);
+  });
+
   it("options: 200 with Allow and Accept", async (t) => {
     const { caller, server } = await pair("options", { service: "ping" });
     assertPassed(caller, 1, "caller");

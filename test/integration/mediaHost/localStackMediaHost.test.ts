@@ -69,6 +69,37 @@ describe("the local stack's media host", () => {
     assert.ok(bots.every((b) => b.identity.displayName === "OpenCVI test"));
   });
 
+  it("takes a delayed-offer INVITE (no SDP, SIPp's late-offer) to the demo by direct dial: the 200 carries our offer, the ACK the answer", async () => {
+    const ports = stack.mediaHost?.ports;
+    assert.ok(ports);
+    const before = stack.graph.calls().length;
+    const result = await runSipp({
+      scenario: "late-offer",
+      target: `127.0.0.1:${ports.sipUdp}`,
+      service: `${demo.tenantKey.split("@")[0] ?? ""}.${demo.vtcId}`,
+      transport: "u1",
+      timeoutInMs: 30_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+    const bot = await waitFor(() => stack.graph.calls().slice(before)[0], "its bot");
+    assert.equal(bot.meetingId, demo.meetingId);
+    // SIPp hung up after a second: had its answer not been taken, the gateway's BYE would have come first and failed the scenario.
+    await waitFor(() => stack.graph.calls().find((c) => c.id === bot.id)?.state === "terminated", "the bot to leave after SIPp's BYE");
+  });
+
+  it("takes a re-INVITE without SDP mid-call (SIPp): the 200 carries a fresh offer, the ACK the answer, and the call goes on", async () => {
+    const ports = stack.mediaHost?.ports;
+    assert.ok(ports);
+    const result = await runSipp({
+      scenario: "reinvite-without-offer",
+      target: `127.0.0.1:${ports.sipUdp}`,
+      service: `${demo.tenantKey.split("@")[0] ?? ""}.${demo.vtcId}`,
+      transport: "u1",
+      timeoutInMs: 30_000,
+    });
+    assert.equal(result.successful, 1, describeResult(result));
+  });
+
   it("baresip dials the IVR, keys the VTC ID in with RFC 4733 DTMF, shows in the roster under its name; its hang-up ends the bot's call", async () => {
     const ports = stack.mediaHost?.ports;
     assert.ok(ports);

@@ -86,6 +86,35 @@ export class SrtpDevice {
     ].join("\r\n");
   }
 
+  /**
+   * Our answer to the gateway's offer of opportunistic SRTP (RFC 8643: RTP/AVP with SDES keys): Opus and
+   * H.264 in the offer's profile, our key under the tag of its AES_CM_128_HMAC_SHA1_80 line; the offer
+   * gives where to send and the gateway's key.
+   */
+  answer(offer: string): string {
+    const parsed = parseSdp(offer);
+    const lines = ["v=0", "o=srtp-device 1 1 IN IP4 127.0.0.1", "s=Room system", "c=IN IP4 127.0.0.1", "t=0 0"];
+    const key = Buffer.concat([this.#masterKey, this.#masterSalt]).toString("base64");
+    for (const media of parsed.media) {
+      const kind = media.media === "audio" ? "audio" : "video";
+      const pt = kind === "audio" ? SRTP_DEVICE_AUDIO_PT : SRTP_DEVICE_VIDEO_PT;
+      const tag =
+        attributes(media.lines, "crypto")
+          .find((c) => c.split(" ")[1] === "AES_CM_128_HMAC_SHA1_80")
+          ?.split(" ")[0] ?? "1";
+      lines.push(
+        `m=${kind} ${this.#kinds[kind].socket.address().port} ${media.protocol} ${pt}`,
+        kind === "audio" ? `a=rtpmap:${pt} opus/48000/2` : `a=rtpmap:${pt} H264/90000`,
+        ...(kind === "video" ? [`a=fmtp:${pt} profile-level-id=42e028;packetization-mode=1`, `a=rtcp-fb:${pt} nack pli`] : []),
+        `a=crypto:${tag} AES_CM_128_HMAC_SHA1_80 inline:${key}`,
+        "a=rtcp-mux",
+        "a=sendrecv",
+      );
+    }
+    this.answered(offer);
+    return [...lines, ""].join("\r\n");
+  }
+
   /** The gateway's answer: where to send, and its key for what it sends (one per m-line). */
   answered(sdp: string): void {
     const parsed = parseSdp(sdp);
