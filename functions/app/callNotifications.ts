@@ -36,7 +36,25 @@ export function toParticipant(raw: unknown, left: boolean): Participant | undefi
   const p = raw as Record<string, unknown>;
   if (typeof p.id !== "string") return undefined;
   const sequence = typeof p.rosterSequenceNumber === "number" ? p.rosterSequenceNumber : 0;
-  return { id: p.id, displayName: identityName(p.info), isInLobby: p.isInLobby === true, isMuted: p.isMuted === true, sequence, left };
+  return {
+    id: p.id,
+    displayName: identityName(p.info),
+    isInLobby: p.isInLobby === true,
+    isMuted: p.isMuted === true,
+    sequence,
+    left,
+    sharingScreen: left ? null : screenShareSource(p.mediaStreams),
+  };
+}
+
+/** The source id of a participant's screen share while it sends one (Graph's mediaStream, videoBasedScreenSharing). */
+function screenShareSource(streams: unknown): string | null {
+  if (!Array.isArray(streams)) return null;
+  for (const s of streams as Record<string, unknown>[]) {
+    if (s?.mediaType !== "videoBasedScreenSharing") continue;
+    if ((s.direction === "sendOnly" || s.direction === "sendReceive") && typeof s.sourceId === "string" && s.sourceId.length <= 64) return s.sourceId;
+  }
+  return null;
 }
 
 export function toStateObservation(raw: unknown, deleted: boolean): CallObservation | undefined {

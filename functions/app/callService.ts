@@ -348,7 +348,10 @@ export class CallService {
       (r) => {
         const observed = observe(r);
         const digest = viewDigest(observed);
-        const next = digest === observed.deliveredDigest ? observed : { ...observed, deliveredDigest: digest };
+        const next =
+          digest === observed.deliveredDigest
+            ? observed
+            : { ...observed, deliveredDigest: digest, deliveredViews: (observed.deliveredViews ?? 0) + 1 };
         return JSON.stringify(next) === JSON.stringify(r) ? r : next;
       },
       {
@@ -357,7 +360,7 @@ export class CallService {
           // The host is gone (its calls were ended for it): nobody would read the message.
           if (next.reap) return;
           const message: BusMessage = {
-            messageId: `${next.callId}:${next.deliveredDigest}`,
+            messageId: `${next.callId}:${next.deliveredViews ?? 0}:${next.deliveredDigest}`,
             orderingKey: next.callId,
             to: next.mediaHostId,
             subject: CALL_UPDATED,

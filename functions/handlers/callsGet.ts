@@ -9,7 +9,7 @@ export async function callsGet(request: HttpRequest, context: InvocationContext)
     const callId = request.params.callId ?? "";
     const session = await plane.calls.get(callId);
     if (!session) throw new NotFoundError(`call ${callId} is not known`);
-    const { deliveredDigest, ...record } = session.value;
+    const { deliveredDigest, deliveredViews, ...record } = session.value;
     return json(200, record, session.etag);
   });
 }

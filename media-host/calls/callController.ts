@@ -50,6 +50,8 @@ interface CallUpdate {
   readonly state: string;
   readonly inLobby: boolean;
   readonly resultInfo: { readonly message: string } | null;
+  /** Who shares their screen in the meeting (not our bot); absent from a control plane that does not say. */
+  readonly screenSharer?: { readonly participantId: string; readonly sourceId: string } | null;
 }
 
 interface ActiveCall {
@@ -69,6 +71,8 @@ interface ActiveCall {
   readonly waiting: WaitingPrompt;
   /** The bot has waited in the meeting's lobby (a later "terminated" means it was not let in). */
   wasInLobby: boolean;
+  /** The meeting's screen sharer's source id, as last told (content sharing takes it from here). */
+  screenSharerSource: string | null;
   /** Updates that came before the join's answer named the Graph call. */
   readonly early: CallUpdate[];
   finished: boolean;
@@ -211,6 +215,7 @@ export class CallController {
           log,
         }),
         wasInLobby: false,
+        screenSharerSource: null,
         early: [],
         finished: false,
       };
@@ -454,6 +459,13 @@ export class CallController {
       this.#options.metrics?.countInvite("answered");
     }
     if (update.state === "established" && !update.inLobby) call.leg.admitted();
+    const sharer = update.screenSharer?.sourceId ?? null;
+    if (update.screenSharer !== undefined && sharer !== call.screenSharerSource) {
+      call.screenSharerSource = sharer;
+      if (update.screenSharer)
+        call.log.info({ participantId: update.screenSharer.participantId, sourceId: sharer }, "someone in the meeting shares their screen");
+      else call.log.info("nobody in the meeting shares their screen");
+    }
     if (update.inLobby && !call.wasInLobby) {
       call.wasInLobby = true;
       // The device's media must reach rtpengine before a prompt can: once confirmed (ACK, with the answer to a delayed offer), it can.

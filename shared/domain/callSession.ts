@@ -29,6 +29,11 @@ export interface Participant {
   readonly sequence: number;
   /** Kept (as a tombstone) after leaving, so a late "still here" update cannot bring it back. */
   readonly left: boolean;
+  /**
+   * The source id of its screen share while it shares (its videoBasedScreenSharing stream
+   * sends), else null. Absent in records written before it was kept: read as null.
+   */
+  readonly sharingScreen?: string | null;
 }
 
 export interface CallSessionState {
@@ -105,6 +110,18 @@ export function isInLobby(session: CallSessionState): boolean {
   return session.participants.some((p) => p.id === session.myParticipantId && p.isInLobby && !p.left);
 }
 
+/**
+ * Who shares their screen in the meeting besides our bot: the present participant whose
+ * screen-sharing stream sends (Teams has one sharer; while a hand-over is half seen, the
+ * latest roster entry wins), with the stream's source id; null when nobody else shares.
+ */
+export function screenSharer(session: CallSessionState): { readonly participantId: string; readonly sourceId: string } | null {
+  let sharer: Participant | undefined;
+  for (const p of session.participants)
+    if (!p.left && p.sharingScreen && p.id !== session.myParticipantId && (!sharer || p.sequence > sharer.sequence)) sharer = p;
+  return sharer?.sharingScreen ? { participantId: sharer.id, sourceId: sharer.sharingScreen } : null;
+}
+
 /** Who is in the meeting now (left participants are kept only as tombstones). */
 export function presentParticipants(session: CallSessionState): Participant[] {
   return session.participants.filter((p) => !p.left);
@@ -135,6 +152,11 @@ export interface CallSessionRecord extends CallSessionState {
   readonly endReason: string | null;
   /** Digest of the view last handed to the media host: written only once the hand-off happened, so a lost one is redone. */
   readonly deliveredDigest: string | null;
+  /**
+   * How many views were handed over: part of each hand-off's message id, so a view that comes
+   * back (nobody shares the screen again) is a new message, while a replay is still the same one.
+   */
+  readonly deliveredViews?: number;
   /** Media quality per leg, as the media host measured it at the end of the call (absent before). */
   readonly quality?: CallQuality | null;
   /**
@@ -171,6 +193,7 @@ export function mediaHostView(record: CallSessionRecord): {
   state: CallState;
   inLobby: boolean;
   resultInfo: ResultInfo | null;
+  screenSharer: { readonly participantId: string; readonly sourceId: string } | null;
 } {
-  return { state: record.state, inLobby: isInLobby(record), resultInfo: record.resultInfo };
+  return { state: record.state, inLobby: isInLobby(record), resultInfo: record.resultInfo, screenSharer: screenSharer(record) };
 }

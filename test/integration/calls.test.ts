@@ -249,6 +249,28 @@ describe("bot calls: join, call notifications, leave", () => {
     assert.equal(admitted.inLobby, false);
   });
 
+  it("tells the media host who shares their screen in the meeting (source id), the last sharer, and when nobody does", async () => {
+    const meeting = await meetingWithCoordinates();
+    const callId = await join(meeting, "sip-share");
+    await settle();
+    const sharer = () => (received.filter((m) => m.orderingKey === callId).at(-1)?.body as { screenSharer?: unknown } | undefined)?.screenSharer;
+    assert.equal(sharer(), null);
+    const alice = stack.graph.addHumanParticipant(meeting.meetingId, "Alice");
+    const bob = stack.graph.addHumanParticipant(meeting.meetingId, "Bob");
+    await settle();
+    stack.graph.startScreenSharing(meeting.meetingId, alice);
+    await settle();
+    const byAlice = sharer() as { participantId: string; sourceId: string };
+    assert.equal(byAlice.participantId, alice);
+    assert.match(byAlice.sourceId, /\S/);
+    stack.graph.startScreenSharing(meeting.meetingId, bob);
+    await settle();
+    assert.equal((sharer() as { participantId: string }).participantId, bob, "the last to share");
+    stack.graph.stopScreenSharing(meeting.meetingId, bob);
+    await settle();
+    assert.equal(sharer(), null, "Alice's share ended when Bob took over: nobody shares");
+  });
+
   it("refuses a join for an unknown VTC ID with a reason the IVR can speak", async () => {
     const meeting = await meetingWithCoordinates();
     const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });

@@ -99,6 +99,41 @@ after(async () => {
 const dial = () => `${meeting.tenantKey.split("@")[0]}.${meeting.vtcId}`;
 
 describe("direct dial through the whole path", () => {
+  it("the media host is told who shares their screen in the meeting, and when nobody does (what content sharing will follow)", async () => {
+    const before = stack.graph.calls().length;
+    const call = runSipp({
+      scenario: "direct-dial",
+      target: `127.0.0.1:${sipPort}`,
+      service: dial(),
+      transport: "u1",
+      calls: 1,
+      mediaMs: 4000,
+      timeoutInMs: 30_000,
+    });
+    const until = Date.now() + 10_000;
+    while (stack.graph.calls().slice(before)[0]?.state !== "established" && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    const [bot] = stack.graph.calls().slice(before);
+    assert.equal(bot?.state, "established");
+    const person = stack.graph.addHumanParticipant(meeting.meetingId, "Presenter");
+    stack.graph.startScreenSharing(meeting.meetingId, person);
+    const shared = async (msg: string) => {
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        const line = mediaHostLog.find((l) => l.graphCallId === bot?.id && l.msg === msg);
+        if (line) return line;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`no "${msg}" line for the call`);
+    };
+    const started = await shared("someone in the meeting shares their screen");
+    assert.equal(started.participantId, person);
+    assert.ok(typeof started.sourceId === "string" && started.sourceId.length > 0);
+    stack.graph.stopScreenSharing(meeting.meetingId, person);
+    await shared("nobody in the meeting shares their screen");
+    const result = await call;
+    assert.equal(result.successful, 1, describeResult(result));
+  });
+
   it("a device dials <tenant key>.<VTC ID>: rings, is answered once the bot is in, shows in the roster, hangs up and the bot leaves", async () => {
     const before = stack.graph.calls().length;
     const result = await runSipp({

@@ -440,7 +440,7 @@ describe("mediaHostView", () => {
       [state("establishing"), t(1)],
       [participants(participant({ id: ME, isInLobby: true }), participant({ id: "p-1" }), participant({ id: "p-2", left: true })), t(2)],
     ]);
-    assert.deepEqual(mediaHostView(r), { state: "establishing", inLobby: true, resultInfo: null });
+    assert.deepEqual(mediaHostView(r), { state: "establishing", inLobby: true, resultInfo: null, screenSharer: null });
     const withMore = observeAll(r, [[participants(participant({ id: "p-3" })), t(3)]]);
     assert.deepEqual(mediaHostView(withMore), mediaHostView(r));
   });
@@ -456,7 +456,34 @@ describe("mediaHostView", () => {
     assert.deepEqual(view.resultInfo, REMOVED);
   });
 
+  it("names who shares their screen: the latest roster entry that sends, never our bot, never someone who left", () => {
+    let r = observeAll(record(), [
+      [state("established", null, ME), t(1)],
+      [
+        participants(
+          participant({ id: ME, sequence: 1, sharingScreen: "bot-screen" }),
+          participant({ id: "alice", sequence: 2, sharingScreen: "a-1" }),
+        ),
+        t(2),
+      ],
+    ]);
+    assert.deepEqual(mediaHostView(r).screenSharer, { participantId: "alice", sourceId: "a-1" });
+    // A hand-over half seen: Bob's newer entry sends while Alice's older one still does.
+    r = observeAll(r, [[participants(participant({ id: "bob", sequence: 4, sharingScreen: "b-1" })), t(3)]]);
+    assert.deepEqual(mediaHostView(r).screenSharer, { participantId: "bob", sourceId: "b-1" });
+    r = observeAll(r, [
+      [
+        participants(
+          participant({ id: "bob", sequence: 5, left: true, sharingScreen: null }),
+          participant({ id: "alice", sequence: 6, sharingScreen: null }),
+        ),
+        t(4),
+      ],
+    ]);
+    assert.equal(mediaHostView(r).screenSharer, null, "our own bot's share is not the meeting's");
+  });
+
   it("carries nothing of the record beyond what the media host acts on", () => {
-    assert.deepEqual(Object.keys(mediaHostView(record())).sort(), ["inLobby", "resultInfo", "state"]);
+    assert.deepEqual(Object.keys(mediaHostView(record())).sort(), ["inLobby", "resultInfo", "screenSharer", "state"]);
   });
 });
