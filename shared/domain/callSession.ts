@@ -110,8 +110,12 @@ export function presentParticipants(session: CallSessionState): Participant[] {
   return session.participants.filter((p) => !p.left);
 }
 
-/** Who ended a call, for the call detail record. */
-export type EndedBy = "device" | "meeting" | "gateway";
+/** Who ended a call, for the call detail record: an operator is someone hanging it up through the admin API. */
+export type EndedBy = "device" | "meeting" | "gateway" | "operator";
+
+/** How the device dialed (media-host/domain/dialString.ts): through the IVR, or straight to the meeting. */
+export type DialForm = "ivr" | "direct" | "direct-by-domain";
+export const DIAL_FORMS: readonly DialForm[] = ["ivr", "direct", "direct-by-domain"];
 
 /** The call detail record: one per room-system call, kept after the call ends. */
 export interface CallSessionRecord extends CallSessionState {
@@ -128,6 +132,13 @@ export interface CallSessionRecord extends CallSessionState {
   readonly meetingId: string;
   readonly organizerId: string;
   readonly joinAsGuest: boolean;
+  /** The meeting's subject when the join resolved it (absent on records written before it was kept). */
+  readonly meetingSubject?: string | null;
+  /** How the device dialed, when its media host said so (absent or null otherwise). */
+  readonly dialForm?: DialForm | null;
+  /** The device's address as its media host saw it (IP:port), when the host said so. */
+  readonly deviceAddress?: string | null;
+  /** Phases: the bot's call created, Graph said established (the device answered in the meeting), ended. */
   readonly createdAt: string;
   readonly establishedAt: string | null;
   readonly endedAt: string | null;
@@ -142,6 +153,19 @@ export interface CallSessionRecord extends CallSessionState {
    * pool: claimed once (so one instance leaves the meeting), done once the bot has left.
    */
   readonly reap?: { readonly claimedAt: string; readonly leftMeetingAt: string | null } | null;
+}
+
+/**
+ * How an ended call went, for call history: "connected" once it was established in the
+ * meeting, "not-connected" when it ended before (refused, not let in from the lobby,
+ * failed on the way); null while it is live.
+ */
+export type CallOutcome = "connected" | "not-connected";
+export const CALL_OUTCOMES: readonly CallOutcome[] = ["connected", "not-connected"];
+
+export function callOutcome(record: Pick<CallSessionRecord, "endedAt" | "establishedAt">): CallOutcome | null {
+  if (record.endedAt === null) return null;
+  return record.establishedAt === null ? "not-connected" : "connected";
 }
 
 /** Applies an observation and stamps the phase timestamps it implies. */
@@ -173,4 +197,49 @@ export function mediaHostView(record: CallSessionRecord): {
   resultInfo: ResultInfo | null;
 } {
   return { state: record.state, inLobby: isInLobby(record), resultInfo: record.resultInfo };
+}
+
+/** One line of the live-calls list or the call history: what an operator looks a call up by. */
+export interface CallSummary {
+  readonly callId: string;
+  readonly callChainId: string | null;
+  readonly tenantId: string;
+  readonly meetingId: string;
+  readonly meetingSubject: string | null;
+  readonly vtcId: string;
+  readonly displayName: string;
+  readonly deviceAddress: string | null;
+  readonly dialForm: DialForm | null;
+  readonly mediaHostId: string;
+  readonly state: CallState;
+  readonly inLobby: boolean;
+  readonly createdAt: string;
+  readonly establishedAt: string | null;
+  readonly endedAt: string | null;
+  readonly endedBy: EndedBy | null;
+  readonly endReason: string | null;
+  readonly outcome: CallOutcome | null;
+}
+
+export function callSummary(record: CallSessionRecord): CallSummary {
+  return {
+    callId: record.callId,
+    callChainId: record.callChainId,
+    tenantId: record.tenantId,
+    meetingId: record.meetingId,
+    meetingSubject: record.meetingSubject ?? null,
+    vtcId: record.vtcId,
+    displayName: record.displayName,
+    deviceAddress: record.deviceAddress ?? null,
+    dialForm: record.dialForm ?? null,
+    mediaHostId: record.mediaHostId,
+    state: record.state,
+    inLobby: isInLobby(record),
+    createdAt: record.createdAt,
+    establishedAt: record.establishedAt,
+    endedAt: record.endedAt,
+    endedBy: record.endedBy,
+    endReason: record.endReason,
+    outcome: callOutcome(record),
+  };
 }
