@@ -4,6 +4,9 @@ import { after, before, describe, it } from "node:test";
 import type { BusMessage } from "../../shared/bus/messageBus.js";
 import { processBus } from "../../functions/adapters/bus/processBus.js";
 import { controlPlane } from "../../functions/controlPlane.js";
+import { CosmosCallSessionRepository } from "../../functions/adapters/cosmos/cosmosCallSessionRepository.js";
+import { openCosmosStore } from "../../functions/adapters/cosmos/cosmosStore.js";
+import { type CallSessionRecord, INITIAL_CALL_SESSION } from "../../shared/domain/callSession.js";
 import { AuthorizationError } from "../../shared/errors.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { adminApi, type EnabledMeeting, enabledMeeting, holdLease } from "../support/onboarding.js";
@@ -279,6 +282,56 @@ describe("call history", () => {
     assert.ok(!notConnected.items.some((c) => [...endedA, ...endedB].includes(c.callId)), "these calls all connected");
     const before = await allPages(`state=ended&to=${encodeURIComponent(from)}&tenant=${meetingD.tenant.tenantId}`);
     assert.deepEqual(before.items, [], "nothing of tenant B started before the window");
+  });
+
+  it("walks the window's days newest first, one day partition at a time, across empty days", async () => {
+    // Calls that started on earlier days, written through the repository as the control plane writes them.
+    const store = await openCosmosStore({
+      endpoint: stack.cosmosEndpoint,
+      key: stack.settings.COSMOS_KEY,
+      databaseId: stack.settings.COSMOS_DATABASE ?? "cvi",
+    });
+    const repository = new CosmosCallSessionRepository(store);
+    const tenantId = randomUUID();
+    const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000);
+    const ids: string[] = [];
+    for (const days of [5, 3, 3, 1]) {
+      const callId = randomUUID();
+      const createdAt = daysAgo(days).toISOString();
+      const record: CallSessionRecord = {
+        ...INITIAL_CALL_SESSION,
+        callId,
+        tenantId,
+        mediaHostId: HOST,
+        mediaHostEpoch: 1,
+        deviceCallId: `sip-${callId}`,
+        displayName: `Old ${days}`,
+        vtcId: "1234567890",
+        meetingId: "old-meeting",
+        organizerId: randomUUID(),
+        joinAsGuest: true,
+        createdAt,
+        establishedAt: null,
+        endedAt: null,
+        endedBy: null,
+        endReason: null,
+        deliveredDigest: null,
+      };
+      await repository.create(record);
+      await repository.update(callId, (r) => ({ ...r, endedAt: createdAt, endedBy: "device", endReason: "BYE" }));
+      ids.push(callId);
+    }
+    const week = await allPages(`state=ended&tenant=${tenantId}&from=${encodeURIComponent(daysAgo(6).toISOString())}&top=1`);
+    assert.deepEqual(
+      week.items.map((c) => c.callId),
+      [ids[3], ids[2], ids[1], ids[0]],
+    );
+    assert.ok(week.items.every((c) => c.outcome === "not-connected"), "never established: not connected");
+    const twoDays = await allPages(`state=ended&tenant=${tenantId}&from=${encodeURIComponent(daysAgo(2).toISOString())}`);
+    assert.deepEqual(
+      twoDays.items.map((c) => c.callId),
+      [ids[3]],
+    );
   });
 
   it("refuses a forged, garbled or re-filtered continuation token with a 400 problem", async () => {

@@ -116,24 +116,26 @@ export class CosmosCallSessionRepository implements CallSessionRepository {
       ["outcome", "@outcome", query.outcome],
       ["endReason", "@reason", query.endReason],
     ] as const;
-    const spec = {
+    const spec = (day: string) => ({
       query:
-        "SELECT * FROM c WHERE c.createdAt >= @from AND c.createdAt < @to" +
+        // The day is the partition key, named in the filter as well: the query stays in its partition whatever the client does with the option.
+        "SELECT * FROM c WHERE c.day = @day AND c.createdAt >= @from AND c.createdAt < @to" +
         filters.map(([field, name, value]) => (value === undefined ? "" : ` AND c.${field} = ${name}`)).join("") +
         " ORDER BY c.createdAt DESC",
       parameters: [
         { name: "@from", value: query.from.toISOString() },
         { name: "@to", value: query.to.toISOString() },
+        { name: "@day", value: day },
         ...filters.filter(([, , value]) => value !== undefined).map(([, name, value]) => ({ name, value: value as string })),
       ],
-    };
+    });
     const items: CallSummary[] = [];
     for (let i = days.indexOf(start.d ?? ""); i >= 0 && i < days.length; i++) {
       const day = days[i]!;
       let continuation = day === start.d ? start.c : null;
       do {
         const page = await this.#store.callHistory.items
-          .query<HistoryDocument>(spec, {
+          .query<HistoryDocument>(spec(day), {
             partitionKey: day,
             maxItemCount: want - items.length,
             ...(continuation ? { continuationToken: continuation } : {}),
