@@ -46,7 +46,7 @@ export function parseCallListRequest(query: { get(name: string): string | null; 
   const time = (name: "from" | "to"): Date | undefined => {
     const value = query.get(name);
     if (value === null) return undefined;
-    const at = ISO_DATE_TIME.test(value) ? new Date(value) : undefined;
+    const at = ISO_DATE_TIME.test(value) && isRealDateTime(value) ? new Date(value) : undefined;
     if (at === undefined || Number.isNaN(at.getTime())) {
       issues.push({ field: name, message: `${name} must be an ISO 8601 date and time with a zone, e.g. 2026-12-07T09:00:00Z` });
       return undefined;
@@ -87,6 +87,13 @@ export function parseCallListRequest(query: { get(name: string): string | null; 
     ...(reason ? { endReason: reason } : {}),
   };
   return { state: "ended", query: continuationToken ? undefined : historyQuery, named, top, ...(continuationToken ? { continuationToken } : {}) };
+}
+
+/** Date would roll 2026-02-30 over into March: a date-time must name a real day and time. */
+function isRealDateTime(value: string): boolean {
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = (value.match(/\d+/g) ?? []).slice(0, 6).map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59;
 }
 
 interface TokenBody {
