@@ -14,7 +14,7 @@ import {
 import { MEDIA_HOST_LOST } from "../../shared/domain/pool.js";
 import { parseOrThrow } from "../../shared/domain/validation.js";
 import { refuse, type ResolutionRefusal } from "../../shared/domain/resolution.js";
-import { AuthorizationError, ConflictError, ConsentMissingError, NotFoundError } from "../../shared/errors.js";
+import { AuthorizationError, ConflictError, ConsentMissingError, NotFoundError, ValidationError } from "../../shared/errors.js";
 import type { CallControl, CallSessionRepository, JoinedCall, Page } from "../ports.js";
 import type { CallHistoryTokens, CallListRequest } from "./callQueries.js";
 import { type CallEvent, readCallEvents, commsNotificationsSchema, toParticipant, toStateObservation } from "./callNotifications.js";
@@ -81,6 +81,8 @@ export type JoinOutcome =
 export type CallNamed = (call: { readonly callId: string; readonly callChainId: string | null }) => void;
 
 export const CALL_UPDATED = "call.updated";
+/** What a call id looks like (Graph's are GUIDs): anything else is refused before it reaches the database. */
+const CALL_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** A reaper's claim on a call older than this is taken over (its instance died before the bot left). */
 const REAP_CLAIM_TIMEOUT_IN_MS = 10_000;
 
@@ -294,6 +296,8 @@ export class CallService {
 
   /** One call's record, if the scope may see it (another tenant's call is refused, not hidden). */
   async show(callId: string, scope: CallScope) {
+    if (!CALL_ID.test(callId))
+      throw new ValidationError([{ field: "callId", message: "callId must be a call's id: 1-128 letters, digits, '.', '_', ':' or '-'" }]);
     const session = await this.sessions.get(callId);
     if (!session) throw new NotFoundError(`call ${callId} is not known`);
     requireInScope(scope, session.value.tenantId);

@@ -20,6 +20,10 @@ registerHttpRoute({
   doc: {
     summary: "A call's detail record",
     tag: "Calls",
-    responses: { 200: { description: "The call record", schema: "CallRecord" }, 404: { description: "No such call" } },
+    responses: {
+      200: { description: "The call record", schema: "CallRecord" },
+      400: { description: "Not a call id (callId)" },
+      404: { description: "No such call" },
+    },
   },
 });

@@ -28,6 +28,7 @@ registerHttpRoute({
     tag: "Calls",
     responses: {
       200: { description: "Hung up: the ended call record", schema: "CallRecord" },
+      400: { description: "Not a call id (callId)" },
       404: { description: "No such call" },
       409: { description: "The call has ended already (code call-ended; the detail says when, by whom and why)" },
     },

@@ -213,8 +213,18 @@ describe("one call's record", () => {
     assert.equal(r.deliveredDigest, undefined, "internal bookkeeping stays inside");
   });
 
-  it("an unknown call is a 404 problem", async () => {
+  it("an unknown call is a 404 problem; what cannot be a call id is a 400 naming callId, for show and hang-up alike", async () => {
     assertProblem(await adminApi(stack, "GET", `/v1/calls/${randomUUID()}`), 404);
+    for (const id of ["a%23b", "a%5Cb", "%20", "x".repeat(129), "%E2%82%AC", "a%3Fb"]) {
+      for (const [method, path] of [
+        ["GET", `/v1/calls/${id}`],
+        ["POST", `/v1/calls/${id}/hangup`],
+      ] as const) {
+        const res = await adminApi(stack, method, path);
+        assertProblem(res, 400);
+        assert.equal(res.json.errors[0].field, "callId", `${method} ${path}`);
+      }
+    }
   });
 });
 
@@ -326,7 +336,10 @@ describe("call history", () => {
       week.items.map((c) => c.callId),
       [ids[3], ids[2], ids[1], ids[0]],
     );
-    assert.ok(week.items.every((c) => c.outcome === "not-connected"), "never established: not connected");
+    assert.ok(
+      week.items.every((c) => c.outcome === "not-connected"),
+      "never established: not connected",
+    );
     const twoDays = await allPages(`state=ended&tenant=${tenantId}&from=${encodeURIComponent(daysAgo(2).toISOString())}`);
     assert.deepEqual(
       twoDays.items.map((c) => c.callId),
