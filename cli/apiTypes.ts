@@ -85,6 +85,7 @@ export interface CallSummary {
   readonly state: string;
   readonly inLobby: boolean;
   readonly createdAt: string;
+  readonly lobbyAt: string | null;
   readonly establishedAt: string | null;
   readonly endedAt: string | null;
   readonly endedBy: string | null;
@@ -102,7 +103,9 @@ export interface MediaStreamQuality {
 }
 
 /** One call's record (GET /v1/calls/{id}). */
-export interface CallRecord extends Omit<CallSummary, "inLobby" | "outcome"> {
+export interface CallRecord extends Omit<CallSummary, "inLobby" | "outcome" | "lobbyAt"> {
+  /** Absent when it never waited in the lobby. */
+  readonly lobbyAt?: string;
   readonly mediaHostEpoch: number;
   readonly deviceCallId: string;
   readonly organizerId: string;

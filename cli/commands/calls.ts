@@ -83,6 +83,7 @@ function callText(call: CallRecord, now: Date): string {
     ["JoinedAs", call.joinAsGuest ? "guest" : "the app (authenticated)"],
     ["State", call.state],
     ["Created", `${seconds(call.createdAt)} (${relative(call.createdAt, now)})`],
+    ...(call.lobbyAt ? [["Lobby", `${seconds(call.lobbyAt)} (+${between(call.createdAt, call.lobbyAt)})`] as const] : []),
     ["Established", call.establishedAt ? `${seconds(call.establishedAt)} (+${between(call.createdAt, call.establishedAt)})` : "never"],
     ["Ended", call.endedAt ? `${seconds(call.endedAt)} (+${between(call.createdAt, call.endedAt)})` : "live"],
     ["EndedBy", call.endedBy],

@@ -138,8 +138,9 @@ export interface CallSessionRecord extends CallSessionState {
   readonly dialForm?: DialForm | null;
   /** The device's address as its media host saw it (IP:port), when the host said so. */
   readonly deviceAddress?: string | null;
-  /** Phases: the bot's call created, Graph said established (the device answered in the meeting), ended. */
+  /** Phases: the bot's call created, first seen waiting in the lobby (absent if never), established in the meeting, ended. */
   readonly createdAt: string;
+  readonly lobbyAt?: string;
   readonly establishedAt: string | null;
   readonly endedAt: string | null;
   readonly endedBy: EndedBy | null;
@@ -175,10 +176,13 @@ export function observeCall(record: CallSessionRecord, observation: CallObservat
   // Stamped whenever an "established" is seen, even late (after "terminated"), so arrival order does not matter.
   const sawEstablished = next.state === "established" || (observation.kind === "state" && observation.state === "established");
   const establishedAt = record.establishedAt ?? (sawEstablished ? at : null);
+  // Only set once seen, so records that never waited (and those written before it was kept) do not change.
+  const lobbyAt = record.lobbyAt ?? (isInLobby(next) ? at : undefined);
   const ended = next.state === "terminated" && record.endedAt === null;
   return {
     ...record,
     ...next,
+    ...(lobbyAt ? { lobbyAt } : {}),
     establishedAt,
     endedAt: ended ? at : record.endedAt,
     endedBy: ended ? (record.endedBy ?? "meeting") : record.endedBy,
@@ -214,6 +218,7 @@ export interface CallSummary {
   readonly state: CallState;
   readonly inLobby: boolean;
   readonly createdAt: string;
+  readonly lobbyAt: string | null;
   readonly establishedAt: string | null;
   readonly endedAt: string | null;
   readonly endedBy: EndedBy | null;
@@ -236,6 +241,7 @@ export function callSummary(record: CallSessionRecord): CallSummary {
     state: record.state,
     inLobby: isInLobby(record),
     createdAt: record.createdAt,
+    lobbyAt: record.lobbyAt ?? null,
     establishedAt: record.establishedAt,
     endedAt: record.endedAt,
     endedBy: record.endedBy,

@@ -213,6 +213,22 @@ describe("one call's record", () => {
     assert.equal(r.deliveredDigest, undefined, "internal bookkeeping stays inside");
   });
 
+  it("a call that waited in the lobby has that phase between created and established; the live list says it waits", async () => {
+    const lobby = await enabledMeeting(stack, { subject: "Lobby", lobbyScope: "organization" });
+    const callId = await join(lobby, { name: "Guest room" });
+    await settle();
+    const waiting = (await adminApi(stack, "GET", `/v1/calls?tenant=${lobby.tenant.tenantId}`)).json.value[0];
+    assert.equal(waiting.callId, callId);
+    assert.equal(waiting.inLobby, true);
+    assert.ok(waiting.lobbyAt);
+    stack.graph.admitFromLobby(callId);
+    await settle();
+    const r = (await adminApi(stack, "GET", `/v1/calls/${callId}`)).json;
+    assert.equal(r.lobbyAt, waiting.lobbyAt, "the first time seen waiting stays");
+    assert.ok(Date.parse(r.createdAt) <= Date.parse(r.lobbyAt) && Date.parse(r.lobbyAt) <= Date.parse(r.establishedAt));
+    await deviceHangsUp(callId);
+  });
+
   it("an unknown call is a 404 problem; what cannot be a call id is a 400 naming callId, for show and hang-up alike", async () => {
     assertProblem(await adminApi(stack, "GET", `/v1/calls/${randomUUID()}`), 404);
     for (const id of ["a%23b", "a%5Cb", "%20", "x".repeat(129), "%E2%82%AC", "a%3Fb"]) {

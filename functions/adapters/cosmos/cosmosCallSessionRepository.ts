@@ -17,10 +17,14 @@ const mapping: DocumentMapping<CallSessionRecord> = {
 /** A history entry: the call's summary under the UTC day it started (the partition key). */
 type HistoryDocument = CallSummary & { readonly id: string; readonly day: string };
 
+// An ended call is over for whoever reads history, whatever Graph's last state said (a late
+// "terminated" after the device's BYE then rewrites nothing).
 const historyDocument = (record: CallSessionRecord): HistoryDocument => ({
   id: record.callId,
   day: record.createdAt.slice(0, 10),
   ...callSummary(record),
+  state: "terminated",
+  inLobby: false,
 });
 
 const HISTORY_PAGE_DEFAULT = 50;
