@@ -136,12 +136,17 @@ export interface JoinedCall {
   readonly callChainId: string | null;
 }
 
+/** The bot's part in the meeting's screen share (Graph's screenSharingRole): it may send content only as sharer. */
+export type ScreenSharingRole = "viewer" | "sharer";
+
 export interface CallControl {
   /** Creates the bot's call; Graph's answer names the call, our participant and the call's callChainId (null when it does not). */
   join(request: JoinMeetingRequest): Promise<JoinedCall>;
   /** Leaves the call (our leg only); a call that is gone already is not an error. */
   leave(tenantId: string, callId: string): Promise<void>;
   keepAlive(tenantId: string, callId: string): Promise<void>;
+  /** Takes (sharer) or gives up (viewer) the meeting's screen share for the bot (Graph's changeScreenSharingRole; app-hosted media only). */
+  changeScreenSharingRole(tenantId: string, callId: string, role: ScreenSharingRole): Promise<void>;
   /** Reports a device's media quality for the call (Graph's logTeleconferenceDeviceQuality). */
   logDeviceQuality(tenantId: string, body: Record<string, unknown>): Promise<void>;
   /** The call as Graph has it now (state and roster), to catch up on notifications that came before we knew the call. */

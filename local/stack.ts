@@ -1,3 +1,4 @@
+import { portalListener } from "./portalServer.js";
 import { randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -110,6 +111,12 @@ export interface LocalStackOptions {
   readonly logSink?: (level: LogLevel, line: string) => void;
   /** Extra or overriding app settings (e.g. SERVICE_DOMAIN). */
   readonly settings?: Readonly<Record<string, string>>;
+  /**
+   * The web portal (portal/dist, which scripts/setup.sh builds) on loopback, with its
+   * /config.json and /api passed through to the Functions (same origin, as Static Web Apps
+   * links a Function App).
+   */
+  readonly portal?: { readonly port?: number; readonly directory?: string };
 }
 
 export interface LocalMediaHostOptions {
@@ -156,6 +163,8 @@ export interface LocalStack {
   readonly address: string;
   /** The meeting emulator's media and page, when asked for: `pageUrl(meetingId)` is where a person joins. */
   readonly meetingMedia: { readonly server: MeetingMediaServer; readonly url: string; pageUrl(meetingId: string): string } | undefined;
+  /** The web portal's URL, when `portal` asked for it. */
+  readonly portalUrl: string | undefined;
   /** The media host, when asked for: its SIP and health ports. */
   readonly mediaHost: LocalHost | undefined;
   /** The pool's hosts, by id, when asked for. */
@@ -191,6 +200,8 @@ const SERVICE_BUS_APP_ID = "80369ed6-5f11-4dd9-bef3-692475845e77";
 const SERVICE_BUS_AUDIENCE = "https://servicebus.azure.net";
 const SERVICE_BUS_QUEUE = "media-host-events";
 const EDGE_APP_ID = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b";
+/** The web portal's app registration (a single-page app: no secret, PKCE). */
+const PORTAL_APP_ID = "7b8c9d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e";
 const LOCAL_MEDIA_HOST_ID = "local-media-host";
 /** What the gateway's bot app asks tenants to consent to. */
 export const BOT_APP_PERMISSIONS = [
@@ -313,6 +324,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               // gone already (the meeting ended)
             }
           },
+          screenSharingStarted: (meetingId, participantId) => graph.startScreenSharing(meetingId, participantId),
+          screenSharingStopped: (meetingId, participantId) => graph.stopScreenSharing(meetingId, participantId),
           botMediaFailed: (callId, reason) => graph.dropBotForMedia(callId, reason),
         },
       });
@@ -556,6 +569,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await edge.start();
     }
     const functionsUrl = `http://${HOST}:${functionsHttp.port}`;
+    let portalUrl: string | undefined;
+    if (options.portal) {
+      const portalHttp = await bind(false, options.portal.port ?? 0, "the portal");
+      portalUrl = `http://${HOST}:${portalHttp.port}`;
+      portalHttp.serve(
+        portalListener({
+          directory: options.portal.directory ?? "portal/dist",
+          functionsUrl,
+          config: {
+            apiBaseUrl: `/${routePrefix}/v1`,
+            authority: `${entra.origin}/organizations`,
+            knownAuthorities: [new URL(entra.origin).host],
+            clientId: PORTAL_APP_ID,
+            scopes: [`${ADMIN_API_APP_ID_URI}/.default`],
+          },
+        }),
+      );
+    }
     return {
       functionsUrl,
       adminApiUrl: `${functionsUrl}/${routePrefix}`,
@@ -565,6 +596,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       entra,
       graph,
       meetingMedia,
+      portalUrl,
       mediaHost,
       poolHosts,
       edge,

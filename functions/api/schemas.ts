@@ -206,6 +206,17 @@ export const schemas: Record<string, Schema> = {
       deviceAddress: { type: ["string", "null"], maxLength: 100, description: "The device's address as the host saw it, IP:port (optional)" },
     },
   },
+  ScreenSharingRole: {
+    type: "object",
+    required: ["role"],
+    additionalProperties: false,
+    properties: {
+      role: {
+        enum: ["viewer", "sharer"],
+        description: "sharer: the bot's content video is the meeting's screen share (whoever shared stops); viewer: it gives the share up",
+      },
+    },
+  },
   MediaStreamQuality: {
     type: "object",
     required: ["kind", "packetsSent", "packetsReceived", "packetsLost", "jitterMs", "roundTripMs"],

@@ -15,7 +15,7 @@ import { MEDIA_HOST_LOST } from "../../shared/domain/pool.js";
 import { parseOrThrow } from "../../shared/domain/validation.js";
 import { refuse, type ResolutionRefusal } from "../../shared/domain/resolution.js";
 import { AuthorizationError, ConflictError, ConsentMissingError, NotFoundError, ValidationError } from "../../shared/errors.js";
-import type { CallControl, CallSessionRepository, JoinedCall, Page } from "../ports.js";
+import type { CallControl, CallSessionRepository, JoinedCall, Page, ScreenSharingRole } from "../ports.js";
 import type { CallHistoryTokens, CallListRequest } from "./callQueries.js";
 import { type CallEvent, readCallEvents, commsNotificationsSchema, toParticipant, toStateObservation } from "./callNotifications.js";
 import type { ConsentService } from "./consentService.js";
@@ -61,6 +61,10 @@ const joinRequestSchema = z.strictObject({
   // Optional, for the call list: hosts that do not send them leave them null.
   dialForm: z.enum(["ivr", "direct", "direct-by-domain"], { error: "dialForm must be ivr, direct or direct-by-domain" }).nullish(),
   deviceAddress: z.string().max(100, "deviceAddress must be at most 100 characters").nullish(),
+});
+
+const screenSharingRoleSchema = z.strictObject({
+  role: z.enum(["viewer", "sharer"], { error: "role must be viewer or sharer" }),
 });
 
 export type JoinOutcome =
@@ -267,6 +271,25 @@ export class CallService {
       .logDeviceQuality(value.tenantId, body)
       .catch((e: Error) => this.options.log(`reporting the quality of ${callLabel(value)} failed: ${e.message}`.slice(0, 400)));
     return value;
+  }
+
+  /**
+   * The media host's bot takes (sharer) or gives up (viewer) the meeting's screen share, before it
+   * sends content or after it stops. Graph's role is a state: asking twice for the same role is the
+   * same as asking once. An ended call is refused (409); one Graph no longer knows is 404.
+   */
+  async changeScreenSharingRole(
+    callId: string,
+    input: unknown,
+    options: { readonly about?: CallNamed } = {},
+  ): Promise<{ readonly callId: string; readonly role: ScreenSharingRole }> {
+    const { role } = parseOrThrow(screenSharingRoleSchema, input);
+    const session = await this.sessions.get(callId);
+    if (!session) throw new NotFoundError(`no call ${callId}`);
+    options.about?.(session.value);
+    if (session.value.endedAt) throw new ConflictError(`call ${callId} has ended: it can no longer share`);
+    await this.calls.changeScreenSharingRole(session.value.tenantId, callId, role);
+    return { callId, role };
   }
 
   /**

@@ -25,6 +25,7 @@ import "./callsGet.js";
 import "./callsList.js";
 import "./callsHangUp.js";
 import "./callsQuality.js";
+import "./callsScreenSharingRole.js";
 import "./graphCallNotifications.js";
 import "./graphChangeNotifications.js";
 import "./graphLifecycleNotifications.js";

@@ -9,7 +9,7 @@
  * `TCP/BFCP` to a UDP port), and splices the answer back.
  */
 
-export type BfcpTransport = "udp" | "tcp";
+export type BfcpTransportKind = "udp" | "tcp";
 
 export interface BfcpOffer {
   /** The m-line's index in the offer (answers keep the order). */
@@ -17,7 +17,7 @@ export interface BfcpOffer {
   readonly proto: string;
   readonly port: number;
   /** UDP/BFCP or TCP/BFCP; undefined for TLS and DTLS, which we decline. */
-  readonly transport?: BfcpTransport;
+  readonly transport?: BfcpTransportKind;
   readonly floorctrl: readonly ("c-only" | "s-only" | "c-s")[];
   readonly confId?: number;
   readonly userId?: number;
@@ -42,7 +42,7 @@ export function readBfcpOffer(section: readonly string[], index: number): BfcpOf
   if (!isBfcpSection(section)) return undefined;
   const [, portText = "0", proto = ""] = (section[0] ?? "").replace(/^m=/, "").trim().split(/\s+/);
   const upper = proto.toUpperCase();
-  const transport: BfcpTransport | undefined = upper === "UDP/BFCP" ? "udp" : upper === "TCP/BFCP" ? "tcp" : undefined;
+  const transport: BfcpTransportKind | undefined = upper === "UDP/BFCP" ? "udp" : upper === "TCP/BFCP" ? "tcp" : undefined;
   const floorctrl: ("c-only" | "s-only" | "c-s")[] = [];
   const floors: { floorId: number; labels: string[] }[] = [];
   let confId: number | undefined;
@@ -117,7 +117,7 @@ export interface BfcpAnswerOptions {
 
 export interface BfcpAnswer {
   readonly lines: readonly string[];
-  readonly transport: BfcpTransport;
+  readonly transport: BfcpTransportKind;
   /** The version to speak first (the device's highest of those we speak); replies follow each request's own. */
   readonly version: 1 | 2;
   readonly confId: number;

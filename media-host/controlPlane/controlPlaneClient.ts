@@ -116,6 +116,21 @@ export class ControlPlaneClient {
       throw new ControlPlaneUnavailableError(`reporting the quality of call ${callId}: the control plane answered ${answer.status}`);
   }
 
+  /**
+   * The bot takes (sharer) or gives up (viewer) the meeting's screen share: Teams forwards the bot's content video
+   * only while it is the sharer. The same role twice changes nothing. A call the control plane no longer knows
+   * (404) or that has ended (409) throws like an unreachable control plane: there is no share to take.
+   */
+  async changeScreenSharingRole(callId: string, role: "viewer" | "sharer", options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+    const answer = await this.#send("PUT", `/v1/calls/${encodeURIComponent(callId)}/screenSharingRole`, { role }, options.abortSignal);
+    if (answer.status !== 200) {
+      const detail = (answer.body as { detail?: string } | undefined)?.detail;
+      throw new ControlPlaneUnavailableError(
+        `changing the screen sharing role of call ${callId} to ${role}: the control plane answered ${answer.status}${detail ? `: ${detail}` : ""}`,
+      );
+    }
+  }
+
   /** Takes (epoch null) or renews this host's lease in the pool. A refusal says what to do; an unreachable control plane throws. */
   async renewLease(request: LeaseRequest, options: { abortSignal?: AbortSignal } = {}): Promise<LeaseAnswer> {
     const answer = await this.#send("PUT", `/v1/pool/hosts/${encodeURIComponent(this.#mediaHostId)}/lease`, request, options.abortSignal);

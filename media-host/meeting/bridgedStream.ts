@@ -1,6 +1,7 @@
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import type { RemoteInfo, Socket } from "node:dgram";
 import type { MediaStreamTrack, RTCRtpSender, RtpPacket } from "werift";
-import { isRtcp, rtpPayloadType, writeFir, writePli } from "./rtcp.js";
+import { isRtcp, keyframeRequestPacket, rtpPayloadType } from "./rtcp.js";
+import { bindUdpSocket, closeUdpSocket } from "./udpSocket.js";
 
 /** How many outgoing RTP headers may be in flight at once: a dgram send keeps its buffers until it completes. */
 const HEADER_RING = 64;
@@ -81,15 +82,7 @@ export class BridgedStream {
   }
 
   static async open(kind: "audio" | "video", address: string): Promise<BridgedStream> {
-    const socket = createSocket("udp4");
-    await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(0, address, () => {
-        socket.off("error", reject);
-        resolve();
-      });
-    });
-    return new BridgedStream(kind, socket);
+    return new BridgedStream(kind, await bindUdpSocket(address));
   }
 
   get port(): number {
@@ -156,14 +149,9 @@ export class BridgedStream {
     const remote = this.#remote;
     const deviceSsrc = this.deviceSsrc;
     if (!remote || deviceSsrc === 0) return;
-    // Requests are rare (rate-limited): a fresh buffer each keeps sends independent.
-    const packet = Buffer.allocUnsafe(20);
-    const length =
-      kind === "pli"
-        ? writePli(packet, this.ssrcTowardsDevice, deviceSsrc)
-        : writeFir(packet, this.ssrcTowardsDevice, deviceSsrc, ++this.#firSequence);
-    if (this.#connectedTo === remote) this.#socket.send(packet.subarray(0, length));
-    else if (this.#connectedTo === undefined) this.#socket.send(packet.subarray(0, length), remote.port, remote.address);
+    const packet = keyframeRequestPacket(kind, this.ssrcTowardsDevice, deviceSsrc, ++this.#firSequence);
+    if (this.#connectedTo === remote) this.#socket.send(packet);
+    else if (this.#connectedTo === undefined) this.#socket.send(packet, remote.port, remote.address);
   }
 
   /**
@@ -193,13 +181,7 @@ export class BridgedStream {
   close(): Promise<void> {
     this.#towardsMeeting = undefined;
     this.#sender = undefined;
-    return new Promise((resolve) => {
-      try {
-        this.#socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+    return closeUdpSocket(this.#socket);
   }
 
   #fromRtpengine(packet: Buffer, from: RemoteInfo): void {

@@ -1,8 +1,9 @@
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import type { RemoteInfo, Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
 import type { RTCRtpSender, RtpPacket } from "werift";
 import { ContentSwitch } from "../domain/contentSwitch.js";
-import { findKeyframeRequest, isRtcp, rtpPayloadType, writeFir, writePli } from "./rtcp.js";
+import { findKeyframeRequest, isRtcp, keyframeRequestPacket, rtpPayloadType } from "./rtcp.js";
+import { bindUdpSocket, closeUdpSocket } from "./udpSocket.js";
 
 export type ContentPresenter = "device" | "meeting" | undefined;
 
@@ -55,15 +56,7 @@ export class ContentBridge extends EventEmitter<ContentBridgeEvents> {
   }
 
   static async open(address: string): Promise<ContentBridge> {
-    const socket = createSocket("udp4");
-    await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(0, address, () => {
-        socket.off("error", reject);
-        resolve();
-      });
-    });
-    return new ContentBridge(socket);
+    return new ContentBridge(await bindUdpSocket(address));
   }
 
   get port(): number {
@@ -133,24 +126,14 @@ export class ContentBridge extends EventEmitter<ContentBridgeEvents> {
   /** Asks the device for a content keyframe over RTCP, on the slides m-line. */
   sendKeyframeRequest(kind: "pli" | "fir"): void {
     if (!this.#remote || this.#deviceSsrc === 0) return;
-    const packet = Buffer.allocUnsafe(20);
-    const length =
-      kind === "pli"
-        ? writePli(packet, this.ssrcTowardsDevice, this.#deviceSsrc)
-        : writeFir(packet, this.ssrcTowardsDevice, this.#deviceSsrc, ++this.#firSequence);
-    this.#socket.send(packet.subarray(0, length), this.#remote.port, this.#remote.address);
+    const packet = keyframeRequestPacket(kind, this.ssrcTowardsDevice, this.#deviceSsrc, ++this.#firSequence);
+    this.#socket.send(packet, this.#remote.port, this.#remote.address);
   }
 
   close(): Promise<void> {
     this.#sender = undefined;
     this.removeAllListeners();
-    return new Promise((resolve) => {
-      try {
-        this.#socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+    return closeUdpSocket(this.#socket);
   }
 
   #fromRtpengine(packet: Buffer, from: RemoteInfo): void {

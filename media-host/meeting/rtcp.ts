@@ -56,3 +56,10 @@ export function writeFir(target: Buffer, senderSsrc: number, mediaSsrc: number, 
 export function rtpPayloadType(packet: Buffer): number {
   return packet.length >= 2 ? packet[1]! & 0x7f : -1;
 }
+
+/** A fresh PLI or FIR asking `mediaSsrc` for a keyframe (rare, rate-limited: a buffer each keeps sends independent). */
+export function keyframeRequestPacket(kind: "pli" | "fir", senderSsrc: number, mediaSsrc: number, firSequence: number): Buffer {
+  const packet = Buffer.allocUnsafe(20);
+  const length = kind === "pli" ? writePli(packet, senderSsrc, mediaSsrc) : writeFir(packet, senderSsrc, mediaSsrc, firSequence);
+  return packet.subarray(0, length);
+}

@@ -340,3 +340,53 @@ describe("call quality from media hosts", () => {
     assert.equal(unknown.status, 404);
   });
 });
+
+describe("the bot's screen sharing role", () => {
+  const role = (callId: string, body: unknown, token?: string) => adminApi(stack, "PUT", `/v1/calls/${callId}/screenSharingRole`, body, token);
+
+  it("sharer and viewer go to Graph's changeScreenSharingRole through the SDK: the bot's share in the meeting follows; the same role twice changes nothing", async () => {
+    const meeting = await meetingWithCoordinates();
+    const callId = await join(meeting, "sip-share-1");
+    await settle();
+    const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+    const bot = stack.graph.calls().find((c) => c.id === callId)!;
+    const person = stack.graph.addHumanParticipant(meeting.meetingId, "Megan Bowen");
+
+    const taken = await role(callId, { role: "sharer" }, mediaHost);
+    assert.equal(taken.status, 200, taken.text);
+    assert.deepEqual(taken.json, { callId, role: "sharer" });
+    assert.equal(stack.graph.screenSharer(meeting.meetingId), bot.myParticipantId);
+    const again = await role(callId, { role: "sharer" }, mediaHost);
+    assert.equal(again.status, 200);
+    assert.equal(stack.graph.screenSharer(meeting.meetingId), bot.myParticipantId);
+
+    // A person takes the share over; the bot's viewer then leaves it with them.
+    stack.graph.startScreenSharing(meeting.meetingId, person);
+    assert.equal((await role(callId, { role: "viewer" }, mediaHost)).status, 200);
+    assert.equal(stack.graph.screenSharer(meeting.meetingId), person);
+    assert.equal((await role(callId, { role: "sharer" }, mediaHost)).status, 200);
+    assert.equal((await role(callId, { role: "viewer" }, mediaHost)).status, 200);
+    assert.equal(stack.graph.screenSharer(meeting.meetingId), null);
+  });
+
+  it("bad bodies get problem+json naming what is wrong; admins cannot ask; unknown calls are 404; ended calls 409; nothing changes", async () => {
+    const meeting = await meetingWithCoordinates();
+    const callId = await join(meeting, "sip-share-2");
+    await settle();
+    const mediaHost = await stack.issueToken({ roles: ["CVI.MediaHost"] });
+    for (const body of [{}, { role: "presenter" }, { role: 1 }, { role: "sharer", extra: true }, ["sharer"]]) {
+      const bad = await role(callId, body, mediaHost);
+      assert.equal(bad.status, 400, JSON.stringify(body));
+      assert.match(bad.headers.get("content-type") ?? "", /application\/problem\+json/);
+      assert.match(bad.text, /role|extra|object/);
+    }
+    assert.match((await role(callId, { role: "presenter" }, mediaHost)).text, /role must be viewer or sharer/);
+    assert.equal(stack.graph.screenSharer(meeting.meetingId), null);
+    assert.equal((await role(callId, { role: "sharer" })).status, 403);
+    assert.equal((await role("00000000-0000-4000-8000-000000000000", { role: "sharer" }, mediaHost)).status, 404);
+    assert.equal((await adminApi(stack, "DELETE", `/v1/calls/${callId}?reason=bye`, undefined, mediaHost)).status, 204);
+    const ended = await role(callId, { role: "sharer" }, mediaHost);
+    assert.equal(ended.status, 409, ended.text);
+    assert.equal(stack.graph.screenSharer(meeting.meetingId), null);
+  });
+});

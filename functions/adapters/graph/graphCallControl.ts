@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Call } from "@microsoft/microsoft-graph-types";
 import { readCallChainId } from "../../../shared/domain/callSession.js";
-import type { CallControl, JoinedCall, JoinMeetingRequest } from "../../ports.js";
+import type { CallControl, JoinedCall, JoinMeetingRequest, ScreenSharingRole } from "../../ports.js";
 import { graphFailure, isGraphNotFound, type TenantGraphClients } from "./tenantGraphClients.js";
 
 /** Joins Teams meetings as the bot with application-hosted media, one call per room system. */
@@ -82,6 +82,17 @@ export class GraphCallControl implements CallControl {
       await this.#clients.client(tenantId).api("/communications/calls/logTeleconferenceDeviceQuality").post(body);
     } catch (e) {
       throw graphFailure(e, "log the device's media quality");
+    }
+  }
+
+  async changeScreenSharingRole(tenantId: string, callId: string, role: ScreenSharingRole): Promise<void> {
+    try {
+      await this.#clients
+        .client(tenantId)
+        .api(`/communications/calls/${encodeURIComponent(callId)}/changeScreenSharingRole`)
+        .post({ role });
+    } catch (e) {
+      throw graphFailure(e, `change the screen sharing role of call ${callId} to ${role}`);
     }
   }
 

@@ -584,6 +584,127 @@ describe("bot calls", () => {
   });
 });
 
+describe("screen sharing role", () => {
+  const vbss = (p: Participant) => p.mediaStreams?.find((s) => s.mediaType === "videoBasedScreenSharing");
+  const roles: { meetingId: string; callId: string; role: string }[] = [];
+
+  before(() => {
+    emulator.useMeetingMedia({
+      botJoined: async () => {},
+      botLeft: () => {},
+      botScreenSharingRole: (meetingId, callId, role) => void roles.push({ meetingId, callId, role }),
+    });
+  });
+
+  async function established() {
+    const { meeting } = newMeeting({ lobbyScope: "everyone" });
+    const joined = await join(meeting as OnlineMeeting);
+    await waitFor(() => stateNotes(joined.path).find((n) => n.resourceData.state === "established"), "established");
+    return { meetingId: meeting.id as string, ...joined };
+  }
+
+  const changeRole = (token: string, callId: string, body: unknown) =>
+    graph(token).api(`/communications/calls/${callId}/changeScreenSharingRole`).responseType(ResponseType.RAW).post(body) as Promise<Response>;
+
+  it("sharer: 202, the bot's videoBasedScreenSharing stream sends in the roster every bot gets; a person sharing takes it over; the last sharer wins", async () => {
+    const { meetingId, call, path, token } = await established();
+    const personId = emulator.addHumanParticipant(meetingId, "Megan Bowen");
+    await emulator.idle();
+
+    const taken = await changeRole(token, call.id!, { role: "sharer" });
+    assert.equal(taken.status, 202);
+    assert.equal(await taken.text(), "");
+    assert.equal(emulator.screenSharer(meetingId), call.myParticipantId);
+    assert.deepEqual(roles.at(-1), { meetingId, callId: call.id, role: "sharer" });
+    const sharing = await waitFor(
+      () =>
+        rosterNotes(path).find((n) => n.resourceData.some((p: Participant) => p.id === call.myParticipantId && vbss(p)?.direction === "sendOnly")),
+      "a roster with the bot sharing",
+    );
+    const bot = (sharing.resourceData as Participant[]).find((p) => p.id === call.myParticipantId)!;
+    assert.match(vbss(bot)?.sourceId ?? "", /^\d+$/);
+    assert.equal(vbss((sharing.resourceData as Participant[]).find((p) => p.id === personId)!)?.direction, "receiveOnly");
+    const fetched = (await graph(token).api(`/communications/calls/${call.id}/participants/${call.myParticipantId}`).get()) as Participant;
+    assert.equal(vbss(fetched)?.direction, "sendOnly");
+
+    // Idempotent: the same role again changes nothing and notifies no one.
+    const notesBefore = rosterNotes(path).length;
+    const rolesBefore = roles.length;
+    assert.equal((await changeRole(token, call.id!, { role: "sharer" })).status, 202);
+    await emulator.idle();
+    assert.equal(rosterNotes(path).length, notesBefore);
+    assert.equal(roles.length, rolesBefore);
+
+    // A person on the meeting page shares: the bot becomes a viewer.
+    emulator.startScreenSharing(meetingId, personId);
+    const personShares = await waitFor(
+      () => rosterNotes(path).find((n) => n.resourceData.some((p: Participant) => p.id === personId && vbss(p)?.direction === "sendOnly")),
+      "a roster with the person sharing",
+    );
+    assert.equal(vbss((personShares.resourceData as Participant[]).find((p) => p.id === call.myParticipantId)!)?.direction, "receiveOnly");
+    assert.equal(emulator.screenSharer(meetingId), personId);
+
+    // viewer from a bot that is not sharing leaves the person's share alone; sharer takes it back.
+    assert.equal((await changeRole(token, call.id!, { role: "viewer" })).status, 202);
+    assert.equal(emulator.screenSharer(meetingId), personId);
+    assert.equal((await changeRole(token, call.id!, { role: "sharer" })).status, 202);
+    assert.equal(emulator.screenSharer(meetingId), call.myParticipantId);
+    emulator.stopScreenSharing(meetingId, personId);
+    assert.equal(emulator.screenSharer(meetingId), call.myParticipantId, "a person who no longer shares cannot stop the bot's share");
+    assert.equal((await changeRole(token, call.id!, { role: "viewer" })).status, 202);
+    assert.equal(emulator.screenSharer(meetingId), null);
+    assert.deepEqual(roles.at(-1), { meetingId, callId: call.id, role: "viewer" });
+    const none = await waitFor(
+      () =>
+        rosterNotes(path)
+          .at(-1)
+          ?.resourceData.every((p: Participant) => vbss(p)?.direction === "receiveOnly") && rosterNotes(path).at(-1),
+      "a roster with no one sharing",
+    );
+    assert.equal(none.resourceData.length, 2);
+
+    // The sharer's call ends: no one shares.
+    assert.equal((await changeRole(token, call.id!, { role: "sharer" })).status, 202);
+    await graph(token).api(`/communications/calls/${call.id}`).delete();
+    assert.equal(emulator.screenSharer(meetingId), null);
+  });
+
+  it("bad bodies get Graph's 400 BadRequest; an unknown call 404; a wrong method 405; no media access 403; nothing changes", async () => {
+    const { meetingId, call, token } = await established();
+    const cases: [unknown, RegExp][] = [
+      [{}, /'role' is required/],
+      [{ role: "presenter" }, /'presenter' is not valid for role/],
+      [{ role: 1 }, /'1' is not valid for role/],
+      [{ role: "sharer", clientContext: "x" }, /property 'clientContext' does not exist/],
+      [[], /JSON object/],
+    ];
+    for (const [body, message] of cases) {
+      const e = await failure(graph(token).api(`/communications/calls/${call.id}/changeScreenSharingRole`).post(body));
+      assert.equal(e.statusCode, 400, String(message));
+      assert.equal(e.code, "BadRequest");
+      assert.match(e.message, message);
+    }
+    const notJson = await fetch(`${origin}/v1.0/communications/calls/${call.id}/changeScreenSharingRole`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: "{role: sharer",
+    });
+    assert.equal(notJson.status, 400);
+    assert.equal(((await notJson.json()) as { error: { code: string } }).error.code, "BadRequest");
+    const unknown = await failure(graph(token).api(`/communications/calls/${randomUUID()}/changeScreenSharingRole`).post({ role: "sharer" }));
+    assert.equal(unknown.statusCode, 404);
+    const wrongMethod = await failure(graph(token).api(`/communications/calls/${call.id}/changeScreenSharingRole`).get());
+    assert.equal(wrongMethod.statusCode, 405);
+    const noMedia = await failure(
+      graph(await appToken(TENANT_A, ["Calls.JoinGroupCall.All"]))
+        .api(`/communications/calls/${call.id}/changeScreenSharingRole`)
+        .post({ role: "sharer" }),
+    );
+    assert.equal(noMedia.statusCode, 403);
+    assert.equal(emulator.screenSharer(meetingId), null);
+  });
+});
+
 describe("subscriptions and change notifications", () => {
   // Relative to the emulator's clock, which earlier tests advanced.
   const expiresIn = (minutes: number) => new Date(emulator.now() + minutes * 60_000).toISOString();

@@ -89,7 +89,12 @@ export type LifecycleEvent = "reauthorizationRequired" | "subscriptionRemoved" |
 export interface MeetingMediaPort {
   botJoined(bot: { readonly meetingId: string; readonly callId: string; readonly displayName: string; readonly blob: string }): Promise<void>;
   botLeft(callId: string, reason: string): void;
+  /** The bot took (sharer) or gave up (viewer) the meeting's screen share with changeScreenSharingRole. */
+  botScreenSharingRole(meetingId: string, callId: string, role: ScreenSharingRole): void;
 }
+
+export type ScreenSharingRole = "viewer" | "sharer";
+const SCREEN_SHARING_ROLES: readonly string[] = ["viewer", "sharer"] satisfies ScreenSharingRole[];
 
 /** What Teams reports when a bot's app-hosted media cannot be set up (the blob or its media endpoint failed). */
 export const MEDIA_FAILED: ResultInfo = { code: 500, subcode: 5210, message: "Media connection for the call could not be established." };
@@ -601,6 +606,7 @@ export class GraphEmulator {
     const meeting = this.#requireMeeting(meetingId);
     for (const call of this.#activeCalls(meeting.id)) this.#terminate(call, resultInfo, false, false);
     meeting.humans = [];
+    meeting.screenSharer = null;
     meeting.rosterSequence++;
   }
 
@@ -625,8 +631,30 @@ export class GraphEmulator {
     const before = meeting.humans.length;
     meeting.humans = meeting.humans.filter((h) => h.id !== participantId);
     if (meeting.humans.length === before) throw new Error(`no participant ${participantId} in meeting ${meetingId}`);
+    if (meeting.screenSharer === participantId) meeting.screenSharer = null;
     meeting.rosterSequence++;
     this.#broadcastRoster(meeting);
+  }
+
+  /**
+   * A person in the meeting starts sharing their screen (the meeting page): they become the
+   * sharer, whoever shared before (a person or a bot) stops; every bot gets a roster update.
+   */
+  startScreenSharing(meetingId: string, participantId: string): void {
+    const meeting = this.#requireMeeting(meetingId);
+    if (!meeting.humans.some((h) => h.id === participantId)) throw new Error(`no participant ${participantId} in meeting ${meetingId}`);
+    this.#setScreenSharer(meeting, participantId);
+  }
+
+  /** A person stops sharing; nothing changes when someone else has taken the share since. */
+  stopScreenSharing(meetingId: string, participantId: string): void {
+    const meeting = this.#requireMeeting(meetingId);
+    if (meeting.screenSharer === participantId) this.#setScreenSharer(meeting, null);
+  }
+
+  /** Who shares their screen in the meeting: a person's participant id or a bot's myParticipantId, null when no one does. */
+  screenSharer(meetingId: string): string | null {
+    return this.#requireMeeting(meetingId).screenSharer;
   }
 
   /** How many times a client asked to end the call (DELETE /communications/calls/{id}), whatever the answer. */
@@ -1115,6 +1143,7 @@ export class GraphEmulator {
       humans: [],
       rosterSequence: 0,
       nextSourceId: 1,
+      screenSharer: null,
     };
     this.#meetings.set(meeting.id, meeting);
     event.meetingId = meeting.id;
@@ -1418,6 +1447,10 @@ export class GraphEmulator {
       if (!participant) throw notFound(`Participant ${participantId} is not in call ${call.id}.`, "NotFound");
       return sendJson(res, ids, 200, participant);
     }
+    if (sub === "changescreensharingrole") {
+      if (method !== "POST") throw notAllowed();
+      return this.#changeScreenSharingRole(req, res, ids, token, call);
+    }
     throw badRequest(`Resource not found for the segment '${sub}'.`);
   }
 
@@ -1485,6 +1518,7 @@ export class GraphEmulator {
     }
     call.state = "terminated";
     if (wasInRoster) this.#media?.botLeft(call.id, resultInfo.message ?? "");
+    if (meeting?.screenSharer === call.myParticipantId) meeting.screenSharer = null;
     call.roster = "none";
     call.lobbyDeadline = null;
     call.resultInfo = { ...resultInfo };
@@ -1506,10 +1540,10 @@ export class GraphEmulator {
     const meeting = this.#meetings.get(call.meetingId);
     if (!meeting) return [];
     return [
-      ...meeting.humans.map((h) => humanParticipantJson(h, meeting.tenantId)),
+      ...meeting.humans.map((h) => humanParticipantJson(h, meeting.tenantId, meeting.screenSharer === h.id)),
       ...this.#activeCalls(meeting.id)
         .filter((c) => c.roster !== "none")
-        .map(botParticipantJson),
+        .map((c) => botParticipantJson(c, meeting.screenSharer === c.myParticipantId)),
     ];
   }
 
@@ -1552,6 +1586,53 @@ export class GraphEmulator {
       tenantId: call.tenantId,
     });
     this.#enqueue(`call:${call.id}`, record);
+  }
+
+  /**
+   * The meeting's one screen share changes hands (last sharer wins): the participants whose
+   * screen-sharing stream changes direction get a new roster sequence number, and every bot
+   * in the meeting gets the roster.
+   */
+  #setScreenSharer(meeting: MeetingState, participantId: string | null): boolean {
+    const before = meeting.screenSharer;
+    if (before === participantId) return false;
+    meeting.screenSharer = participantId;
+    for (const changed of [before, participantId]) {
+      if (changed === null) continue;
+      const human = meeting.humans.find((h) => h.id === changed);
+      if (human) human.rosterSequenceNumber = ++meeting.rosterSequence;
+      const call = this.#activeCalls(meeting.id).find((c) => c.myParticipantId === changed);
+      if (call) call.rosterSequenceNumber = ++meeting.rosterSequence;
+    }
+    this.#broadcastRoster(meeting);
+    return true;
+  }
+
+  /**
+   * POST /communications/calls/{id}/changeScreenSharingRole {role: viewer|sharer}: 202 and a
+   * roster update to every participant (Graph v1.0). Only for calls with app-hosted media.
+   */
+  async #changeScreenSharingRole(req: IncomingMessage, res: ServerResponse, ids: RequestIds, token: AppToken, call: CallRecord): Promise<void> {
+    this.#requireRole(token, [ROLES.accessMedia], callsDenied);
+    const body = await readJsonObject(req);
+    const unknown = Object.keys(body).filter((k) => k !== "role" && !k.startsWith("@odata."));
+    if (unknown.length) throw badRequest(`The property '${unknown[0]}' does not exist on type 'microsoft.graph.changeScreenSharingRoleRequest'.`);
+    const role = body.role;
+    if (role === undefined || role === null) throw badRequest("The parameter 'role' is required.");
+    if (typeof role !== "string" || !SCREEN_SHARING_ROLES.includes(role))
+      throw badRequest(
+        `The value '${String(typeof role === "string" ? role : JSON.stringify(role))}' is not valid for role: it must be 'viewer' or 'sharer'.`,
+      );
+    if (call.mediaConfig["@odata.type"] !== "#microsoft.graph.appHostedMediaConfig")
+      throw badRequest("changeScreenSharingRole is only supported for group calls that use app-hosted media.");
+    if (!call.requestedModalities.includes("videoBasedScreenSharing"))
+      throw badRequest("The call did not request the videoBasedScreenSharing modality.");
+    const meeting = this.#meetings.get(call.meetingId);
+    if (call.state !== "established" || call.roster !== "joined" || !meeting)
+      throw badRequest(`The call is not established in the meeting (state ${call.state}).`);
+    const sharer = role === "sharer" ? call.myParticipantId : meeting.screenSharer === call.myParticipantId ? null : meeting.screenSharer;
+    sendEmpty(res, ids, 202);
+    if (this.#setScreenSharer(meeting, sharer)) this.#media?.botScreenSharingRole(meeting.id, call.id, role as ScreenSharingRole);
   }
 
   #sourceId(meeting: MeetingState): string {

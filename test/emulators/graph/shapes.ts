@@ -56,6 +56,8 @@ export interface MeetingState {
   humans: HumanParticipant[];
   rosterSequence: number;
   nextSourceId: number;
+  /** The participant (a person's id, or a bot's myParticipantId) whose screen share the meeting shows; at most one, the last to start. */
+  screenSharer: string | null;
 }
 
 export type RosterPlace = "none" | "lobby" | "joined";
@@ -325,18 +327,19 @@ function identitySet(kind: "user" | "application" | "guest", id: string, display
   };
 }
 
-function mediaStreams(modalities: readonly string[], sourceIds: readonly string[]): Record<string, unknown>[] {
+/** A participant's streams; its screen-sharing stream sends only while it is the meeting's sharer, else it only receives. */
+function mediaStreams(modalities: readonly string[], sourceIds: readonly string[], sharing: boolean): Record<string, unknown>[] {
   return modalities.map((mediaType, i) => ({
     "@odata.type": "#microsoft.graph.mediaStream",
     mediaType,
     label: null,
     sourceId: sourceIds[i] ?? String(i + 1),
-    direction: mediaType === "videoBasedScreenSharing" ? "receiveOnly" : "sendReceive",
+    direction: mediaType === "videoBasedScreenSharing" ? (sharing ? "sendOnly" : "receiveOnly") : "sendReceive",
     serverMuted: false,
   }));
 }
 
-export function botParticipantJson(call: CallRecord): Record<string, unknown> {
+export function botParticipantJson(call: CallRecord, sharing = false): Record<string, unknown> {
   return {
     "@odata.type": "#microsoft.graph.participant",
     id: call.myParticipantId,
@@ -352,7 +355,7 @@ export function botParticipantJson(call: CallRecord): Record<string, unknown> {
       languageId: null,
       region: null,
     },
-    mediaStreams: mediaStreams(call.requestedModalities, call.sourceIds),
+    mediaStreams: mediaStreams(call.requestedModalities, call.sourceIds, sharing),
     isInLobby: call.roster === "lobby",
     isMuted: false,
     metadata: null,
@@ -361,7 +364,7 @@ export function botParticipantJson(call: CallRecord): Record<string, unknown> {
   };
 }
 
-export function humanParticipantJson(human: HumanParticipant, tenantId: string): Record<string, unknown> {
+export function humanParticipantJson(human: HumanParticipant, tenantId: string, sharing = false): Record<string, unknown> {
   return {
     "@odata.type": "#microsoft.graph.participant",
     id: human.id,
@@ -374,7 +377,7 @@ export function humanParticipantJson(human: HumanParticipant, tenantId: string):
       languageId: "en-US",
       region: "europe",
     },
-    mediaStreams: mediaStreams(["audio", "video", "videoBasedScreenSharing"], human.sourceIds),
+    mediaStreams: mediaStreams(["audio", "video", "videoBasedScreenSharing"], human.sourceIds, sharing),
     isInLobby: false,
     isMuted: human.isMuted,
     metadata: null,

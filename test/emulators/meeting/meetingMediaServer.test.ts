@@ -10,6 +10,7 @@ import { KeyframeRequestThrottle } from "./keyframeRequestThrottle.js";
 import { LOOPBACK_ICE, onlyLoopbackCandidates, reachableCandidates, waitForIceGathering } from "./iceAddress.js";
 import { MeetingMediaServer, type RosterHooks } from "./meetingMediaServer.js";
 import { ParticipantLeg } from "./participantLeg.js";
+import { h264Content } from "../../support/media/h264Content.js";
 import { StandInBot } from "./standInBot.js";
 
 /** The Graph emulator's side, recorded: people joining and leaving, bots whose media failed. */
@@ -27,6 +28,16 @@ class RecordingRoster implements RosterHooks {
 
   personLeft(meetingId: string, participantId: string): void {
     this.left.push({ meetingId, participantId });
+  }
+
+  readonly sharing: { meetingId: string; participantId: string; started: boolean }[] = [];
+
+  screenSharingStarted(meetingId: string, participantId: string): void {
+    this.sharing.push({ meetingId, participantId, started: true });
+  }
+
+  screenSharingStopped(meetingId: string, participantId: string): void {
+    this.sharing.push({ meetingId, participantId, started: false });
   }
 
   botMediaFailed(callId: string, reason: string): void {
@@ -230,6 +241,70 @@ describe("MeetingMediaServer with bots (the meeting leg contract)", () => {
   });
 });
 
+describe("MeetingMediaServer screen sharing between bots", () => {
+  it("forwards only the sharer's content, from a keyframe it was asked for, to every other content track; the last sharer wins", async () => {
+    const meetingId = `meeting-${randomUUID()}`;
+    // One keyframe, then P-pictures: a restart from the first picture is the answer to a keyframe request.
+    const clip = await h264Content({ width: 320, height: 180, frames: 10, fps: 10, keyframeInterval: 11 });
+    const [a, b, c] = await Promise.all([bot(21), bot(22), bot(23)]);
+    const [callA, callB, callC] = await Promise.all([join(meetingId, a), join(meetingId, b), join(meetingId, c)]);
+    await waitFor(() => [a, b, c].every((x) => x.connectionState === "connected"), "three bots connected");
+    const snapshot = (id: string) => media.participants(meetingId).find((p) => p.participantId === id)!;
+    a.startSharing(clip, 10);
+    b.startSharing(clip, 10);
+
+    // No one has the role yet: the SFU gets both bots' content and forwards none of it.
+    await waitFor(() => snapshot(callA).receivedPackets.content > 20 && snapshot(callB).receivedPackets.content > 20, "content at the SFU");
+    assert.equal(a.received.content.length + b.received.content.length + c.received.content.length, 0);
+
+    media.botScreenSharingRole(meetingId, callA, "sharer");
+    await waitFor(() => b.received.content.length > 10 && c.received.content.length > 10, "A's share at B and C");
+    assert.equal(b.received.content[0]?.keyframeStart, true, "forwarding starts on a keyframe");
+    assert.ok(a.contentKeyframeRequests.pli >= 1 && a.contentKeyframeRequests.fir >= 1, "the new sharer was asked for one");
+    assert.equal(a.received.content.length, 0, "the sharer gets nothing back; B's content still goes nowhere");
+    assert.deepEqual(
+      [callA, callB, callC].map((id) => [snapshot(id).sharing, snapshot(id).receivesContent]),
+      [
+        [true, null],
+        [false, callA],
+        [false, callA],
+      ],
+    );
+
+    // B takes the share: A now receives B's from a keyframe, C switches without a new SSRC or a gap in numbering.
+    const cBefore = c.received.content.length;
+    media.botScreenSharingRole(meetingId, callB, "sharer");
+    await waitFor(() => a.received.content.length > 10 && c.received.content.length > cBefore + 10, "B's share at A and C");
+    assert.equal(a.received.content[0]?.keyframeStart, true);
+    const switched = c.received.content.slice(cBefore - 1);
+    assert.equal(new Set(c.received.content.map((p) => p.ssrc)).size, 1, "one outgoing SSRC per content track");
+    for (let i = 1; i < switched.length; i++) assert.equal(switched[i]!.sequenceNumber, (switched[i - 1]!.sequenceNumber + 1) & 0xffff);
+    assert.equal(snapshot(callA).sharing, false);
+
+    // A's viewer changes nothing (B shares); B's stops the share for everyone.
+    media.botScreenSharingRole(meetingId, callA, "viewer");
+    assert.equal(snapshot(callB).sharing, true);
+    media.botScreenSharingRole(meetingId, callB, "viewer");
+    assert.deepEqual(
+      [callA, callB, callC].map((id) => snapshot(id).receivesContent),
+      [null, null, null],
+    );
+
+    // A sharer that leaves the meeting shares no more.
+    media.botScreenSharingRole(meetingId, callC, "sharer");
+    assert.equal(snapshot(callA).receivesContent, callC);
+    media.botLeft(callC, "hung up");
+    await waitFor(() => media.participants(meetingId).length === 2, "bot C gone");
+    assert.deepEqual(
+      [callA, callB].map((id) => [snapshot(id).sharing, snapshot(id).receivesContent]),
+      [
+        [false, null],
+        [false, null],
+      ],
+    );
+  });
+});
+
 describe("the candidates the SFU takes from an offer", () => {
   it("on loopback only loopback ones; on a real address only IPv4 UDP ones that are not loopback (no mDNS names, IPv6 or TCP)", async () => {
     const sdp = [
@@ -272,6 +347,8 @@ describe("MeetingMediaServer HTTP errors", () => {
       ["POST", `${BASE}/m1/participants/nobody/keyframe-requests`, { of: "x" }, 404, /no media in meeting m1/],
       ["POST", `${BASE}/m1/participants/nobody/keyframe-requests`, {}, 400, /"of"/],
       ["DELETE", `${BASE}/m1/bots/nobody`, undefined, 404, /no bot media for call nobody/],
+      ["PUT", `${BASE}/m1/participants/nobody/screen-share`, undefined, 404, /no person nobody in meeting m1/],
+      ["GET", `${BASE}/m1/participants/nobody/screen-share`, undefined, 405, /GET is not allowed here \(allowed: PUT, DELETE\)/],
       ["GET", `${BASE}/m1/whatever`, undefined, 404, /no such resource/],
       ["PUT", `${BASE}/m1`, undefined, 405, /PUT is not allowed/],
       ["GET", `${BASE}/%E0%A4%A`, undefined, 400, /percent-encoding/],

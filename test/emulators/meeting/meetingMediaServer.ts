@@ -11,6 +11,10 @@ export interface RosterHooks {
   /** A person joined from the page: add them to the Graph meeting's roster; returns their participant id. */
   personJoined(meetingId: string, displayName: string): string;
   personLeft(meetingId: string, participantId: string): void;
+  /** A person started sharing their screen from the page: they are the meeting's sharer now (the last to start wins). */
+  screenSharingStarted(meetingId: string, participantId: string): void;
+  /** A person who was the sharer stopped sharing. */
+  screenSharingStopped(meetingId: string, participantId: string): void;
   /** Teams' media server lost a bot's media (ICE/DTLS failure, DELETE from the media host): the bot is dropped from the meeting. */
   botMediaFailed(callId: string, reason: string): void;
 }
@@ -41,6 +45,8 @@ interface BotSession {
   readonly answerToken: string;
   /** Answered and forwarding (botJoined done). */
   joined: boolean;
+  /** The bot's screen-sharing role in Graph (it may take it before its media is up). */
+  sharer: boolean;
   ended: boolean;
 }
 
@@ -98,6 +104,7 @@ export class MeetingMediaServer {
       session: blob.session,
       answerToken: blob.answerToken,
       joined: false,
+      sharer: false,
       ended: false,
     };
     this.#bots.set(bot.callId, session);
@@ -132,6 +139,20 @@ export class MeetingMediaServer {
     }
     session.joined = true;
     room.add(opened.leg);
+    if (session.sharer) room.setSharer(bot.callId);
+  }
+
+  /**
+   * The bot's changeScreenSharingRole in Graph: as sharer its content video is what everyone's content track
+   * shows (whoever shared before stops); as viewer it stops, if it still was the sharer. A bot's content is
+   * forwarded only while it is the sharer.
+   */
+  botScreenSharingRole(meetingId: string, callId: string, role: "viewer" | "sharer"): void {
+    const session = this.#bots.get(callId);
+    if (session && session.meetingId === meetingId) session.sharer = role === "sharer";
+    const room = this.#rooms.get(meetingId);
+    if (role === "sharer") room?.setSharer(callId);
+    else room?.stopSharing(callId);
   }
 
   /** The bot's call ended in Graph: its media goes, and the media host is told with `DELETE session`. */
@@ -217,6 +238,12 @@ export class MeetingMediaServer {
         allow(method, ["GET"]);
         return this.#events(res, meetingId, id);
       }
+      if (action === "screen-share") {
+        allow(method, ["PUT", "DELETE"]);
+        this.#personShares(meetingId, id, method === "PUT");
+        res.writeHead(204).end();
+        return;
+      }
       if (action === "keyframe-requests") {
         allow(method, ["POST"]);
         const body = await readJson(req);
@@ -262,6 +289,22 @@ export class MeetingMediaServer {
     sendJson(res, 201, { participantId, sdp: opened.answer });
   }
 
+  /** PUT: the page starts sharing its screen (on the content video it offered); DELETE: it stops. Both idempotent. */
+  #personShares(meetingId: string, participantId: string, start: boolean): void {
+    const room = this.#rooms.get(meetingId);
+    const leg = room?.get(participantId);
+    if (!room || !leg || leg.kind !== "person") throw new HttpProblem(404, `no person ${participantId} in meeting ${meetingId}`);
+    if (!leg.contentOut) throw new HttpProblem(409, `participant ${participantId}'s offer had no content video to share on`);
+    const changed = start ? room.setSharer(participantId) : room.stopSharing(participantId);
+    if (!changed) return;
+    try {
+      if (start) this.#roster.screenSharingStarted(meetingId, participantId);
+      else this.#roster.screenSharingStopped(meetingId, participantId);
+    } catch (e) {
+      this.#log.warn({ meetingId, participantId, err: (e as Error).message }, "screen sharing hook threw");
+    }
+  }
+
   async #personLeaves(meetingId: string, participantId: string, reason: string): Promise<void> {
     const room = this.#rooms.get(meetingId);
     const leg = room?.get(participantId);
@@ -283,6 +326,7 @@ export class MeetingMediaServer {
     const heartbeat = setInterval(() => write(": keep-alive\n\n"), SSE_KEEPALIVE_MS);
     const unsubscribe = room.onRoster(participantId, {
       roster: (entries) => send("roster", entries),
+      sharing: (sharer) => send("sharing", { sharer }),
       ended: (reason) => {
         send("ended", { reason });
         if (!res.writableEnded) res.end();

@@ -3,13 +3,16 @@ export const PAGE_SLOTS = 4;
 
 /**
  * The page a person joins a meeting from (no external resources). It offers its camera
- * and microphone (sendrecv) and PAGE_SLOTS receive-only audio/video pairs; the SFU
- * answers and says in `roster` events which participant is in which slot. For automated
- * tests it exposes `window.meeting`: `participantId`, `state`, `stats()` (per remote
- * participant, from getStats inbound-rtp by mid), `route()` (the selected ICE candidate
- * pair's two ends, and the addresses this page offered) and `audioSpectrum(participantId, ms)`
- * (that participant's received audio through WebAudio: RMS and the strongest frequency
- * between 100 and 2000 Hz).
+ * and microphone (sendrecv), PAGE_SLOTS receive-only audio/video pairs and a sendrecv
+ * content video (its screen share out, the sharer's in: negotiated from the start, as
+ * the meeting does not renegotiate); the SFU answers and says in `roster` events which
+ * participant is in which slot and in `sharing` events who shares. For automated tests
+ * it exposes `window.meeting`: `participantId`, `state`, `stats()` (per remote
+ * participant, from getStats inbound-rtp by mid), `contentStats()` (the content tile's),
+ * `shareScreen()`/`stopSharing()`, `sharer`, `sharing`, `route()` (the selected ICE
+ * candidate pair's two ends, and the addresses this page offered) and
+ * `audioSpectrum(participantId, ms)` (that participant's received audio through WebAudio:
+ * RMS and the strongest frequency between 100 and 2000 Hz).
  */
 export function meetingPage(options: { meetingId: string; basePath: string; slots?: number }): string {
   const config = JSON.stringify({ meetingId: options.meetingId, basePath: options.basePath, slots: options.slots ?? PAGE_SLOTS }).replace(
@@ -37,6 +40,7 @@ export function meetingPage(options: { meetingId: string; basePath: string; slot
   aside { width: 16rem; background: #fff; border-radius: 6px; padding: .75rem; }
   aside h2 { font-size: 1rem; margin: 0 0 .5rem; }
   #roster { padding-left: 1.1rem; margin: 0 0 .75rem; }
+  #content-tile { grid-column: 1 / -1; }
 </style>
 </head>
 <body>
@@ -44,8 +48,11 @@ export function meetingPage(options: { meetingId: string; basePath: string; slot
 <section id="join"><input id="name" placeholder="Your name" maxlength="256" autocomplete="name"><button id="join-button">Join</button></section>
 <div id="status">Not joined</div>
 <main>
-  <div id="tiles"><div class="tile"><video id="preview" autoplay muted playsinline></video><span>You</span></div></div>
-  <aside><h2>Roster</h2><ul id="roster"></ul><button id="leave-button" disabled>Leave</button></aside>
+  <div id="tiles">
+    <div class="tile" id="content-tile" hidden><video id="content" autoplay muted playsinline></video><span id="content-label"></span></div>
+    <div class="tile"><video id="preview" autoplay muted playsinline></video><span>You</span></div>
+  </div>
+  <aside><h2>Roster</h2><ul id="roster"></ul><button id="share-button" disabled>Share screen</button> <button id="leave-button" disabled>Leave</button></aside>
 </main>
 <script>
 const CONFIG = ${config};
@@ -64,7 +71,7 @@ const SCRIPT = `
 (() => {
   const base = CONFIG.basePath + "/" + encodeURIComponent(CONFIG.meetingId);
   const $ = (id) => document.getElementById(id);
-  const s = { participantId: null, state: "idle", error: null, pc: null, local: null, events: null, slots: [], roster: [], audioContext: null };
+  const s = { participantId: null, state: "idle", error: null, pc: null, local: null, events: null, slots: [], roster: [], audioContext: null, content: null, share: null, sharer: null };
 
   function setState(state, text) {
     s.state = state;
@@ -169,6 +176,10 @@ const SCRIPT = `
         preferH264(video);
         s.slots.push(makeTile(i, audio, video));
       }
+      // The screen share both ways, last: sends nothing until this page shares (replaceTrack, no renegotiation).
+      s.content = pc.addTransceiver("video", { direction: "sendrecv" });
+      preferH264(s.content);
+      $("content").srcObject = new MediaStream([s.content.receiver.track]);
       pc.addEventListener("connectionstatechange", onConnectionState);
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
@@ -185,18 +196,89 @@ const SCRIPT = `
       onConnectionState();
       s.events = new EventSource(base + "/participants/" + encodeURIComponent(s.participantId) + "/events");
       s.events.addEventListener("roster", (e) => showRoster(JSON.parse(e.data)));
+      s.events.addEventListener("sharing", (e) => showSharer(JSON.parse(e.data).sharer));
       s.events.addEventListener("ended", (e) => finish("left", "Left the meeting: " + JSON.parse(e.data).reason));
       $("join-button").disabled = true;
       $("leave-button").disabled = false;
+      $("share-button").disabled = false;
     } catch (e) {
       s.error = String((e && e.message) || e);
       finish("failed", "Could not join: " + s.error);
     }
   }
 
+  // Someone else's share in the content tile; this page's own share stops when another participant takes over.
+  function showSharer(sharer) {
+    s.sharer = sharer;
+    const entry = s.roster.find((e) => e.participantId === sharer);
+    const others = sharer !== null && sharer !== s.participantId;
+    $("content-tile").hidden = !others;
+    $("content-label").textContent = others ? (entry ? entry.displayName : "Someone") + " is sharing" : "";
+    if (others) $("content").play().catch(() => {});
+    if (s.share && others) stopSharing();
+  }
+
+  async function shareScreen() {
+    if (s.state !== "connected" && s.state !== "connecting") throw new Error("join the meeting first");
+    if (!s.share) {
+      s.share = await navigator.mediaDevices.getDisplayMedia({ video: { width: { max: 1920 }, height: { max: 1080 }, frameRate: { max: 15 } }, audio: false });
+      const track = s.share.getVideoTracks()[0];
+      // Slides: keep the resolution and give up frame rate when bandwidth is short.
+      track.contentHint = "detail";
+      track.addEventListener("ended", () => stopSharing());
+      await s.content.sender.replaceTrack(track);
+      const parameters = s.content.sender.getParameters();
+      parameters.degradationPreference = "maintain-resolution";
+      await s.content.sender.setParameters(parameters).catch(() => {});
+    }
+    $("share-button").textContent = "Stop sharing";
+    const response = await fetch(base + "/participants/" + encodeURIComponent(s.participantId) + "/screen-share", { method: "PUT" });
+    if (response.status !== 204) throw new Error("the meeting refused the share: HTTP " + response.status);
+    const settings = s.share.getVideoTracks()[0].getSettings();
+    return { width: settings.width, height: settings.height };
+  }
+
+  async function stopSharing() {
+    const share = s.share;
+    s.share = null;
+    $("share-button").textContent = "Share screen";
+    if (!share) return;
+    for (const track of share.getTracks()) track.stop();
+    if (s.content) await s.content.sender.replaceTrack(null).catch(() => {});
+    if (s.participantId && ["connecting", "connected"].includes(s.state))
+      await fetch(base + "/participants/" + encodeURIComponent(s.participantId) + "/screen-share", { method: "DELETE" }).catch(() => {});
+  }
+
+  async function contentStats() {
+    const empty = { sharer: s.sharer, framesDecoded: 0, keyFramesDecoded: 0, frameWidth: 0, frameHeight: 0, pliCount: 0, firCount: 0, packets: 0 };
+    if (!s.pc || !s.content) return empty;
+    const report = await s.pc.getStats();
+    let v = null;
+    report.forEach((r) => {
+      if (r.type === "inbound-rtp" && r.mid === s.content.mid) v = r;
+    });
+    if (!v) return empty;
+    return {
+      sharer: s.sharer,
+      framesDecoded: v.framesDecoded || 0,
+      keyFramesDecoded: v.keyFramesDecoded || 0,
+      frameWidth: v.frameWidth || 0,
+      frameHeight: v.frameHeight || 0,
+      pliCount: v.pliCount || 0,
+      firCount: v.firCount || 0,
+      packets: v.packetsReceived || 0,
+    };
+  }
+
   function finish(state, text) {
     if (s.events) s.events.close();
     s.events = null;
+    if (s.share) for (const track of s.share.getTracks()) track.stop();
+    s.share = null;
+    s.sharer = null;
+    $("content-tile").hidden = true;
+    $("share-button").disabled = true;
+    $("share-button").textContent = "Share screen";
     if (s.pc) s.pc.close();
     if (s.local) for (const track of s.local.getTracks()) track.stop();
     for (const slot of s.slots) slot.tile.hidden = true;
@@ -317,15 +399,34 @@ const SCRIPT = `
     get roster() {
       return s.roster;
     },
+    get sharer() {
+      return s.sharer;
+    },
+    /** This page's own share ({width, height} of the captured screen), or null. */
+    get sharing() {
+      if (!s.share) return null;
+      const settings = s.share.getVideoTracks()[0].getSettings();
+      return { width: settings.width, height: settings.height };
+    },
     join,
     leave,
     stats,
+    contentStats,
+    shareScreen,
+    stopSharing,
     route,
     audioSpectrum,
   };
 
   $("join-button").addEventListener("click", () => join($("name").value));
   $("leave-button").addEventListener("click", () => leave());
+  $("share-button").addEventListener("click", () => {
+    const action = s.share ? stopSharing() : shareScreen();
+    action.catch((e) => {
+      s.error = String((e && e.message) || e);
+      $("status").textContent = "Screen share failed: " + s.error;
+    });
+  });
   $("name").addEventListener("keydown", (e) => {
     if (e.key === "Enter") join($("name").value);
   });

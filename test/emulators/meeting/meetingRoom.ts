@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { RtpPacket } from "werift";
 import type { ForwardedStream } from "./forwardedStream.js";
-import type { LegConnectionState, LegListener, ParticipantKind, ParticipantLeg } from "./participantLeg.js";
+import type { LegConnectionState, LegListener, MediaKind, ParticipantKind, ParticipantLeg } from "./participantLeg.js";
 
 /** RFC 6464 levels are -dBov: at or below this (louder than -50 dBov) a packet counts as speech. */
 const SPEECH_LEVEL = 50;
@@ -18,6 +18,8 @@ export interface RosterEntry {
 
 export interface RosterListener {
   roster(entries: RosterEntry[]): void;
+  /** Whose screen share the meeting shows now (null: no one's). */
+  sharing(sharer: string | null): void;
   /** The page's participant left the meeting: its event stream ends. */
   ended(reason: string): void;
 }
@@ -28,13 +30,19 @@ export interface ParticipantSnapshot {
   readonly displayName: string;
   readonly connectionState: LegConnectionState;
   /** RTP packets the SFU received from this participant. */
-  readonly receivedPackets: { audio: number; video: number };
+  readonly receivedPackets: { audio: number; video: number; content: number };
   /** RTP packets the SFU forwarded to this participant. */
-  readonly sentPackets: { audio: number; video: number };
-  /** Keyframe requests (PLI+FIR) the SFU sent to this participant. */
+  readonly sentPackets: { audio: number; video: number; content: number };
+  /** Keyframe requests (PLI+FIR) the SFU sent to this participant for its main video. */
   readonly keyframeRequests: number;
+  /** Keyframe requests (PLI+FIR) the SFU sent to this participant for its content video. */
+  readonly contentKeyframeRequests: number;
   /** Whose media each outgoing track carries now (a bot: one; a page: one per slot). */
   readonly receives: (string | null)[];
+  /** Whose screen share its content track carries now (null: no one's, or it has no content track). */
+  readonly receivesContent: string | null;
+  /** Whether it is the meeting's sharer. */
+  readonly sharing: boolean;
 }
 
 /**
@@ -43,8 +51,11 @@ export interface ParticipantSnapshot {
  * as roster events); each bot receives one audio and one video stream, the active
  * speaker's among the others: the most recent one whose audio carried an RFC 6464
  * level louder than -50 dBov, holding the floor while it keeps speaking, else the
- * first other participant who sent audio. A receiver that starts, a source that
- * switches and a PLI/FIR from a receiver all ask the source for a keyframe.
+ * first other participant who sent audio. At most one participant shares its screen
+ * (the last to start): everyone else gets its content video on their content track; a
+ * participant's content is forwarded only while it is the sharer. A receiver that
+ * starts, a source that switches and a PLI/FIR from a receiver all ask the source for a
+ * keyframe.
  */
 export class MeetingRoom implements LegListener {
   readonly meetingId: string;
@@ -53,6 +64,7 @@ export class MeetingRoom implements LegListener {
   readonly #slots = new Map<string, (string | undefined)[]>();
   /** Who has sent audio (in the order they first did) and when they last spoke. */
   readonly #heard = new Map<string, { lastSpokeAtMs: number }>();
+  #sharer: string | undefined;
   readonly #rosterListeners = new Map<string, Set<RosterListener>>();
   readonly #onLegEnded: (leg: ParticipantLeg, reason: string) => void;
   readonly #log: Logger;
@@ -85,6 +97,7 @@ export class MeetingRoom implements LegListener {
     this.#legs.delete(participantId);
     this.#slots.delete(participantId);
     this.#heard.delete(participantId);
+    if (this.#sharer === participantId) this.#sharer = undefined;
     for (const listener of this.#rosterListeners.get(participantId) ?? []) listener.ended(reason);
     this.#rosterListeners.delete(participantId);
     this.#log.info({ meetingId: this.meetingId, participantId, reason }, "participant's media left");
@@ -111,7 +124,30 @@ export class MeetingRoom implements LegListener {
     this.#rosterListeners.set(participantId, set);
     set.add(listener);
     listener.roster(this.rosterFor(participantId));
+    listener.sharing(this.#sharer ?? null);
     return () => set.delete(listener);
+  }
+
+  get sharer(): string | undefined {
+    return this.#sharer;
+  }
+
+  /**
+   * `participantId` starts sharing its screen (the last sharer wins: whoever shared before stops), or with
+   * undefined no one shares. Returns whether the sharer changed.
+   */
+  setSharer(participantId: string | undefined): boolean {
+    if (participantId !== undefined && !this.#legs.has(participantId)) return false;
+    if (participantId === this.#sharer) return false;
+    this.#log.info({ meetingId: this.meetingId, sharer: participantId ?? null, before: this.#sharer ?? null }, "screen share changes hands");
+    this.#sharer = participantId;
+    this.#rearrange();
+    return true;
+  }
+
+  /** `participantId` stops sharing; nothing changes when someone else has taken the share since. */
+  stopSharing(participantId: string): boolean {
+    return this.#sharer === participantId && this.setSharer(undefined);
   }
 
   snapshot(): ParticipantSnapshot[] {
@@ -123,14 +159,21 @@ export class MeetingRoom implements LegListener {
       receivedPackets: { ...leg.received },
       sentPackets: leg.sent,
       keyframeRequests: leg.keyframeRequestsSent,
+      contentKeyframeRequests: leg.contentKeyframeRequestsSent,
       receives: leg.videoOut.map((s) => s.source ?? null),
+      receivesContent: leg.contentOut?.source ?? null,
+      sharing: this.#sharer === leg.participantId,
     }));
   }
 
   // ---------------------------------------------------------------- LegListener
 
-  media(leg: ParticipantLeg, kind: "audio" | "video", packet: RtpPacket, audioLevel: number | undefined): void {
+  media(leg: ParticipantLeg, kind: MediaKind, packet: RtpPacket, audioLevel: number | undefined): void {
     if (this.#legs.get(leg.participantId) !== leg) return;
+    if (kind === "content") {
+      this.#shared(leg, packet);
+      return;
+    }
     if (kind === "audio") this.#heardFrom(leg, audioLevel);
     for (const receiver of this.#legs.values()) {
       if (receiver === leg || !receiver.connected) continue;
@@ -140,19 +183,30 @@ export class MeetingRoom implements LegListener {
     }
   }
 
-  keyframeWanted(_receiver: ParticipantLeg, stream: ForwardedStream): void {
-    if (stream.source) this.#legs.get(stream.source)?.requestKeyframe();
+  keyframeWanted(receiver: ParticipantLeg, stream: ForwardedStream): void {
+    if (stream.source) this.#legs.get(stream.source)?.requestKeyframe(stream === receiver.contentOut ? "content" : "video");
   }
 
   stateChanged(leg: ParticipantLeg, state: LegConnectionState): void {
     if (this.#legs.get(leg.participantId) !== leg) return;
     this.#log.debug({ meetingId: this.meetingId, participantId: leg.participantId, state }, "participant's media connection");
-    if (state === "connected") for (const stream of leg.videoOut) this.#keyframeFor(stream);
-    else if (state === "failed") this.#onLegEnded(leg, "its media connection failed (ICE/DTLS)");
+    if (state === "connected") {
+      for (const stream of leg.videoOut) this.#keyframeFor(stream);
+      if (leg.contentOut?.source) this.#legs.get(leg.contentOut.source)?.requestKeyframe("content");
+    } else if (state === "failed") this.#onLegEnded(leg, "its media connection failed (ICE/DTLS)");
     else if (state === "closed") this.#onLegEnded(leg, "its media connection closed");
   }
 
   // ---------------------------------------------------------------- forwarding decisions
+
+  /** Content from the sharer goes to everyone else's content track; anyone else's content (a bot that is not the sharer) goes nowhere. */
+  #shared(leg: ParticipantLeg, packet: RtpPacket): void {
+    if (this.#sharer !== leg.participantId) return;
+    for (const receiver of this.#legs.values()) {
+      if (receiver === leg || !receiver.connected || receiver.contentOut?.source !== leg.participantId) continue;
+      if (receiver.contentOut.forward(packet) === "awaiting-keyframe") leg.requestKeyframe("content");
+    }
+  }
 
   #heardFrom(leg: ParticipantLeg, audioLevel: number | undefined): void {
     const now = Date.now();
@@ -209,9 +263,17 @@ export class MeetingRoom implements LegListener {
       for (const [i, source] of slots.entries()) this.#forwardTo(page, i, source);
     }
     this.#chooseSpeakers(undefined, Date.now());
+    for (const leg of this.#legs.values()) {
+      const source = leg.participantId === this.#sharer ? undefined : this.#sharer;
+      // A new source: the receivers have no decoder state for it, so it is asked for a keyframe at once.
+      if (leg.contentOut?.switchTo(source) && source) this.#legs.get(source)?.requestKeyframe("content");
+    }
     for (const [participantId, listeners] of this.#rosterListeners) {
       const entries = this.rosterFor(participantId);
-      for (const listener of listeners) listener.roster(entries);
+      for (const listener of listeners) {
+        listener.roster(entries);
+        listener.sharing(this.#sharer ?? null);
+      }
     }
   }
 

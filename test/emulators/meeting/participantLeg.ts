@@ -18,6 +18,8 @@ import { countCandidates, iceOn, LOOPBACK_ADDRESS, onlyCandidatesOn, reachableCa
 import { type ChosenCodec, chooseH264, chooseOpus, hasSsrc, type MediaSection, mediaSections } from "./offerSdp.js";
 
 export type ParticipantKind = "bot" | "person";
+/** What a participant sends: audio, main video (camera), or content video (a screen share). */
+export type MediaKind = "audio" | "video" | "content";
 export type LegConnectionState = RTCPeerConnection["connectionState"];
 
 const AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -28,8 +30,8 @@ const MAX_SLOTS = 16;
 
 /** What a leg tells its meeting. */
 export interface LegListener {
-  /** RTP from the participant's audio or main video; `audioLevel` is RFC 6464's (0 loudest … 127 silence) when negotiated. */
-  media(leg: ParticipantLeg, kind: "audio" | "video", packet: RtpPacket, audioLevel: number | undefined): void;
+  /** RTP from the participant's audio, main video or content video; `audioLevel` is RFC 6464's (0 loudest … 127 silence) when negotiated. */
+  media(leg: ParticipantLeg, kind: MediaKind, packet: RtpPacket, audioLevel: number | undefined): void;
   /** The participant's peer (as a receiver) asked for a keyframe (PLI/FIR) of what `stream` carries. */
   keyframeWanted(leg: ParticipantLeg, stream: ForwardedStream): void;
   stateChanged(leg: ParticipantLeg, state: LegConnectionState): void;
@@ -39,7 +41,10 @@ export interface ParticipantLegOptions {
   readonly participantId: string;
   readonly kind: ParticipantKind;
   readonly displayName: string;
-  /** A bot's offer: audio, main video, content video. A page's: its own audio and video, then N receive-only audio/video pairs (its slots). */
+  /**
+   * A bot's offer: audio, main video, content video. A page's: its own audio and video, then N receive-only
+   * audio/video pairs (its slots), then optionally a sendrecv content video (its screen share both ways).
+   */
   readonly offer: string;
   readonly listener: LegListener;
   /** The address the SFU's ICE binds and offers (127.0.0.1 unless told): the meeting's address, where browsers and bots reach it. */
@@ -50,17 +55,20 @@ interface OfferPlan {
   /** The offer without the candidates the SFU cannot reach. */
   readonly offer: string;
   readonly slots: number;
+  /** Where the content video is among the m-lines, if offered. */
+  readonly contentIndex: number | undefined;
   readonly opus: ChosenCodec;
   readonly h264: ChosenCodec;
 }
 
 /**
  * One participant's media in the meeting: a werift peer connection answering the
- * participant's offer. It receives the participant's audio and main video (a bot's
- * content video is accepted and ignored) and sends what the meeting forwards to it: a
- * bot gets one audio and one video track (the active speaker), a page one audio and
- * one video track per slot. Keyframe requests arrive as RTCP on the DTLS transport
- * (werift hands a PLI on sendrecv video to the receiver, not the sender).
+ * participant's offer. It receives the participant's audio, main video and content
+ * video (a screen share) and sends what the meeting forwards to it: a bot gets one audio
+ * and one video track (the active speaker), a page one audio and one video track per
+ * slot; both get the sharer's screen on their content track. Keyframe requests arrive as
+ * RTCP on the DTLS transport (werift hands a PLI on sendrecv video to the receiver, not
+ * the sender).
  */
 export class ParticipantLeg {
   readonly participantId: string;
@@ -68,21 +76,26 @@ export class ParticipantLeg {
   readonly displayName: string;
   readonly audioOut: readonly ForwardedStream[];
   readonly videoOut: readonly ForwardedStream[];
+  /** The sharer's screen, sent on the participant's content video (undefined: its offer had none). */
+  readonly contentOut: ForwardedStream | undefined;
   /** RTP packets the SFU received from this participant. */
-  readonly received = { audio: 0, video: 0 };
+  readonly received = { audio: 0, video: 0, content: 0 };
   readonly #pc: RTCPeerConnection;
   /** The participant's audio and main video (the offer's first two m-lines), known once the offer is applied. */
   #audioIn: RTCRtpTransceiver | undefined;
   #videoIn: RTCRtpTransceiver | undefined;
+  #contentIn: RTCRtpTransceiver | undefined;
   readonly #listener: LegListener;
   readonly #iceAddress: string;
   readonly #keyframes: KeyframeRequestThrottle;
+  readonly #contentKeyframes: KeyframeRequestThrottle;
   readonly #tracks = new Set<MediaStreamTrack>();
   #videoSsrc: number | undefined;
+  #contentSsrc: number | undefined;
   #firSequence = 0;
   #closed = false;
 
-  private constructor(options: ParticipantLegOptions, pc: RTCPeerConnection, slots: number) {
+  private constructor(options: ParticipantLegOptions, pc: RTCPeerConnection, slots: number, content: boolean) {
     this.participantId = options.participantId;
     this.kind = options.kind;
     this.displayName = options.displayName;
@@ -91,13 +104,15 @@ export class ParticipantLeg {
     this.#iceAddress = options.iceAddress ?? LOOPBACK_ADDRESS;
     this.audioOut = Array.from({ length: slots }, () => new ForwardedStream("audio"));
     this.videoOut = Array.from({ length: slots }, () => new ForwardedStream("video"));
-    this.#keyframes = new KeyframeRequestThrottle(KEYFRAME_REQUEST_INTERVAL_MS, () => this.#sendKeyframeRequest());
+    this.contentOut = content ? new ForwardedStream("video") : undefined;
+    this.#keyframes = new KeyframeRequestThrottle(KEYFRAME_REQUEST_INTERVAL_MS, () => this.#sendKeyframeRequest("video"));
+    this.#contentKeyframes = new KeyframeRequestThrottle(KEYFRAME_REQUEST_INTERVAL_MS, () => this.#sendKeyframeRequest("content"));
   }
 
   /** Answers the offer; the answer carries our candidates (gathered, on the ICE address only). Throws HttpProblem(400) for an offer it cannot take. */
   static async open(options: ParticipantLegOptions): Promise<{ leg: ParticipantLeg; answer: string }> {
     const iceAddress = options.iceAddress ?? LOOPBACK_ADDRESS;
-    const { offer, slots, opus, h264 } = ParticipantLeg.plan(options.kind, options.offer, iceAddress);
+    const { offer, slots, contentIndex, opus, h264 } = ParticipantLeg.plan(options.kind, options.offer, iceAddress);
     const pc = new RTCPeerConnection({
       ...iceOn(iceAddress),
       codecs: {
@@ -119,10 +134,10 @@ export class ParticipantLeg {
         video: [useSdesMid(), useAbsSendTime()],
       },
     });
-    const leg = new ParticipantLeg(options, pc, options.kind === "bot" ? 1 : slots);
+    const leg = new ParticipantLeg(options, pc, options.kind === "bot" ? 1 : slots, contentIndex !== undefined);
     try {
       await pc.setRemoteDescription({ type: "offer", sdp: offer });
-      const answer = await leg.#answer(slots);
+      const answer = await leg.#answer(slots, contentIndex);
       return { leg, answer };
     } catch (e) {
       await leg.close();
@@ -145,12 +160,15 @@ export class ParticipantLeg {
           : `the offer has no UDP candidate on an IPv4 address the meeting's media server (on ${iceAddress}) can reach`,
       );
     const sections = mediaSections(offer);
-    const slots = checkLayout(kind, sections);
+    const { slots, contentIndex } = checkLayout(kind, sections);
     const opus = chooseOpus(sections[0]!);
     const h264 = chooseH264(sections[1]!);
     if (!opus) throw new HttpProblem(400, "the offer's audio has no Opus (opus/48000/2)");
     if (!h264) throw new HttpProblem(400, "the offer's main video has no H.264 in packetization-mode=1");
-    return { offer, slots, opus, h264 };
+    // werift configures one video format per peer connection: content must offer the same H.264 as main video.
+    if (contentIndex !== undefined && sections[contentIndex]!.port !== 0 && chooseH264(sections[contentIndex]!)?.parameters !== h264.parameters)
+      throw new HttpProblem(400, "the offer's content video must offer the same H.264 (packetization-mode=1, profile-level-id) as its main video");
+    return { offer, slots, contentIndex, opus, h264 };
   }
 
   get connectionState(): LegConnectionState {
@@ -166,31 +184,39 @@ export class ParticipantLeg {
     return this.#keyframes.sent;
   }
 
-  /** RTP packets the SFU sent to this participant, per kind. */
-  get sent(): { audio: number; video: number } {
-    const sum = (streams: readonly ForwardedStream[]) => streams.reduce((n, s) => n + s.packetsSent, 0);
-    return { audio: sum(this.audioOut), video: sum(this.videoOut) };
+  /** Keyframe requests (PLI and FIR together) sent to this participant for its content video. */
+  get contentKeyframeRequestsSent(): number {
+    return this.#contentKeyframes.sent;
   }
 
-  /** Asks the participant for a keyframe of its main video (at most one request per 500 ms; later ones are folded into the next). */
-  requestKeyframe(): void {
-    this.#keyframes.request();
+  /** RTP packets the SFU sent to this participant, per kind. */
+  get sent(): { audio: number; video: number; content: number } {
+    const sum = (streams: readonly ForwardedStream[]) => streams.reduce((n, s) => n + s.packetsSent, 0);
+    return { audio: sum(this.audioOut), video: sum(this.videoOut), content: this.contentOut?.packetsSent ?? 0 };
+  }
+
+  /**
+   * Asks the participant for a keyframe of its main video, or of its content video (at most one request per 500 ms
+   * for each; later ones are folded into the next).
+   */
+  requestKeyframe(of: "video" | "content" = "video"): void {
+    (of === "content" ? this.#contentKeyframes : this.#keyframes).request();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#keyframes.close();
-    for (const stream of [...this.audioOut, ...this.videoOut]) stream.stop();
+    this.#contentKeyframes.close();
+    for (const stream of [...this.audioOut, ...this.videoOut, ...(this.contentOut ? [this.contentOut] : [])]) stream.stop();
     await this.#pc.close().catch(() => {});
   }
 
-  async #answer(slots: number): Promise<string> {
+  async #answer(slots: number, contentIndex: number | undefined): Promise<string> {
     const transceivers = this.#pc.getTransceivers();
     this.#audioIn = transceivers[0]!;
     this.#videoIn = transceivers[1]!;
     if (this.kind === "bot") {
-      // Audio and main video both ways; content video is accepted receive-only (nothing is forwarded on it yet).
       await this.#sendOn(transceivers[0]!, this.audioOut[0]!, "sendrecv");
       await this.#sendOn(transceivers[1]!, this.videoOut[0]!, "sendrecv");
     } else {
@@ -198,6 +224,13 @@ export class ParticipantLeg {
         await this.#sendOn(transceivers[2 + 2 * i]!, this.audioOut[i]!, "sendonly");
         await this.#sendOn(transceivers[3 + 2 * i]!, this.videoOut[i]!, "sendonly");
       }
+    }
+    // Content both ways from the start: the meeting does not renegotiate when someone starts sharing.
+    const contentTransceiver = contentIndex === undefined ? undefined : transceivers[contentIndex];
+    if (contentTransceiver && this.contentOut) {
+      await this.#sendOn(contentTransceiver, this.contentOut, "sendrecv");
+      this.#contentIn = contentTransceiver;
+      this.#receive(contentTransceiver, "content");
     }
     this.#receive(this.#audioIn, "audio");
     this.#receive(this.#videoIn, "video");
@@ -216,7 +249,7 @@ export class ParticipantLeg {
     stream.ssrc = transceiver.sender.ssrc;
   }
 
-  #receive(transceiver: RTCRtpTransceiver, kind: "audio" | "video"): void {
+  #receive(transceiver: RTCRtpTransceiver, kind: MediaKind): void {
     const attach = (track: MediaStreamTrack) => {
       if (this.#tracks.has(track)) return;
       this.#tracks.add(track);
@@ -225,6 +258,7 @@ export class ParticipantLeg {
         if (this.#closed || packet.payload.length === 0) return;
         this.received[kind]++;
         if (kind === "video") this.#videoSsrc = packet.header.ssrc;
+        else if (kind === "content") this.#contentSsrc = packet.header.ssrc;
         const level = (extensions?.[AUDIO_LEVEL_URI] as { level?: number } | undefined)?.level;
         this.#listener.media(this, kind, packet, kind === "audio" ? level : undefined);
       });
@@ -241,14 +275,14 @@ export class ParticipantLeg {
     const fir = (feedback as { fir?: { ssrc: number }[] }).fir;
     const ssrcs = feedback instanceof PictureLossIndication ? [feedback.mediaSsrc] : feedback.count === 4 && fir ? fir.map((f) => f.ssrc) : [];
     for (const ssrc of ssrcs) {
-      const stream = this.videoOut.find((s) => s.ssrc === ssrc);
+      const stream = this.videoOut.find((s) => s.ssrc === ssrc) ?? (this.contentOut?.ssrc === ssrc ? this.contentOut : undefined);
       if (stream) this.#listener.keyframeWanted(this, stream);
     }
   }
 
-  #sendKeyframeRequest(): void {
-    const videoIn = this.#videoIn;
-    const mediaSsrc = this.#videoSsrc ?? videoIn?.receiver.tracks[0]?.ssrc;
+  #sendKeyframeRequest(of: "video" | "content"): void {
+    const videoIn = of === "content" ? this.#contentIn : this.#videoIn;
+    const mediaSsrc = (of === "content" ? this.#contentSsrc : this.#videoSsrc) ?? videoIn?.receiver.tracks[0]?.ssrc;
     if (this.#closed || !this.connected || !videoIn || mediaSsrc === undefined) return;
     const senderSsrc = videoIn.receiver.rtcpSsrc;
     // Sent as raw RTCP: werift's sendRtcpPLI does nothing unless the codec lists "nack pli".
@@ -258,8 +292,11 @@ export class ParticipantLeg {
   }
 }
 
-/** The m-lines the contract (bots) or the page (people) promise; returns the page's slot count. */
-function checkLayout(kind: ParticipantKind, sections: readonly MediaSection[]): number {
+/**
+ * The m-lines the contract (bots) or the page (people) promise: the page's slot count and where its content
+ * video is (a bot's is its third m-line; a page's, when it offers one, its last, after the slots, sendrecv).
+ */
+function checkLayout(kind: ParticipantKind, sections: readonly MediaSection[]): { slots: number; contentIndex: number | undefined } {
   const kinds = sections.map((s) => s.kind).join(",");
   if (kind === "bot") {
     if (kinds !== "audio,video,video")
@@ -267,16 +304,26 @@ function checkLayout(kind: ParticipantKind, sections: readonly MediaSection[]): 
     const unsignalled = sections.findIndex((s) => s.port !== 0 && !hasSsrc(s));
     if (unsignalled >= 0)
       throw new HttpProblem(400, `m-line ${unsignalled} of the bot's offer has no a=ssrc (the SFU routes incoming RTP by signalled SSRC)`);
-    return 1;
+    return { slots: 1, contentIndex: sections[2]!.port === 0 ? undefined : 2 };
   }
-  const slots = (sections.length - 2) / 2;
-  const pairs = sections.slice(2).every((s, i) => s.kind === (i % 2 === 0 ? "audio" : "video") && s.direction === "recvonly");
-  if (sections[0]?.kind !== "audio" || sections[1]?.kind !== "video" || !Number.isInteger(slots) || slots < 1 || slots > MAX_SLOTS || !pairs)
+  const withContent = (sections.length - 2) % 2 === 1;
+  const slotSections = sections.slice(2, withContent ? -1 : undefined);
+  const slots = slotSections.length / 2;
+  const pairs = slotSections.every((s, i) => s.kind === (i % 2 === 0 ? "audio" : "video") && s.direction === "recvonly");
+  const content = withContent ? sections.at(-1) : undefined;
+  if (
+    sections[0]?.kind !== "audio" ||
+    sections[1]?.kind !== "video" ||
+    slots < 1 ||
+    slots > MAX_SLOTS ||
+    !pairs ||
+    (content && (content.kind !== "video" || content.direction !== "sendrecv"))
+  )
     throw new HttpProblem(
       400,
-      `a page's offer must have its own audio and video, then 1 to ${MAX_SLOTS} recvonly audio/video pairs (got ${kinds || "none"}, directions ${sections.map((s) => s.direction).join(",")})`,
+      `a page's offer must have its own audio and video, then 1 to ${MAX_SLOTS} recvonly audio/video pairs, then optionally a sendrecv content video (got ${kinds || "none"}, directions ${sections.map((s) => s.direction).join(",")})`,
     );
-  return slots;
+  return { slots, contentIndex: content ? sections.length - 1 : undefined };
 }
 
 /** A FIR (RFC 5104 §4.3.1) as werift's sendRtcp takes it (werift does not export its own FIR class). */

@@ -15,6 +15,7 @@ import {
   useAudioLevelIndication,
   useSdesMid,
 } from "werift";
+import { type AccessUnit, packetize } from "../../support/media/h264Content.js";
 import { startsH264Keyframe } from "./h264Keyframe.js";
 import { LOOPBACK_ICE, onlyLoopbackCandidates, waitForIceGathering } from "./iceAddress.js";
 
@@ -41,20 +42,30 @@ const AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
  * with a=ssrc, a tiny session endpoint that takes the meeting's answer (bearer token,
  * 201 once) and its DELETE, and synthetic media: Opus-like audio every 20 ms with an
  * RFC 6464 level, and H.264 single-NAL video at 25 fps, an IDR answering each PLI/FIR.
+ * On its content video it can share a real H.264 clip (looped, restarted from its IDR on
+ * each PLI/FIR) and records the screen share the meeting sends it.
  */
 export class StandInBot {
   readonly tag: number;
   readonly answerToken = randomBytes(16).toString("base64url");
-  readonly received: { audio: ReceivedPacket[]; video: ReceivedPacket[] } = { audio: [], video: [] };
+  readonly received: { audio: ReceivedPacket[]; video: ReceivedPacket[]; content: ReceivedPacket[] } = { audio: [], video: [], content: [] };
   /** Keyframe requests read off the DTLS transport for our main video (werift routes a PLI on sendrecv video to the receiver). */
   readonly keyframeRequests = { pli: 0, fir: 0 };
+  /** The same for our content video. */
+  readonly contentKeyframeRequests = { pli: 0, fir: 0 };
+  /** RTP packets sent on the content video. */
+  contentPacketsSent = 0;
   readonly sessionRequests: { method: string; authorization: string | undefined; link: string | undefined; status: number }[] = [];
   readonly #pc: RTCPeerConnection;
   readonly #server: Server;
   readonly #audio: RTCRtpTransceiver;
   readonly #video: RTCRtpTransceiver;
+  readonly #content: RTCRtpTransceiver;
   readonly #audioTrack: MediaStreamTrack;
   readonly #videoTrack: MediaStreamTrack;
+  readonly #contentTrack: MediaStreamTrack;
+  #contentTimer: NodeJS.Timeout | undefined;
+  #contentRestart = false;
   readonly #offer: string;
   readonly #levelExtensionId: number | undefined;
   #answered = false;
@@ -72,7 +83,7 @@ export class StandInBot {
     pc: RTCPeerConnection,
     server: Server,
     offer: string,
-    tracks: { audio: MediaStreamTrack; video: MediaStreamTrack },
+    tracks: { audio: MediaStreamTrack; video: MediaStreamTrack; content: MediaStreamTrack },
   ) {
     this.tag = tag;
     this.#pc = pc;
@@ -80,9 +91,11 @@ export class StandInBot {
     this.#offer = offer;
     this.#audioTrack = tracks.audio;
     this.#videoTrack = tracks.video;
-    const [audio, video] = pc.getTransceivers();
+    this.#contentTrack = tracks.content;
+    const [audio, video, content] = pc.getTransceivers();
     this.#audio = audio!;
     this.#video = video!;
+    this.#content = content!;
     const id = new RegExp(`a=extmap:(\\d+) ${AUDIO_LEVEL_URI}`).exec(offer)?.[1];
     this.#levelExtensionId = id ? Number(id) : undefined;
     server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.#serve(req, res));
@@ -109,13 +122,14 @@ export class StandInBot {
     const video = new MediaStreamTrack({ kind: "video" });
     pc.addTransceiver(audio, { direction: "sendrecv" });
     pc.addTransceiver(video, { direction: "sendrecv" });
-    pc.addTransceiver(new MediaStreamTrack({ kind: "video" }), { direction: "sendrecv" });
+    const content = new MediaStreamTrack({ kind: "video" });
+    pc.addTransceiver(content, { direction: "sendrecv" });
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc);
     const offer = onlyLoopbackCandidates(pc.localDescription?.sdp ?? "");
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return new StandInBot(tag, pc, server, offer, { audio, video });
+    return new StandInBot(tag, pc, server, offer, { audio, video, content });
   }
 
   get sessionUrl(): string {
@@ -154,6 +168,36 @@ export class StandInBot {
     this.#timers.push(setInterval(() => this.#sendVideo(), 40));
   }
 
+  /**
+   * Shares `clip` on the content video at `fps`, looping; a PLI/FIR for the content video restarts it from its
+   * first picture (SPS, PPS, IDR). Sent whether or not the meeting forwards it: that is the meeting's choice.
+   */
+  startSharing(clip: readonly AccessUnit[], fps: number): void {
+    this.stopSharing();
+    const step = Math.round(90000 / fps);
+    let index = 0;
+    let sequence = (Math.random() * 0xffff) | 0;
+    let timestamp = (Math.random() * 0xffffffff) >>> 0;
+    this.#contentTimer = setInterval(() => {
+      if (this.#contentRestart) index = 0;
+      this.#contentRestart = false;
+      const payloads = packetize(clip[index % clip.length]!).map((payload) => Buffer.from(payload));
+      index++;
+      timestamp = (timestamp + step) >>> 0;
+      payloads.forEach((payload, i) => {
+        sequence = (sequence + 1) & 0xffff;
+        const header = new RtpHeader({ payloadType: H264_PT, sequenceNumber: sequence, timestamp, marker: i === payloads.length - 1 });
+        this.#contentTrack.writeRtp(new RtpPacket(header, payload));
+        this.contentPacketsSent++;
+      });
+    }, 1000 / fps);
+  }
+
+  stopSharing(): void {
+    clearInterval(this.#contentTimer);
+    this.#contentTimer = undefined;
+  }
+
   setLevel(level: number): void {
     this.#level = level;
   }
@@ -167,13 +211,14 @@ export class StandInBot {
     ]);
   }
 
-  receivedFrom(kind: "audio" | "video", tag: number): ReceivedPacket[] {
+  receivedFrom(kind: "audio" | "video" | "content", tag: number): ReceivedPacket[] {
     return this.received[kind].filter((p) => p.from === tag);
   }
 
   async close(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    this.stopSharing();
     await this.#pc.close().catch(() => {});
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -206,7 +251,7 @@ export class StandInBot {
   }
 
   #watch(): void {
-    const record = (kind: "audio" | "video") => (track: MediaStreamTrack) =>
+    const record = (kind: "audio" | "video" | "content") => (track: MediaStreamTrack) =>
       track.onReceiveRtp.subscribe((rtp) =>
         this.received[kind].push({
           sequenceNumber: rtp.header.sequenceNumber,
@@ -214,12 +259,13 @@ export class StandInBot {
           ssrc: rtp.header.ssrc,
           from: rtp.payload[1] ?? -1,
           nalType: (rtp.payload[0] ?? 0) & 0x1f,
-          keyframeStart: kind === "video" && startsH264Keyframe(rtp.payload),
+          keyframeStart: kind !== "audio" && startsH264Keyframe(rtp.payload),
         }),
       );
     for (const [transceiver, kind] of [
       [this.#audio, "audio"],
       [this.#video, "video"],
+      [this.#content, "content"],
     ] as const) {
       for (const track of transceiver.receiver.tracks) record(kind)(track);
       transceiver.onTrack.subscribe(record(kind));
@@ -227,11 +273,15 @@ export class StandInBot {
     this.#video.dtlsTransport.onRtcp.subscribe((rtcp: RtcpPacket) => {
       if (rtcp.type !== 206) return;
       const feedback = (rtcp as RtcpPayloadSpecificFeedback).feedback as { count: number; mediaSsrc: number; fir?: { ssrc: number }[] };
-      const ours = this.#video.sender.ssrc;
-      if (feedback.count === 1 && feedback.mediaSsrc === ours) this.keyframeRequests.pli++;
-      else if (feedback.count === 4 && feedback.fir?.some((f) => f.ssrc === ours)) this.keyframeRequests.fir++;
-      else return;
-      this.#keyframeDue = true;
+      for (const [ours, counts, due] of [
+        [this.#video.sender.ssrc, this.keyframeRequests, () => (this.#keyframeDue = true)],
+        [this.#content.sender.ssrc, this.contentKeyframeRequests, () => (this.#contentRestart = true)],
+      ] as const) {
+        if (feedback.count === 1 && feedback.mediaSsrc === ours) counts.pli++;
+        else if (feedback.count === 4 && feedback.fir?.some((f) => f.ssrc === ours)) counts.fir++;
+        else continue;
+        due();
+      }
     });
   }
 

@@ -61,9 +61,8 @@ async function sendPictures(
   let timestamp = first.timestamp;
   for (const unit of units) {
     const payloads = packetize(unit);
-    payloads.forEach((payload, i) =>
-      send(rtpPacket(options.payloadType, sequenceNumber++, timestamp, options.ssrc, Buffer.from(payload), i === payloads.length - 1)),
-    );
+    for (const [i, payload] of payloads.entries())
+      send(rtpPacket(options.payloadType, sequenceNumber++, timestamp, options.ssrc, Buffer.from(payload), i === payloads.length - 1));
     timestamp += 18_000;
     await new Promise((r) => setTimeout(r, options.everyMs ?? 20));
   }

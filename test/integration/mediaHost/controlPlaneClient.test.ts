@@ -115,6 +115,38 @@ describe("the media host's control-plane client, with its own Entra identity", (
     await host.releaseLease(1);
   });
 
+  it("takes and gives up the bot's screen share through the control plane (Graph's changeScreenSharingRole); an ended call's share is refused", async () => {
+    const { tenant, vtcId, meetingId } = await enabledMeeting(stack, { subject: "Slides", lobbyScope: "everyone" });
+    const config = loadMediaHostConfig({ ...hostSettings(), MEDIA_HOST_ID: "mh-share" });
+    const host = new ControlPlaneClient(config, mediaHostCredential(config));
+    const lease = await host.renewLease(leaseRequest(null));
+    assert.equal(lease.kind, "granted");
+    if (lease.kind !== "granted") return;
+    const joined = await host.join({
+      mediaHostEpoch: lease.grant.epoch,
+      tenantKey: tenant.tenantKey,
+      vtcId,
+      displayName: "Slides room",
+      deviceCallId: "c-share",
+      mediaBlob: "{}",
+    });
+    assert.equal(joined.kind, "joined");
+    if (joined.kind !== "joined") return;
+    for (let i = 0; i < 3; i++) await stack.graph.idle();
+    const bot = stack.graph.calls().find((c) => c.id === joined.callId)!;
+    await host.changeScreenSharingRole(joined.callId, "sharer");
+    await host.changeScreenSharingRole(joined.callId, "sharer");
+    assert.equal(stack.graph.screenSharer(meetingId), bot.myParticipantId);
+    await host.changeScreenSharingRole(joined.callId, "viewer");
+    assert.equal(stack.graph.screenSharer(meetingId), null);
+    await host.leave(joined.callId, "BYE from device");
+    await assert.rejects(
+      host.changeScreenSharingRole(joined.callId, "sharer"),
+      (e: unknown) => e instanceof ControlPlaneUnavailableError && /answered 409/.test(e.message),
+    );
+    await host.releaseLease(lease.grant.epoch);
+  });
+
   it("reports an unreachable control plane as unavailable (the SIP side answers 503), not as a refusal", async () => {
     const config = loadMediaHostConfig({
       MEDIA_HOST_ID: "mh-x",

@@ -29,7 +29,7 @@ export interface AccessUnit {
 /** Encodes the pattern once per shape (cached in the temp directory) and returns its access units. */
 export async function h264Content(options: H264ContentOptions): Promise<AccessUnit[]> {
   const keyint = options.keyframeInterval ?? options.fps * 2;
-  const name = `opencvi-content-${options.width}x${options.height}-${options.fps}fps-${options.frames}-k${keyint}`;
+  const name = `opencvi-content-${options.width}x${options.height}-${options.fps}fps-${options.frames}-k${keyint}-1slice`;
   const dir = join(tmpdir(), "opencvi-h264");
   mkdirSync(dir, { recursive: true });
   const output = join(dir, `${name}.264`);
@@ -38,9 +38,11 @@ export async function h264Content(options: H264ContentOptions): Promise<AccessUn
     writeFileSync(input, testPattern(options));
     const partial = `${output}.${process.pid}`;
     // Constrained baseline (no B-frames, CAVLC): what room systems send and every browser decodes; level 4 holds 1080p30.
+    // One thread, so one slice per picture (zerolatency's sliced threads would cut each into several), as room systems send.
     await run("x264", [
       ...["--profile", "baseline", "--level", "4", "--preset", "ultrafast", "--tune", "zerolatency"],
-      ...["--keyint", String(keyint), "--min-keyint", String(keyint), "--fps", String(options.fps), "--aud", "--quiet"],
+      ...["--keyint", String(keyint), "--min-keyint", String(keyint), "--no-scenecut", "--threads", "1"],
+      ...["--fps", String(options.fps), "--aud", "--quiet"],
       ...["-o", partial, input],
     ]);
     renameSync(partial, output);
@@ -170,7 +172,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 
 /** The picture size an SPS declares (H.264 §7.3.2.1.1, cropping applied). */
 export function spsPictureSize(sps: Uint8Array): { width: number; height: number; profileIdc: number; levelIdc: number } {
-  const bits = new BitReader(unescape(sps.subarray(1)));
+  const bits = new BitReader(removeEmulationPrevention(sps.subarray(1)));
   const profileIdc = bits.read(8);
   bits.read(8); // constraint flags
   const levelIdc = bits.read(8);
@@ -227,7 +229,7 @@ function skipScalingList(bits: BitReader, size: number): void {
 }
 
 /** Removes emulation prevention bytes (00 00 03 → 00 00). */
-function unescape(rbsp: Uint8Array): Uint8Array {
+function removeEmulationPrevention(rbsp: Uint8Array): Uint8Array {
   const out: number[] = [];
   let zeros = 0;
   for (const byte of rbsp) {

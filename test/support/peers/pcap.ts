@@ -334,6 +334,40 @@ export interface PcapRecord {
   readonly payload: Buffer;
 }
 
+/** Ethernet/IPv4/UDP frame of a capture record, dissected. */
+function dissectUdpFrame(frame: Buffer, time: { timeSec: number; timeUsec: number; capturedLength: number; originalLength: number }): PcapRecord {
+  const ipStart = 14;
+  const headerLength = (frame[ipStart]! & 0x0f) * 4;
+  const ipHeader = frame.subarray(ipStart, ipStart + headerLength);
+  const src = [...frame.subarray(ipStart + 12, ipStart + 16)].join(".");
+  const dst = [...frame.subarray(ipStart + 16, ipStart + 20)].join(".");
+  const udpStart = ipStart + headerLength;
+  const udpLength = frame.readUInt16BE(udpStart + 4);
+  const udpAndPayload = frame.subarray(udpStart, udpStart + udpLength);
+  const pseudo = Buffer.concat([frame.subarray(ipStart + 12, ipStart + 20), Buffer.from([0, 17, udpLength >> 8, udpLength & 0xff])]);
+  return {
+    ...time,
+    etherType: frame.readUInt16BE(12),
+    ip: {
+      version: frame[ipStart]! >> 4,
+      headerLength,
+      totalLength: frame.readUInt16BE(ipStart + 2),
+      ttl: frame[ipStart + 8]!,
+      protocol: frame[ipStart + 9]!,
+      checksumOk: onesComplementSum(ipHeader) === 0xffff,
+      src,
+      dst,
+    },
+    udp: {
+      srcPort: frame.readUInt16BE(udpStart),
+      dstPort: frame.readUInt16BE(udpStart + 2),
+      length: udpLength,
+      checksumOk: onesComplementSum(Buffer.concat([pseudo, udpAndPayload])) === 0xffff,
+    },
+    payload: frame.subarray(udpStart + 8, udpStart + udpLength),
+  };
+}
+
 /** Reads back a classic little-endian pcap of Ethernet/IPv4/UDP frames (what writeRtpPcap writes). */
 export function readPcap(path: string): PcapFile {
   const buf = readFileSync(path);
@@ -343,39 +377,14 @@ export function readPcap(path: string): PcapFile {
   while (offset + 16 <= buf.length) {
     const capturedLength = buf.readUInt32LE(offset + 8);
     const frame = buf.subarray(offset + 16, offset + 16 + capturedLength);
-    const ipStart = 14;
-    const headerLength = (frame[ipStart]! & 0x0f) * 4;
-    const ipHeader = frame.subarray(ipStart, ipStart + headerLength);
-    const src = [...frame.subarray(ipStart + 12, ipStart + 16)].join(".");
-    const dst = [...frame.subarray(ipStart + 16, ipStart + 20)].join(".");
-    const udpStart = ipStart + headerLength;
-    const udpLength = frame.readUInt16BE(udpStart + 4);
-    const udpAndPayload = frame.subarray(udpStart, udpStart + udpLength);
-    const pseudo = Buffer.concat([frame.subarray(ipStart + 12, ipStart + 20), Buffer.from([0, 17, udpLength >> 8, udpLength & 0xff])]);
-    records.push({
-      timeSec: buf.readUInt32LE(offset),
-      timeUsec: buf.readUInt32LE(offset + 4),
-      capturedLength,
-      originalLength: buf.readUInt32LE(offset + 12),
-      etherType: frame.readUInt16BE(12),
-      ip: {
-        version: frame[ipStart]! >> 4,
-        headerLength,
-        totalLength: frame.readUInt16BE(ipStart + 2),
-        ttl: frame[ipStart + 8]!,
-        protocol: frame[ipStart + 9]!,
-        checksumOk: onesComplementSum(ipHeader) === 0xffff,
-        src,
-        dst,
-      },
-      udp: {
-        srcPort: frame.readUInt16BE(udpStart),
-        dstPort: frame.readUInt16BE(udpStart + 2),
-        length: udpLength,
-        checksumOk: onesComplementSum(Buffer.concat([pseudo, udpAndPayload])) === 0xffff,
-      },
-      payload: frame.subarray(udpStart + 8, udpStart + udpLength),
-    });
+    records.push(
+      dissectUdpFrame(frame, {
+        timeSec: buf.readUInt32LE(offset),
+        timeUsec: buf.readUInt32LE(offset + 4),
+        capturedLength,
+        originalLength: buf.readUInt32LE(offset + 12),
+      }),
+    );
     offset += 16 + capturedLength;
   }
   return {
@@ -385,4 +394,54 @@ export function readPcap(path: string): PcapFile {
     linkType: buf.readUInt32LE(20),
     records,
   };
+}
+
+const PCAPNG_SECTION_HEADER = 0x0a0d0d0a;
+const PCAPNG_BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const PCAPNG_INTERFACE_DESCRIPTION = 1;
+const PCAPNG_ENHANCED_PACKET = 6;
+
+/**
+ * Reads a little-endian pcapng file of Ethernet/IPv4/UDP frames (one interface,
+ * microsecond time stamps, as tshark and dumpcap write by default).
+ */
+export function readPcapng(path: string): PcapFile {
+  const buf = readFileSync(path);
+  if (buf.length < 28 || buf.readUInt32LE(0) !== PCAPNG_SECTION_HEADER || buf.readUInt32LE(8) !== PCAPNG_BYTE_ORDER_MAGIC) {
+    throw new Error(`${path}: not a little-endian pcapng file`);
+  }
+  const records: PcapRecord[] = [];
+  let linkType = -1;
+  let snapLength = 0;
+  let offset = 0;
+  while (offset + 12 <= buf.length) {
+    const blockType = buf.readUInt32LE(offset);
+    const blockLength = buf.readUInt32LE(offset + 4);
+    if (blockLength < 12 || offset + blockLength > buf.length) throw new Error(`${path}: bad pcapng block length ${blockLength} at ${offset}`);
+    if (blockType === PCAPNG_INTERFACE_DESCRIPTION) {
+      linkType = buf.readUInt16LE(offset + 8);
+      snapLength = buf.readUInt32LE(offset + 12);
+    } else if (blockType === PCAPNG_ENHANCED_PACKET) {
+      const high = buf.readUInt32LE(offset + 12);
+      const low = buf.readUInt32LE(offset + 16);
+      const micros = high * 2 ** 32 + low;
+      const capturedLength = buf.readUInt32LE(offset + 20);
+      const frame = buf.subarray(offset + 28, offset + 28 + capturedLength);
+      records.push(
+        dissectUdpFrame(frame, {
+          timeSec: Math.floor(micros / 1_000_000),
+          timeUsec: micros % 1_000_000,
+          capturedLength,
+          originalLength: buf.readUInt32LE(offset + 24),
+        }),
+      );
+    }
+    offset += blockLength;
+  }
+  return { versionMajor: buf.readUInt16LE(12), versionMinor: buf.readUInt16LE(14), snapLength, linkType, records };
+}
+
+/** A classic pcap or a pcapng file, told apart by its first four bytes. */
+export function readCapture(path: string): PcapFile {
+  return readFileSync(path).readUInt32LE(0) === PCAPNG_SECTION_HEADER ? readPcapng(path) : readPcap(path);
 }

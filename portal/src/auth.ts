@@ -1,0 +1,68 @@
+import { type AccountInfo, InteractionRequiredAuthError, PublicClientApplication } from "@azure/msal-browser";
+import type { PortalConfig } from "./config";
+
+/**
+ * Sign-in with Entra ID through MSAL.js: authorization code with PKCE, redirect flow (no
+ * pop-ups to be blocked), tokens kept in session storage (gone with the tab). A token that
+ * cannot be renewed silently sends the user to sign in again; the page keeps what they typed.
+ */
+export class Auth {
+  readonly #msal: PublicClientApplication;
+  readonly #scopes: string[];
+
+  private constructor(msal: PublicClientApplication, scopes: readonly string[]) {
+    this.#msal = msal;
+    this.#scopes = [...scopes];
+  }
+
+  static async start(config: PortalConfig): Promise<Auth> {
+    const msal = new PublicClientApplication({
+      auth: {
+        clientId: config.clientId,
+        authority: config.authority,
+        knownAuthorities: [...(config.knownAuthorities ?? [])],
+        redirectUri: `${window.location.origin}/`,
+        postLogoutRedirectUri: `${window.location.origin}/`,
+      },
+      cache: { cacheLocation: "sessionStorage" },
+    });
+    await msal.initialize();
+    const result = await msal.handleRedirectPromise();
+    if (result?.account) msal.setActiveAccount(result.account);
+    else if (!msal.getActiveAccount()) {
+      const [first] = msal.getAllAccounts();
+      if (first) msal.setActiveAccount(first);
+    }
+    return new Auth(msal, config.scopes);
+  }
+
+  get account(): AccountInfo | null {
+    return this.#msal.getActiveAccount();
+  }
+
+  signIn(): Promise<void> {
+    return this.#msal.loginRedirect({ scopes: this.#scopes });
+  }
+
+  signOut(): Promise<void> {
+    return this.#msal.logoutRedirect();
+  }
+
+  /** An access token for the admin API; redirects to sign-in when none can be had silently. */
+  async token(): Promise<string> {
+    const account = this.account;
+    if (!account) {
+      await this.signIn();
+      throw new Error("signing in");
+    }
+    try {
+      return (await this.#msal.acquireTokenSilent({ scopes: this.#scopes, account })).accessToken;
+    } catch (e) {
+      if (e instanceof InteractionRequiredAuthError) {
+        await this.#msal.acquireTokenRedirect({ scopes: this.#scopes, account });
+        throw new Error("signing in again");
+      }
+      throw e;
+    }
+  }
+}

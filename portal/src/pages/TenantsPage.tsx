@@ -1,0 +1,203 @@
+import {
+  Badge,
+  Button,
+  Card,
+  CardHeader,
+  Field,
+  Input,
+  MessageBar,
+  MessageBarBody,
+  makeStyles,
+  Spinner,
+  Table,
+  TableBody,
+  TableCell,
+  TableHeader,
+  TableHeaderCell,
+  TableRow,
+  Text,
+  Title2,
+  tokens,
+} from "@fluentui/react-components";
+import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { type AdminApi, ApiProblem } from "../api";
+
+interface Tenant {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly tenantKey: string;
+  readonly consent: { readonly status: string; readonly missing?: readonly string[] };
+}
+
+const useStyles = makeStyles({
+  page: { display: "flex", flexDirection: "column", gap: tokens.spacingVerticalL },
+  form: { display: "flex", flexWrap: "wrap", gap: tokens.spacingHorizontalM, alignItems: "flex-end" },
+  field: { minWidth: "18rem", flexGrow: 1 },
+  table: { overflowX: "auto" },
+  link: { wordBreak: "break-all" },
+});
+
+const CONSENT: Record<string, { readonly label: string; readonly color: "success" | "warning" | "danger" | "informative" }> = {
+  granted: { label: "Granted", color: "success" },
+  incomplete: { label: "Incomplete", color: "warning" },
+  declined: { label: "Declined", color: "danger" },
+  revoked: { label: "Revoked", color: "danger" },
+  none: { label: "Not yet", color: "informative" },
+};
+
+/** Tenants: the list with their keys and consent, onboarding, and consent links for their admins. */
+export function TenantsPage({ api }: { readonly api: AdminApi }) {
+  const styles = useStyles();
+  const [tenants, setTenants] = useState<readonly Tenant[] | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [link, setLink] = useState<{ readonly tenant: string; readonly url: string; readonly expiresAt: string } | undefined>();
+
+  const refresh = useCallback(async () => {
+    try {
+      setTenants((await api.get<{ value: Tenant[] }>("/tenants")).value);
+      setError(undefined);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }, [api]);
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  const consentLink = async (tenant: Tenant) => {
+    try {
+      const made = await api.post<{ url: string; expiresAt: string }>(`/tenants/${tenant.tenantId}/consent-link`);
+      setLink({ tenant: tenant.name, ...made });
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+
+  return (
+    <div className={styles.page}>
+      <Title2 as="h2">Tenants</Title2>
+      <OnboardTenant api={api} onboarded={refresh} />
+      {error && (
+        <MessageBar intent="error">
+          <MessageBarBody>{error}</MessageBarBody>
+        </MessageBar>
+      )}
+      {link && (
+        <Card aria-live="polite">
+          <CardHeader
+            header={<Text weight="semibold">Consent link for {link.tenant}</Text>}
+            description={`Send it to the tenant's admin; it works once, until ${new Date(link.expiresAt).toLocaleString()}.`}
+          />
+          <Text className={styles.link} font="monospace">
+            {link.url}
+          </Text>
+          <Button onClick={() => void navigator.clipboard?.writeText(link.url)}>Copy link</Button>
+        </Card>
+      )}
+      {tenants === undefined ? (
+        <Spinner label="Loading tenants" />
+      ) : tenants.length === 0 ? (
+        <Text>No tenant yet: onboard one above.</Text>
+      ) : (
+        <div className={styles.table}>
+          <Table aria-label="Tenants">
+            <TableHeader>
+              <TableRow>
+                <TableHeaderCell>Name</TableHeaderCell>
+                <TableHeaderCell>Tenant id</TableHeaderCell>
+                <TableHeaderCell>Tenant key</TableHeaderCell>
+                <TableHeaderCell>Consent</TableHeaderCell>
+                <TableHeaderCell>Actions</TableHeaderCell>
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {tenants.map((t) => {
+                const consent = CONSENT[t.consent.status] ?? { label: t.consent.status, color: "informative" as const };
+                return (
+                  <TableRow key={t.tenantId}>
+                    <TableCell>{t.name}</TableCell>
+                    <TableCell>
+                      <Text font="monospace">{t.tenantId}</Text>
+                    </TableCell>
+                    <TableCell>
+                      <Text font="monospace">{t.tenantKey}</Text>
+                    </TableCell>
+                    <TableCell>
+                      <Badge appearance="tint" color={consent.color}>
+                        {consent.label}
+                      </Badge>
+                      {t.consent.missing?.length ? <Text size={200}> missing {t.consent.missing.join(", ")}</Text> : null}
+                    </TableCell>
+                    <TableCell>
+                      <Button size="small" onClick={() => void consentLink(t)}>
+                        Consent link
+                      </Button>
+                    </TableCell>
+                  </TableRow>
+                );
+              })}
+            </TableBody>
+          </Table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function OnboardTenant({ api, onboarded }: { readonly api: AdminApi; readonly onboarded: () => Promise<void> }) {
+  const styles = useStyles();
+  const [tenantId, setTenantId] = useState("");
+  const [name, setName] = useState("");
+  const [problem, setProblem] = useState<ApiProblem | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      await api.post("/tenants", { tenantId: tenantId.trim(), name: name.trim() });
+      setTenantId("");
+      setName("");
+      setProblem(undefined);
+      await onboarded();
+    } catch (e) {
+      setProblem(e instanceof ApiProblem ? e : new ApiProblem(0, "Not sent", (e as Error).message));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const unplaced = problem && !problem.forField("tenantId") && !problem.forField("name");
+  return (
+    <form className={styles.form} onSubmit={(e) => void submit(e)} aria-label="Onboard a tenant">
+      <Field
+        className={styles.field}
+        label="Entra tenant id"
+        required
+        validationMessage={problem?.forField("tenantId")}
+        validationState={problem?.forField("tenantId") ? "error" : "none"}
+      >
+        <Input value={tenantId} onChange={(_, d) => setTenantId(d.value)} placeholder="00000000-0000-0000-0000-000000000000" />
+      </Field>
+      <Field
+        className={styles.field}
+        label="Name"
+        required
+        validationMessage={problem?.forField("name")}
+        validationState={problem?.forField("name") ? "error" : "none"}
+      >
+        <Input value={name} onChange={(_, d) => setName(d.value)} />
+      </Field>
+      <Button appearance="primary" type="submit" disabled={busy}>
+        Onboard
+      </Button>
+      {unplaced && (
+        <MessageBar intent="error">
+          <MessageBarBody>
+            {problem.title}: {problem.detail}
+          </MessageBarBody>
+        </MessageBar>
+      )}
+    </form>
+  );
+}

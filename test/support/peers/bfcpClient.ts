@@ -1,0 +1,193 @@
+import { randomInt } from "node:crypto";
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { EventEmitter } from "node:events";
+import { connect, type Socket as TcpSocket } from "node:net";
+import { decodeMessage, encodeMessage } from "../../../media-host/bfcp/codec.js";
+import { type BfcpVersion, Primitive } from "../../../media-host/bfcp/constants.js";
+import type { BfcpAttribute, BfcpMessage } from "../../../media-host/bfcp/message.js";
+import { BfcpTcpFramer } from "../../../media-host/bfcp/tcpFramer.js";
+import { waitFor } from "../waiting.js";
+
+/**
+ * A BFCP floor participant for tests (no Debian package speaks BFCP): a room
+ * system's client side over UDP or TCP, version 1 or 2. It records every
+ * message it receives with its bytes, acknowledges the server's notifications
+ * over UDP (FloorRequestStatusAck, FloorStatusAck, GoodbyeAck) unless told to
+ * drop some, and can send raw bytes (duplicates, split or coalesced TCP segments).
+ */
+
+export interface BfcpTestClientOptions {
+  readonly transport: "udp" | "tcp";
+  readonly server: { readonly address: string; readonly port: number };
+  readonly version: BfcpVersion;
+  readonly conferenceId: number;
+  readonly userId: number;
+  /** Local UDP port; 0 picks one. */
+  readonly localPort?: number;
+}
+
+export interface BfcpReceived {
+  readonly message: BfcpMessage;
+  readonly bytes: Buffer;
+}
+
+export interface BfcpTestClientEvents {
+  received: [received: BfcpReceived];
+}
+
+const ACKS: ReadonlyMap<number, number> = new Map([
+  [Primitive.FloorRequestStatus, Primitive.FloorRequestStatusAck],
+  [Primitive.FloorStatus, Primitive.FloorStatusAck],
+  [Primitive.Goodbye, Primitive.GoodbyeAck],
+]);
+
+export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
+  readonly options: BfcpTestClientOptions;
+  /** Everything received, in order. */
+  readonly received: BfcpReceived[] = [];
+  /** Bytes that did not decode. */
+  readonly undecodable: Buffer[] = [];
+  /** Acks sent, by the transaction id they acknowledge. */
+  readonly ackedTransactionIds: number[] = [];
+  /** Notifications to leave unacknowledged, counted down (loss injection). */
+  dropAcks = 0;
+  readonly #udp: UdpSocket | undefined;
+  readonly #tcp: TcpSocket | undefined;
+  #nextTransactionId = randomInt(1, 0x8000);
+
+  private constructor(options: BfcpTestClientOptions, udp: UdpSocket | undefined, tcp: TcpSocket | undefined) {
+    super();
+    this.options = options;
+    this.#udp = udp;
+    this.#tcp = tcp;
+    if (udp) udp.on("message", (data) => this.#onBytes(data));
+    if (tcp) {
+      const framer = new BfcpTcpFramer();
+      tcp.on("data", (chunk: Buffer) => {
+        for (const bytes of framer.push(chunk)) this.#onBytes(bytes);
+      });
+    }
+  }
+
+  static async connect(options: BfcpTestClientOptions): Promise<BfcpTestClient> {
+    if (options.transport === "udp") {
+      const udp = createSocket("udp4");
+      await new Promise<void>((resolve) => udp.bind(options.localPort ?? 0, "127.0.0.1", resolve));
+      return new BfcpTestClient(options, udp, undefined);
+    }
+    const tcp = connect({ host: options.server.address, port: options.server.port });
+    await new Promise<void>((resolve, reject) => {
+      tcp.once("connect", resolve);
+      tcp.once("error", reject);
+    });
+    tcp.setNoDelay(true);
+    return new BfcpTestClient(options, undefined, tcp);
+  }
+
+  get localPort(): number {
+    return this.#udp ? this.#udp.address().port : (this.#tcp?.localPort ?? 0);
+  }
+
+  /** The bytes of a request from this client (fresh transaction id unless given). */
+  encodeRequest(primitive: number, attributes: readonly BfcpAttribute[] = [], overrides: Partial<BfcpMessage> = {}): Buffer {
+    return encodeMessage({
+      version: this.options.version,
+      responder: false,
+      primitive,
+      conferenceId: this.options.conferenceId,
+      transactionId: this.#allocateTransactionId(),
+      userId: this.options.userId,
+      attributes,
+      ...overrides,
+    });
+  }
+
+  async sendRaw(bytes: Buffer): Promise<void> {
+    if (this.#udp) {
+      await new Promise<void>((resolve, reject) =>
+        this.#udp!.send(bytes, this.options.server.port, this.options.server.address, (error) => (error ? reject(error) : resolve())),
+      );
+    } else {
+      await new Promise<void>((resolve, reject) => this.#tcp!.write(bytes, (error) => (error ? reject(error) : resolve())));
+    }
+  }
+
+  /** Sends a request and waits for the answer with its transaction id. */
+  async request(primitive: number, attributes: readonly BfcpAttribute[] = [], overrides: Partial<BfcpMessage> = {}): Promise<BfcpReceived> {
+    const bytes = this.encodeRequest(primitive, attributes, overrides);
+    const transactionId = bytes.readUInt16BE(8);
+    const seen = this.received.length;
+    await this.sendRaw(bytes);
+    return await this.waitForMessage((r) => r.message.transactionId === transactionId, `the answer to transaction ${transactionId}`, seen);
+  }
+
+  /** Waits for a received message matching `predicate`, among those from index `from` on. */
+  async waitForMessage(predicate: (received: BfcpReceived) => boolean, what: string, from = 0, timeoutInMs = 5000): Promise<BfcpReceived> {
+    return await waitFor(() => this.received.slice(from).find(predicate), what, timeoutInMs);
+  }
+
+  hello(): Promise<BfcpReceived> {
+    return this.request(Primitive.Hello);
+  }
+
+  floorRequest(floorId: number): Promise<BfcpReceived> {
+    return this.request(Primitive.FloorRequest, [{ kind: "floorId", id: floorId }]);
+  }
+
+  floorRelease(floorRequestId: number): Promise<BfcpReceived> {
+    return this.request(Primitive.FloorRelease, [{ kind: "floorRequestId", id: floorRequestId }]);
+  }
+
+  floorQuery(floorId: number): Promise<BfcpReceived> {
+    return this.request(Primitive.FloorQuery, [{ kind: "floorId", id: floorId }]);
+  }
+
+  goodbye(): Promise<BfcpReceived> {
+    return this.request(Primitive.Goodbye);
+  }
+
+  async close(): Promise<void> {
+    if (this.#udp) await new Promise<void>((resolve) => this.#udp!.close(() => resolve()));
+    if (this.#tcp) {
+      const closed = new Promise<void>((resolve) => this.#tcp!.once("close", () => resolve()));
+      this.#tcp.end();
+      await closed;
+    }
+  }
+
+  #allocateTransactionId(): number {
+    const id = this.#nextTransactionId;
+    this.#nextTransactionId = id >= 0xffff ? 1 : id + 1;
+    return id;
+  }
+
+  #onBytes(bytes: Buffer): void {
+    const result = decodeMessage(bytes);
+    if (!result.ok) {
+      this.undecodable.push(Buffer.from(bytes));
+      return;
+    }
+    const received = { message: result.message, bytes: Buffer.from(bytes) };
+    this.received.push(received);
+    this.emit("received", received);
+    const ack = ACKS.get(result.message.primitive);
+    if (ack !== undefined && this.#udp && !result.message.responder) {
+      if (this.dropAcks > 0) {
+        this.dropAcks--;
+        return;
+      }
+      this.ackedTransactionIds.push(result.message.transactionId);
+      void this.sendRaw(
+        encodeMessage({
+          version: result.message.version,
+          responder: true,
+          primitive: ack,
+          conferenceId: result.message.conferenceId,
+          transactionId: result.message.transactionId,
+          userId: result.message.userId,
+          attributes: [],
+        }),
+      );
+    }
+  }
+}
