@@ -2,7 +2,8 @@ import { CosmosTenantRepository } from "../functions/adapters/cosmos/cosmosTenan
 import { openCosmosStore } from "../functions/adapters/cosmos/cosmosStore.js";
 import { TenantService } from "../functions/app/tenantService.js";
 import { controlPlane } from "../functions/controlPlane.js";
-import { LOCAL_BOT_APP_ID, type LocalStack } from "./stack.js";
+import type { EntraUser } from "../test/emulators/entra/entraIdEmulator.js";
+import { ADMIN_API_APP_ID_URI, LOCAL_BOT_APP_ID, type LocalStack, TENANT_ADMIN_ROLE } from "./stack.js";
 
 /** The demo the local stack seeds for `npm start`: fixed ids, so the README can name them. */
 export const DEMO = {
@@ -10,6 +11,8 @@ export const DEMO = {
   tenantName: "Contoso (demo)",
   tenantKeyDigits: "123456789",
   organizer: { displayName: "Megan Bowen", userPrincipalName: "megan@contoso-demo.onmicrosoft.com" },
+  /** Signs in to the portal from the demo tenant (role CVI.TenantAdmin there). */
+  admin: { displayName: "Adele Vance", userPrincipalName: "adele@contoso-demo.onmicrosoft.com" },
   meetingSubject: "OpenCVI demo meeting",
   vtcId: "1234567890",
 } as const;
@@ -21,6 +24,8 @@ export interface SeededDemo {
   readonly meetingId: string;
   readonly vtcId: string;
   readonly joinWebUrl: string;
+  /** The demo tenant's admin, a user of the Entra ID emulator who can sign in to the portal. */
+  readonly admin: EntraUser;
 }
 
 /**
@@ -33,6 +38,9 @@ export async function seedDemo(stack: LocalStack): Promise<SeededDemo> {
   stack.entra.addTenant({ tenantId, domain: "contoso-demo.onmicrosoft.com", displayName: DEMO.tenantName });
   stack.entra.grantConsent(tenantId, LOCAL_BOT_APP_ID);
   const organizer = stack.graph.addUser(tenantId, DEMO.organizer);
+  const admin = stack.entra.addUser({ tenantId, ...DEMO.admin });
+  // The admin API's app role, assigned in the demo tenant: the admin's tokens carry it with the demo tenant's tid.
+  stack.entra.assignUserAppRole(tenantId, ADMIN_API_APP_ID_URI, admin.objectId, TENANT_ADMIN_ROLE);
 
   // The one place a tenant key is not drawn at random: the demo's must be the same every run.
   const store = await openCosmosStore({
@@ -69,5 +77,13 @@ export async function seedDemo(stack: LocalStack): Promise<SeededDemo> {
   });
   for (let i = 0; i < 3; i++) await stack.graph.idle();
   const meeting = stack.graph.meetings().find((m) => m.id === meetingId) as { joinWebUrl?: string } | undefined;
-  return { tenantId, tenantKey: tenant.tenantKey, organizerId: organizer.id, meetingId, vtcId: DEMO.vtcId, joinWebUrl: meeting?.joinWebUrl ?? "" };
+  return {
+    tenantId,
+    tenantKey: tenant.tenantKey,
+    organizerId: organizer.id,
+    meetingId,
+    vtcId: DEMO.vtcId,
+    joinWebUrl: meeting?.joinWebUrl ?? "",
+    admin,
+  };
 }

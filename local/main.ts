@@ -46,6 +46,7 @@ try {
       ],
     },
     meetingMedia: { port: 8080 },
+    portal: { port: 8088 },
     logLevel: (process.env.LOCAL_LOG_LEVEL as never) ?? "information",
   });
   const demo = await seedDemo(stack);
@@ -59,13 +60,19 @@ OpenCVI local stack is up.
   OpenAPI        ${stack.adminApiUrl}/openapi.json
   Cosmos DB      ${stack.cosmosEndpoint}          (embedded, in memory: data lasts until you stop)
   Callbacks      ${stack.publicBaseUrl}/api        (the same Functions over HTTPS, for Graph and Entra ID)
-  Entra ID       ${stack.entra.origin}          (emulator: tokens, admin consent)
+  Entra ID       ${stack.entra.origin}          (emulator: tokens, admin consent, people's sign-in)
   Tenant keys    <9 digits>@t.${stack.settings.SERVICE_DOMAIN}
 
 Demo tenant (consented; every organizer enabled)
   Tenant         ${demo.tenantId}   key ${demo.tenantKey}
   Meeting        "OpenCVI demo meeting", VTC ID ${demo.vtcId}
   Graph emulator ${stack.graph.operatorUrl}   (meetings, calls: admit from lobby, remove, end)
+
+The web portal   ${stack.portalUrl}/   (being built: tenants so far)
+Sign-in (MSAL.js, authorization code + PKCE; app ${stack.portalSignIn.clientId}, authority ${stack.portalSignIn.authority}, scope ${stack.portalSignIn.scopes.join(" ")})
+  Operator       ${stack.portalSignIn.operator.userPrincipalName}   (CVI.Admin: every tenant)
+  Tenant admin   ${demo.admin.userPrincipalName}   (CVI.TenantAdmin in the demo tenant; the admin API does not take tenant admins yet)
+  (pick the account on the emulator's page: there are no passwords)
 
 Dial the demo meeting from a SIP softphone or room system, through the SIP edge (UDP or TCP ${stack.edge?.endpoints.sipPort}, TLS ${stack.edge?.endpoints.tlsPort}):
   Direct         sip:${demo.tenantKey.split("@")[0]}.${demo.vtcId}@${stack.address}

@@ -15,7 +15,7 @@ import { createFunctionsRequestListener } from "./functionsHttpAdapter.js";
 import { EmbeddedCosmos } from "./embeddedCosmos.js";
 import { startFunctionsHostProcess } from "./functionsHost.js";
 import { loadFunctionModules } from "./functionModules.js";
-import { EntraIdEmulator } from "../test/emulators/entra/entraIdEmulator.js";
+import { EntraIdEmulator, type EntraUser } from "../test/emulators/entra/entraIdEmulator.js";
 import { GraphEmulator } from "../test/emulators/graph/graphEmulator.js";
 import { MeetingMediaServer } from "../test/emulators/meeting/meetingMediaServer.js";
 import { pino } from "pino";
@@ -98,6 +98,13 @@ export interface LocalStackOptions {
    * connects to it.
    */
   readonly meetingMedia?: { readonly port?: number };
+  /**
+   * Where the portal (a single-page app signing in through the Entra ID emulator) may be
+   * redirected back to after sign-in: its SPA redirect URIs, besides the page `portal` serves.
+   * Default: Vite's dev server (`http://localhost:5173/`). More can be added later with
+   * `entra.addRedirectUri(stack.portalSignIn.clientId, uri, "spa")`.
+   */
+  readonly portalRedirectUris?: readonly string[];
   /** Lifetime of Entra ID's access tokens (default ~1 h, as Entra's). Under 5 minutes the SDK fetches a new one for every request. */
   readonly entraTokenLifetimeSeconds?: number;
   /** Where scripts/dev-tls.sh put the CA and server certificate. */
@@ -179,6 +186,19 @@ export interface LocalStack {
   readonly mediaHostIdentity: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
   /** What a SIP edge of this stack authenticates with (role CVI.Edge). */
   readonly edgeIdentity: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
+  /**
+   * How the portal signs people in (MSAL.js: authorization code + PKCE against the Entra ID
+   * emulator): its app registration, the scope it asks for the admin API, and the operator,
+   * a user of the operator's tenant who holds CVI.Admin (demo tenants add their own admins).
+   */
+  readonly portalSignIn: {
+    readonly clientId: string;
+    readonly redirectUris: readonly string[];
+    /** `organizations`: operators and tenant admins sign in from their own tenants. */
+    readonly authority: string;
+    readonly scopes: readonly string[];
+    readonly operator: EntraUser;
+  };
   /** A token for the admin (or media-host) API, from the Entra ID emulator; CVI.Admin by default. */
   issueToken(options?: StackTokenOptions): Promise<string>;
   stop(): Promise<void>;
@@ -191,17 +211,23 @@ const HOST = "127.0.0.1";
 export const LOCAL_BOT_APP_ID = "6c1f2a3b-0d4e-4f5a-8b6c-7d8e9f0a1b2c";
 const OPERATOR_TENANT_ID = "0b5c8e4a-1f2d-4c3b-9a8e-7f6d5c4b3a21";
 const ADMIN_API_APP_ID = "3f9a2b1c-5d4e-4a7b-8c6d-2e1f0a9b8c7d";
-const ADMIN_API_APP_ID_URI = "api://opencvi-admin";
+export const ADMIN_API_APP_ID_URI = "api://opencvi-admin";
 /** Entra's v2 access tokens name the API by its client id. */
 const ADMIN_API_AUDIENCE = ADMIN_API_APP_ID;
+/** The admin API's delegated scope: what the portal asks for on a signed-in person's behalf. */
+export const ADMIN_API_USER_SCOPE = `${ADMIN_API_APP_ID_URI}/access_as_user`;
+/** The app roles people hold on the admin API: the service operator sees every tenant, a tenant's admin only their own (the `tid` of their token). */
+export const OPERATOR_ROLE = "CVI.Admin";
+export const TENANT_ADMIN_ROLE = "CVI.TenantAdmin";
+/** The portal's app registration (a single-page app). */
+export const PORTAL_APP_ID = "7b2e4c6a-8d1f-4e3a-9b5c-0a1d2e3f4a5b";
+const OPERATOR_USER = { userPrincipalName: "operator@opencvi-operator.onmicrosoft.com", displayName: "OpenCVI operator" };
 const MEDIA_HOST_APP_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 const CONTROL_PLANE_APP_ID = "4d3c2b1a-9f8e-4d7c-8b6a-5f4e3d2c1b0a";
 const SERVICE_BUS_APP_ID = "80369ed6-5f11-4dd9-bef3-692475845e77";
 const SERVICE_BUS_AUDIENCE = "https://servicebus.azure.net";
 const SERVICE_BUS_QUEUE = "media-host-events";
 const EDGE_APP_ID = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b";
-/** The web portal's app registration (a single-page app: no secret, PKCE). */
-const PORTAL_APP_ID = "7b8c9d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e";
 const LOCAL_MEDIA_HOST_ID = "local-media-host";
 /** What the gateway's bot app asks tenants to consent to. */
 export const BOT_APP_PERMISSIONS = [
@@ -340,11 +366,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clientId: ADMIN_API_APP_ID,
       displayName: "OpenCVI admin API",
       appIdUri: ADMIN_API_APP_ID_URI,
-      appRoles: ["CVI.Admin", "CVI.MediaHost", "CVI.Edge"],
+      appRoles: [OPERATOR_ROLE, TENANT_ADMIN_ROLE, "CVI.MediaHost", "CVI.Edge"],
+      // People reach it through the portal, which acts for them (delegated): `scp` access_as_user.
+      delegatedScopes: ["access_as_user"],
       // v2 tokens, as an API registered today gets: issuer …/v2.0, audience = the API's client id.
       accessTokenVersion: 2,
       homeTenantId: OPERATOR_TENANT_ID,
     });
+    const functionsUrl = `http://${HOST}:${functionsHttp.port}`;
+    // The portal's own page is added once it listens (options.portal); Vite's dev server for work on the portal.
+    const portalRedirectUris = [...(options.portalRedirectUris ?? ["http://localhost:5173/"])];
+    entra.registerApplication({
+      clientId: PORTAL_APP_ID,
+      displayName: "OpenCVI portal",
+      spaRedirectUris: portalRedirectUris,
+      homeTenantId: OPERATOR_TENANT_ID,
+    });
+    const operator = entra.addUser({ tenantId: OPERATOR_TENANT_ID, ...OPERATOR_USER });
+    entra.assignUserAppRole(OPERATOR_TENANT_ID, ADMIN_API_APP_ID_URI, operator.objectId, OPERATOR_ROLE);
     // The media hosts' identity (a managed identity in Azure): holds CVI.MediaHost on the control plane's API.
     const mediaHostIdentity = { tenantId: OPERATOR_TENANT_ID, clientId: MEDIA_HOST_APP_ID, clientSecret: randomBytes(24).toString("base64url") };
     entra.registerApplication({
@@ -568,11 +607,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stopMediaHost.unshift(() => edge?.stop());
       await edge.start();
     }
-    const functionsUrl = `http://${HOST}:${functionsHttp.port}`;
     let portalUrl: string | undefined;
     if (options.portal) {
       const portalHttp = await bind(false, options.portal.port ?? 0, "the portal");
       portalUrl = `http://${HOST}:${portalHttp.port}`;
+      // Signing in comes back to the portal's own page.
+      entra.addRedirectUri(PORTAL_APP_ID, `${portalUrl}/`, "spa");
       portalHttp.serve(
         portalListener({
           directory: options.portal.directory ?? "portal/dist",
@@ -582,7 +622,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             authority: `${entra.origin}/organizations`,
             knownAuthorities: [new URL(entra.origin).host],
             clientId: PORTAL_APP_ID,
-            scopes: [`${ADMIN_API_APP_ID_URI}/.default`],
+            scopes: [ADMIN_API_USER_SCOPE],
           },
         }),
       );
@@ -604,6 +644,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       operatorTenantId: OPERATOR_TENANT_ID,
       mediaHostIdentity,
       edgeIdentity,
+      portalSignIn: {
+        clientId: PORTAL_APP_ID,
+        redirectUris: portalRedirectUris,
+        authority: `${entra.origin}/organizations`,
+        scopes: [ADMIN_API_USER_SCOPE],
+        operator,
+      },
       settings,
       issueToken: (token = {}) =>
         entra.issueToken({

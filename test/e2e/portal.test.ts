@@ -14,7 +14,8 @@ const screenshots = "test-results/portal";
 
 before(async () => {
   stack = await startLocalStack({ logLevel: "none", portal: {} });
-  browser = await launchChromium();
+  // The Entra emulator is HTTPS under the local CA: trusted as a person would (their NSS database).
+  browser = await launchChromium({ trustedCaFile: ".local/tls/ca.pem" });
   mkdirSync(screenshots, { recursive: true });
 });
 after(async () => {
@@ -50,7 +51,7 @@ describe("the web portal, served by the local stack", () => {
     const config = (await (await fetch(`${stack.portalUrl}/config.json`)).json()) as Record<string, unknown>;
     assert.equal(config.apiBaseUrl, "/api/v1");
     assert.match(String(config.authority), /^https:\/\/127\.0\.0\.1:\d+\/organizations$/);
-    assert.deepEqual(config.scopes, ["api://opencvi-admin/.default"]);
+    assert.deepEqual(config.scopes, ["api://opencvi-admin/access_as_user"]);
     const deepLink = await fetch(`${stack.portalUrl}/tenants/some-tenant`);
     assert.equal(deepLink.status, 200);
     assert.match(await deepLink.text(), /<div id="root"><\/div>/);
@@ -79,6 +80,41 @@ describe("the web portal, served by the local stack", () => {
     assert.ok(Array.isArray((answers.withToken.body as { value?: unknown }).value));
     assert.equal(answers.without.status, 401);
     assert.match(String(answers.without.type), /application\/problem\+json/);
+    await page.close();
+  });
+
+  it("the operator signs in on the Entra emulator (MSAL, code + PKCE), onboards a tenant — a bad id shown at its field, the form kept — and makes its consent link", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(stack.portalUrl as string);
+    await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
+    // The emulator's account picker (no passwords), then back to the portal with a code MSAL redeems.
+    await page.getByRole("radio", { name: /OpenCVI operator/ }).check();
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Tenants" }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.getByLabel("Signed in as").textContent(), stack.portalSignIn.operator.userPrincipalName);
+
+    await page.getByLabel("Entra tenant id").fill("not-a-guid");
+    await page.getByLabel("Name").fill("Fabrikam");
+    await page.getByRole("button", { name: "Onboard" }).click();
+    const fieldError = page.getByText(/tenantId|GUID|uuid/i).first();
+    await fieldError.waitFor();
+    assert.equal(await page.getByLabel("Name").inputValue(), "Fabrikam", "the form keeps what was typed");
+    await page.screenshot({ path: `${screenshots}/tenants-field-error.png` });
+
+    const tenantId = "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+    await page.getByLabel("Entra tenant id").fill(tenantId);
+    await page.getByRole("button", { name: "Onboard" }).click();
+    const row = page.getByRole("row", { name: new RegExp(tenantId) });
+    await row.waitFor();
+    assert.match(String(await row.textContent()), /Fabrikam/);
+    assert.match(String(await row.textContent()), /Not yet/, "consent: none yet");
+    await row.getByRole("button", { name: "Consent link" }).click();
+    const link = await page.getByText(/adminconsent/).textContent();
+    assert.match(String(link), new RegExp(`^${stack.entra.origin.replace(/[.]/g, "\\.")}/`), "a link to Entra ID's admin consent");
+    await page.screenshot({ path: `${screenshots}/tenants.png` });
+    assert.deepEqual(errors, []);
     await page.close();
   });
 });

@@ -31,7 +31,10 @@ interface Tenant {
 
 const useStyles = makeStyles({
   page: { display: "flex", flexDirection: "column", gap: tokens.spacingVerticalL },
-  form: { display: "flex", flexWrap: "wrap", gap: tokens.spacingHorizontalM, alignItems: "flex-end" },
+  // Fields line up at the top, so a message under one does not push the other down.
+  form: { display: "flex", flexWrap: "wrap", gap: tokens.spacingHorizontalM, alignItems: "flex-start" },
+  submit: { marginTop: "22px" },
+  copy: { alignSelf: "flex-start" },
   field: { minWidth: "18rem", flexGrow: 1 },
   table: { overflowX: "auto" },
   link: { wordBreak: "break-all" },
@@ -91,7 +94,9 @@ export function TenantsPage({ api }: { readonly api: AdminApi }) {
           <Text className={styles.link} font="monospace">
             {link.url}
           </Text>
-          <Button onClick={() => void navigator.clipboard?.writeText(link.url)}>Copy link</Button>
+          <Button className={styles.copy} onClick={() => void navigator.clipboard?.writeText(link.url)}>
+            Copy link
+          </Button>
         </Card>
       )}
       {tenants === undefined ? (
@@ -188,7 +193,7 @@ function OnboardTenant({ api, onboarded }: { readonly api: AdminApi; readonly on
       >
         <Input value={name} onChange={(_, d) => setName(d.value)} />
       </Field>
-      <Button appearance="primary" type="submit" disabled={busy}>
+      <Button className={styles.submit} appearance="primary" type="submit" disabled={busy}>
         Onboard
       </Button>
       {unplaced && (

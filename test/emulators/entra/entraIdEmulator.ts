@@ -1,9 +1,11 @@
 import { createHash, KeyObject, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { esc, safeHost, signedOutPageHtml, signInPageHtml } from "./signInPage.js";
 
 // Stand-in for Microsoft Entra ID (login.microsoftonline.com) as the product uses it:
-// discovery, JWKS, client-credentials tokens and the v2 admin consent endpoint. Test
+// discovery, JWKS, client-credentials tokens, the v2 admin consent endpoint, and a user's
+// sign-in to a single-page app (authorization code with PKCE, refresh tokens, logout). Test
 // tooling only: it must not import production code, it plays Microsoft's part.
 
 type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
@@ -13,6 +15,10 @@ export interface EntraIdEmulatorOptions {
   readonly origin: string;
   /** `expires_in` of tokens from the token endpoint (Entra reports 3599 for ~1 h tokens). */
   readonly accessTokenLifetimeSeconds?: number;
+  /** How long an authorization code can be redeemed (Entra: about 10 minutes). */
+  readonly authorizationCodeLifetimeSeconds?: number;
+  /** Lifetime of a single-page app's refresh tokens (Entra: a fixed 24 hours, never extended by use). */
+  readonly refreshTokenLifetimeSeconds?: number;
 }
 
 export interface TenantRegistration {
@@ -29,7 +35,12 @@ export interface ApplicationRegistration {
   /** Omit for an app that never authenticates itself (e.g. a resource API). */
   readonly clientSecret?: string;
   readonly displayName: string;
+  /** Redirect URIs of the "Web" platform (a server redeems the code with its secret, never a browser). */
   readonly redirectUris?: readonly string[];
+  /** Redirect URIs of the "Single-page application" platform: codes need PKCE and are redeemed cross-origin (CORS). */
+  readonly spaRedirectUris?: readonly string[];
+  /** Delegated permissions (scopes) the API exposes, e.g. `access_as_user`, requested as `<appIdUri>/<scope>`. */
+  readonly delegatedScopes?: readonly string[];
   /** Microsoft Graph application permissions the app requests (its "required resource access"). */
   readonly requiredApplicationPermissions?: readonly string[];
   /** Makes the app a resource API addressable as `<appIdUri>/.default`. */
@@ -54,6 +65,21 @@ export interface IssueTokenOptions {
   readonly forged?: boolean;
   /** Token format; default "2.0" (issuer `issuerFor(tenantId)`). */
   readonly version?: "1.0" | "2.0";
+}
+
+export interface UserRegistration {
+  readonly tenantId: string;
+  readonly userPrincipalName: string;
+  readonly displayName: string;
+  /** Default: derived from the tenant and UPN, so it is the same every run. */
+  readonly objectId?: string;
+}
+
+export interface EntraUser {
+  readonly tenantId: string;
+  readonly objectId: string;
+  readonly userPrincipalName: string;
+  readonly displayName: string;
 }
 
 export interface AdminConsentUrlOptions {
@@ -98,7 +124,9 @@ interface Application {
   readonly clientId: string;
   readonly clientSecret: string | undefined;
   readonly displayName: string;
-  readonly redirectUris: readonly string[];
+  readonly redirectUris: string[];
+  readonly spaRedirectUris: string[];
+  readonly delegatedScopes: readonly string[];
   readonly requiredApplicationPermissions: readonly string[];
   readonly appIdUri: string | undefined;
   readonly appRoles: readonly string[];
@@ -126,6 +154,65 @@ interface EntraError {
 
 type Resource = { readonly kind: "graph"; readonly aud: string } | { readonly kind: "api"; readonly app: Application; readonly aud: string };
 
+interface User extends EntraUser {
+  /** App roles per resource app id, as assigned in the user's tenant. */
+  readonly roles: Map<string, Set<string>>;
+}
+
+/** The resource a user's token is for, and the delegated scopes granted on it. */
+interface DelegatedGrant {
+  readonly resource: { readonly kind: "graph" } | { readonly kind: "api"; readonly app: Application };
+  readonly scopes: readonly string[];
+  /** openid, profile, email, offline_access as requested. */
+  readonly oidc: ReadonlySet<string>;
+}
+
+/** A validated authorization request (what the account picker carries through its form). */
+interface AuthorizeRequest {
+  readonly tenant: Tenant | undefined;
+  readonly app: Application;
+  readonly redirectUri: string;
+  readonly platform: "spa" | "web";
+  readonly responseMode: "query" | "fragment";
+  readonly state: string | undefined;
+  readonly nonce: string | undefined;
+  readonly codeChallenge: string | undefined;
+  readonly prompt: string | undefined;
+  readonly grant: DelegatedGrant;
+}
+
+interface AuthorizationCode {
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly platform: "spa" | "web";
+  readonly tenantId: string;
+  readonly objectId: string;
+  readonly grant: DelegatedGrant;
+  readonly nonce: string | undefined;
+  readonly codeChallenge: string | undefined;
+  readonly sessionId: string;
+  readonly expiresAt: number;
+  redeemed: boolean;
+  /** Refresh tokens issued from this code: revoked if the code is ever replayed (RFC 6749 §4.1.2). */
+  readonly refreshTokens: Set<string>;
+}
+
+interface RefreshGrant {
+  readonly clientId: string;
+  readonly platform: "spa" | "web";
+  readonly tenantId: string;
+  readonly objectId: string;
+  readonly grant: DelegatedGrant;
+  readonly sessionId: string;
+  /** Fixed at the first issue: redeeming a single-page app's refresh token never extends it. */
+  readonly expiresAt: number;
+}
+
+interface Session {
+  readonly tenantId: string;
+  readonly objectId: string;
+}
+
 type ConsentRequest =
   | { readonly ok: false; readonly page: EntraError }
   | {
@@ -149,6 +236,14 @@ export class EntraIdEmulator {
   readonly #servicePrincipals = new Map<string, ServicePrincipal>();
   readonly #withheld = new Map<string, Set<string>>();
   readonly #defaultClientId = randomUUID();
+  readonly #codeLifetime: number;
+  readonly #refreshLifetime: number;
+  /** Users by `${tenantId}|${objectId}`. */
+  readonly #users = new Map<string, User>();
+  readonly #codes = new Map<string, AuthorizationCode>();
+  readonly #refreshTokens = new Map<string, RefreshGrant>();
+  /** The browser's sign-in session (Entra's ESTSAUTH cookie), by cookie value. */
+  readonly #sessions = new Map<string, Session>();
   #keys: PublishedKey[] = [];
   #forgeryKey: SigningKey | undefined;
 
@@ -156,6 +251,8 @@ export class EntraIdEmulator {
     this.origin = options.origin.replace(/\/+$/, "");
     this.jwksUri = `${this.origin}/common/discovery/v2.0/keys`;
     this.#tokenLifetime = options.accessTokenLifetimeSeconds ?? 3599;
+    this.#codeLifetime = options.authorizationCodeLifetimeSeconds ?? 600;
+    this.#refreshLifetime = options.refreshTokenLifetimeSeconds ?? 86_400;
   }
 
   async start(): Promise<void> {
@@ -190,11 +287,17 @@ export class EntraIdEmulator {
     if (registration.appIdUri && [...this.#apps.values()].some((a) => a.appIdUri === registration.appIdUri && a.clientId !== clientId)) {
       throw new Error(`app ID URI ${registration.appIdUri} is already in use`);
     }
+    // The registration portal refuses a malformed redirect URI; so does the emulator, before anything redirects to one.
+    for (const uri of [...(registration.redirectUris ?? []), ...(registration.spaRedirectUris ?? [])]) {
+      if (!URL.canParse(uri)) throw new Error(`redirect URI ${uri} is not an absolute URL`);
+    }
     this.#apps.set(clientId, {
       clientId,
       clientSecret: registration.clientSecret,
       displayName: registration.displayName,
       redirectUris: [...(registration.redirectUris ?? [])],
+      spaRedirectUris: [...(registration.spaRedirectUris ?? [])],
+      delegatedScopes: [...(registration.delegatedScopes ?? [])],
       requiredApplicationPermissions: [...(registration.requiredApplicationPermissions ?? [])],
       appIdUri: registration.appIdUri,
       appRoles: [...(registration.appRoles ?? [])],
@@ -252,6 +355,60 @@ export class EntraIdEmulator {
     return this.#servicePrincipals.has(spKey(this.#requireTenant(tenantId).tenantId, clientId.toLowerCase()));
   }
 
+  /** Adds a user (a member of the tenant) who can sign in on the account picker. */
+  addUser(registration: UserRegistration): EntraUser {
+    const tenant = this.#requireTenant(registration.tenantId);
+    const objectId = registration.objectId
+      ? requireGuid(registration.objectId, "objectId")
+      : stableGuid(`${tenant.tenantId}|${registration.userPrincipalName.toLowerCase()}`);
+    const user: User = {
+      tenantId: tenant.tenantId,
+      objectId,
+      userPrincipalName: registration.userPrincipalName,
+      displayName: registration.displayName,
+      roles: new Map(),
+    };
+    this.#users.set(`${tenant.tenantId}|${objectId}`, user);
+    return publicUser(user);
+  }
+
+  /** The users of one tenant (or of all), in the order they were added. */
+  users(tenantId?: string): EntraUser[] {
+    const tid = tenantId === undefined ? undefined : this.#requireTenant(tenantId).tenantId;
+    return [...this.#users.values()].filter((u) => tid === undefined || u.tenantId === tid).map(publicUser);
+  }
+
+  /** Assigns one of a resource API's app roles to a user of a tenant (the API gets a service principal there); it shows in the user's access tokens for that API. */
+  assignUserAppRole(tenantId: string, resourceAppIdUri: string, userObjectId: string, role: string): void {
+    const tenant = this.#requireTenant(tenantId);
+    const resource = [...this.#apps.values()].find((a) => a.appIdUri === resourceAppIdUri || a.clientId === resourceAppIdUri.toLowerCase());
+    if (!resource) throw new Error(`no application has app ID URI ${resourceAppIdUri}`);
+    if (!resource.appRoles.includes(role)) throw new Error(`${resourceAppIdUri} defines no app role ${role}`);
+    const user = this.#users.get(`${tenant.tenantId}|${userObjectId.toLowerCase()}`);
+    if (!user) throw new Error(`tenant ${tenant.tenantId} has no user ${userObjectId}: addUser() it first`);
+    this.#ensureServicePrincipal(tenant.tenantId, resource.clientId);
+    const roles = user.roles.get(resource.clientId) ?? new Set<string>();
+    roles.add(role);
+    user.roles.set(resource.clientId, roles);
+  }
+
+  /** Registers one more redirect URI for an app (e.g. a test page's, known only once it listens). */
+  addRedirectUri(clientId: string, redirectUri: string, platform: "spa" | "web"): void {
+    const app = this.#requireApp(clientId);
+    if (!URL.canParse(redirectUri)) throw new Error(`redirect URI ${redirectUri} is not an absolute URL`);
+    const list = platform === "spa" ? app.spaRedirectUris : app.redirectUris;
+    if (!list.includes(redirectUri)) list.push(redirectUri);
+  }
+
+  /** The v2 authorize endpoint of a tenant (GUID, domain, `organizations` or `common`). */
+  authorizeEndpoint(tenant: string): string {
+    return `${this.origin}/${encodeURIComponent(tenant)}/oauth2/v2.0/authorize`;
+  }
+
+  tokenEndpoint(tenant: string): string {
+    return `${this.origin}/${encodeURIComponent(tenant)}/oauth2/v2.0/token`;
+  }
+
   /** The `iss` of this tenant's tokens (a domain resolves to the GUID): v2 `${origin}/{tid}/v2.0` (the discovery document's issuer), v1 `https://sts.windows.net/{tid}/`. */
   issuerFor(tenantId: string, version: "1.0" | "2.0" = "2.0"): string {
     const tid = this.#resolveTenant(tenantId)?.tenantId ?? tenantId.toLowerCase();
@@ -307,6 +464,22 @@ export class EntraIdEmulator {
     const route = ROUTES[match[2]!];
     if (!route) return false;
     const method = req.method ?? "GET";
+    const origin = req.headers.origin;
+    if (route.kind === "token" && origin) {
+      // Single-page apps redeem codes with fetch from their own origin: the token endpoint answers cross-origin.
+      res.setHeader("access-control-allow-origin", origin);
+      res.setHeader("vary", "Origin");
+      if (method === "OPTIONS") {
+        const requested = req.headers["access-control-request-headers"];
+        res.writeHead(204, {
+          "access-control-allow-methods": "POST, OPTIONS",
+          ...(typeof requested === "string" ? { "access-control-allow-headers": requested } : {}),
+          "access-control-max-age": "86400",
+        });
+        res.end();
+        return true;
+      }
+    }
     try {
       if (method !== route.method && !(route.method === "GET" && method === "HEAD")) {
         if (route.kind === "token") {
@@ -338,6 +511,15 @@ export class EntraIdEmulator {
           break;
         case "consent-decision":
           sendReply(res, this.#consentDecisionReply(tenantSegment, await readForm(req)));
+          break;
+        case "authorize":
+          sendReply(res, this.#authorizeReply(req, tenantSegment, url.searchParams));
+          break;
+        case "login":
+          sendReply(res, await this.#loginReply(req, tenantSegment, await readForm(req)));
+          break;
+        case "logout":
+          sendReply(res, this.#logoutReply(req, url.searchParams));
           break;
       }
     } catch (e) {
@@ -440,7 +622,18 @@ export class EntraIdEmulator {
   }
 
   async #serveToken(req: IncomingMessage, res: ServerResponse, tenantSegment: string): Promise<void> {
-    const outcome = await this.#clientCredentials(req, tenantSegment, await readForm(req));
+    const form = await readForm(req);
+    const grantType = form.get("grant_type");
+    if (grantType === "authorization_code" || grantType === "refresh_token") {
+      const issued =
+        grantType === "authorization_code"
+          ? await this.#redeemCode(req, tenantSegment, form)
+          : await this.#redeemRefreshToken(req, tenantSegment, form);
+      if ("code" in issued) this.#sendError(req, res, issued);
+      else sendJson(res, 200, issued.body, { ...traceHeaders(req), "cache-control": "no-store, no-cache", pragma: "no-cache" });
+      return;
+    }
+    const outcome = await this.#clientCredentials(req, tenantSegment, form);
     if ("code" in outcome) {
       this.#sendError(req, res, outcome);
       return;
@@ -688,6 +881,507 @@ export class EntraIdEmulator {
 `;
   }
 
+  // ---- User sign-in (authorization code + PKCE) ---------------------------------------------------
+
+  #authorizeReply(req: IncomingMessage, tenantSegment: string, query: URLSearchParams): Reply {
+    const parsed = this.#validateAuthorizeRequest(tenantSegment, query);
+    if ("page" in parsed) return { status: parsed.page.status, html: errorPage(parsed.page, req) };
+    if ("redirect" in parsed) return { location: parsed.redirect };
+    const request = parsed.request;
+    const session = this.#session(req);
+    const sessionUser = session ? this.#users.get(`${session.tenantId}|${session.objectId}`) : undefined;
+    const inTenant = (u: User | undefined) => u !== undefined && (request.tenant === undefined || u.tenantId === request.tenant.tenantId);
+    if (request.prompt === "none") {
+      // A silent request (MSAL's hidden iframe) succeeds only on the browser's session, never shows a page.
+      if (!sessionUser || !inTenant(sessionUser) || !session) {
+        const error_description = "AADSTS50058: A silent sign-in request was sent but no user is signed in.";
+        return { location: authorizeResponseUrl(request, { error: "login_required", error_description, state: request.state }) };
+      }
+      const issued = this.#issueCode(request, sessionUser, session.id);
+      return "page" in issued ? { status: issued.page.status, html: errorPage(issued.page, req) } : { location: issued.location };
+    }
+    // Every interactive prompt shows the picker (login_hint's account preselected, else the session's), so a test can switch accounts.
+    const hint = query.get("login_hint")?.toLowerCase();
+    const hinted = hint ? [...this.#users.values()].find((u) => u.userPrincipalName.toLowerCase() === hint && inTenant(u)) : undefined;
+    const selected = hinted ?? (inTenant(sessionUser) ? sessionUser : undefined);
+    return { status: 200, html: this.#signInPage(tenantSegment, request, query, selected?.objectId) };
+  }
+
+  async #loginReply(req: IncomingMessage, tenantSegment: string, form: URLSearchParams): Promise<Reply> {
+    // The form carries the authorization request: everything is checked again, the redirect URI first.
+    const parsed = this.#validateAuthorizeRequest(tenantSegment, form);
+    if ("page" in parsed) return { status: parsed.page.status, html: errorPage(parsed.page, req) };
+    if ("redirect" in parsed) return { location: parsed.redirect };
+    const request = parsed.request;
+    const user = [...this.#users.values()].find(
+      (u) => u.objectId === form.get("account")?.toLowerCase() && (request.tenant === undefined || u.tenantId === request.tenant.tenantId),
+    );
+    if (!user) {
+      return { status: 400, html: this.#signInPage(tenantSegment, request, form, undefined, "Pick one of this organization's accounts.") };
+    }
+    const sessionId = randomOpaque();
+    this.#sessions.set(sessionId, { tenantId: user.tenantId, objectId: user.objectId });
+    const issued = this.#issueCode(request, user, sessionId);
+    if ("page" in issued) return { status: issued.page.status, html: errorPage(issued.page, req) };
+    // Entra's ESTSAUTH: the browser's session with the identity provider, what a later prompt=none rides on.
+    return { location: issued.location, setCookie: `${SESSION_COOKIE}=${sessionId}; Path=/; Secure; HttpOnly; SameSite=None` };
+  }
+
+  #logoutReply(req: IncomingMessage, query: URLSearchParams): Reply {
+    const session = this.#session(req);
+    if (session) this.#sessions.delete(session.id);
+    const clear = `${SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=0`;
+    const target = query.get("post_logout_redirect_uri");
+    const clientId = query.get("client_id")?.toLowerCase();
+    // Only back to a URI an app registered (the client's, when it names itself): never an open redirect.
+    const apps = clientId ? [this.#apps.get(clientId)].filter((a) => a !== undefined) : [...this.#apps.values()];
+    if (target && apps.some((a) => a.spaRedirectUris.includes(target) || a.redirectUris.includes(target))) {
+      const url = new URL(target);
+      const state = query.get("state");
+      if (state !== null) url.searchParams.set("state", state);
+      return { location: url.href, setCookie: clear };
+    }
+    return { status: 200, html: signedOutPageHtml(), setCookie: clear };
+  }
+
+  #signInPage(tenantSegment: string, request: AuthorizeRequest, params: URLSearchParams, selected?: string, problem?: string): string {
+    const carried = new Map<string, string>();
+    for (const name of AUTHORIZE_PARAMETERS) {
+      const value = params.get(name);
+      if (value !== null) carried.set(name, value);
+    }
+    const accounts = [...this.#users.values()]
+      .filter((u) => request.tenant === undefined || u.tenantId === request.tenant.tenantId)
+      .map((u) => ({ ...u, tenantDisplayName: this.#tenants.get(u.tenantId)?.displayName ?? u.tenantId }));
+    return signInPageHtml({
+      tenantSegment,
+      appDisplayName: request.app.displayName,
+      redirectUri: request.redirectUri,
+      request: carried,
+      accounts,
+      ...(selected ? { selected } : {}),
+      ...(problem ? { problem } : {}),
+    });
+  }
+
+  /**
+   * Checks an authorization request in Entra's order: what decides where to answer (tenant,
+   * client, redirect URI: an error page when wrong, never a redirect), then the rest (errors
+   * go back to the app's redirect URI).
+   */
+  #validateAuthorizeRequest(
+    tenantSegment: string,
+    params: URLSearchParams,
+  ): { readonly page: EntraError } | { readonly redirect: string } | { readonly request: AuthorizeRequest } {
+    const generic = GENERIC_TENANTS.has(tenantSegment.toLowerCase());
+    const tenant = generic ? undefined : this.#resolveTenant(tenantSegment);
+    if (!generic && !tenant) return { page: tenantNotFound(tenantSegment, "invalid_tenant") };
+    const clientId = params.get("client_id")?.toLowerCase();
+    if (!clientId) return { page: missingParameter("client_id") };
+    const app = this.#apps.get(clientId);
+    if (!app) return { page: appNotFound(clientId, tenant?.displayName ?? tenantSegment, "unauthorized_client") };
+    const redirectUri = params.get("redirect_uri") ?? "";
+    const platform = app.spaRedirectUris.includes(redirectUri) ? "spa" : app.redirectUris.includes(redirectUri) ? "web" : undefined;
+    if (!platform) return { page: redirectUriMismatch(redirectUri, app.clientId) };
+
+    const state = params.get("state") ?? undefined;
+    const mode = params.get("response_mode") ?? "query";
+    const responseMode = mode === "fragment" ? "fragment" : "query";
+    const fail = (error: string, code: number, message: string) => ({
+      redirect: authorizeResponseUrl({ redirectUri, responseMode }, { error, error_description: `AADSTS${code}: ${message}`, state }),
+    });
+    if (mode !== "query" && mode !== "fragment") {
+      // form_post needs a self-submitting page (script); MSAL.js never asks for it.
+      return fail("invalid_request", 900144, `The emulator answers with response_mode query or fragment only, not '${mode}'.`);
+    }
+    const responseType = params.get("response_type");
+    if (!responseType) return fail("invalid_request", 900144, "The request body must contain the following parameter: 'response_type'.");
+    if (responseType !== "code") {
+      return fail("unsupported_response_type", 700054, `response_type '${responseType}' is not enabled for the application.`);
+    }
+    const scope = params.get("scope");
+    if (!scope) return fail("invalid_request", 900144, "The request body must contain the following parameter: 'scope'.");
+    const grant = this.#parseDelegatedScopes(scope);
+    if ("code" in grant) return fail(grant.error, grant.code, grant.message);
+    if (grant.resource.kind === "api" && tenant && !this.#servicePrincipals.has(spKey(tenant.tenantId, grant.resource.app.clientId))) {
+      return fail("invalid_resource", 500011, resourceNotFound(grant.resource.app.appIdUri ?? grant.resource.app.clientId, tenant.displayName));
+    }
+    const codeChallenge = params.get("code_challenge") ?? undefined;
+    const method = params.get("code_challenge_method") ?? (codeChallenge ? "plain" : undefined);
+    if (platform === "spa" && !codeChallenge) {
+      return fail("invalid_request", 9002325, "Proof Key for Code Exchange is required for cross-origin authorization code redemption.");
+    }
+    if (codeChallenge !== undefined) {
+      // Entra also takes `plain`; the emulator insists on S256, the only method a browser app should use.
+      if (method !== "S256") return fail("invalid_request", 501491, `The emulator accepts code_challenge_method S256 only, not '${method}'.`);
+      if (!/^[A-Za-z0-9_-]{43}$/.test(codeChallenge)) return fail("invalid_request", 501491, "Invalid size of Code_Challenge parameter.");
+    }
+    const prompt = params.get("prompt") ?? undefined;
+    if (prompt !== undefined && !PROMPTS.has(prompt)) {
+      return fail("invalid_request", 90023, `Invalid prompt value '${prompt}': use login, none, consent or select_account.`);
+    }
+    return {
+      request: {
+        tenant,
+        app,
+        redirectUri,
+        platform,
+        responseMode,
+        state,
+        nonce: params.get("nonce") ?? undefined,
+        codeChallenge,
+        prompt,
+        grant,
+      },
+    };
+  }
+
+  /** Splits a v2 `scope` into OpenID Connect scopes and one resource's delegated scopes (Entra takes one resource per request). */
+  #parseDelegatedScopes(scope: string): DelegatedGrant | EntraError {
+    const oidc = new Set<string>();
+    const resourceScopes: { resource: string; name: string }[] = [];
+    for (const s of scope.split(" ").filter(Boolean)) {
+      if (OIDC_SCOPES.has(s.toLowerCase())) oidc.add(s.toLowerCase());
+      else if (!s.includes("/"))
+        resourceScopes.push({ resource: GRAPH_RESOURCE, name: s }); // a bare scope is Graph's
+      else resourceScopes.push({ resource: s.slice(0, s.lastIndexOf("/")), name: s.slice(s.lastIndexOf("/") + 1) });
+    }
+    const invalidScope = (message: string): EntraError => ({ status: 400, error: "invalid_scope", code: 70011, message });
+    const resources = new Set(resourceScopes.map((r) => (r.resource === GRAPH_APP_ID ? GRAPH_RESOURCE : r.resource)));
+    if (resources.size > 1) {
+      return {
+        status: 400,
+        error: "invalid_scope",
+        code: 28000,
+        message: `Provided value for the input parameter scope is not valid because it contains more than one resource. Scope ${scope} is not valid.`,
+      };
+    }
+    const [resourceId] = resources;
+    // Only OpenID scopes: the access token is Graph's (User.Read), as Entra issues.
+    if (resourceId === undefined || resourceId === GRAPH_RESOURCE) {
+      const names = resourceScopes.map((r) => (r.name === ".default" ? "User.Read" : r.name));
+      return { resource: { kind: "graph" }, scopes: [...new Set(names.length ? names : ["User.Read"])], oidc };
+    }
+    const app = [...this.#apps.values()].find(
+      (a) => (a.appIdUri !== undefined && a.appIdUri === resourceId) || a.clientId === resourceId.toLowerCase(),
+    );
+    if (!app) return { status: 400, error: "invalid_resource", code: 500011, message: resourceNotFound(resourceId, "any tenant") };
+    const names = new Set<string>();
+    for (const { name } of resourceScopes) {
+      if (name === ".default") for (const declared of app.delegatedScopes) names.add(declared);
+      else if (app.delegatedScopes.includes(name)) names.add(name);
+      else return invalidScope(`The provided value for the input parameter 'scope' is not valid. The scope ${resourceId}/${name} does not exist.`);
+    }
+    if (names.size === 0)
+      return invalidScope(`The provided value for the input parameter 'scope' is not valid. ${resourceId} exposes no delegated scopes.`);
+    return { resource: { kind: "api", app }, scopes: [...names], oidc };
+  }
+
+  #issueCode(request: AuthorizeRequest, user: User, sessionId: string): { readonly location: string } | { readonly page: EntraError } {
+    const { grant } = request;
+    if (grant.resource.kind === "api" && !this.#servicePrincipals.has(spKey(user.tenantId, grant.resource.app.clientId))) {
+      // Signed in through organizations/common: the API must exist in the user's own tenant.
+      const tenantName = this.#tenants.get(user.tenantId)?.displayName ?? user.tenantId;
+      const error_description = `AADSTS500011: ${resourceNotFound(grant.resource.app.appIdUri ?? grant.resource.app.clientId, tenantName)}`;
+      return { location: authorizeResponseUrl(request, { error: "invalid_resource", error_description, state: request.state }) };
+    }
+    const now = Date.now();
+    for (const [c, record] of this.#codes) if (record.expiresAt < now) this.#codes.delete(c);
+    const code = `1.${randomOpaque()}${randomOpaque()}`;
+    this.#codes.set(code, {
+      clientId: request.app.clientId,
+      redirectUri: request.redirectUri,
+      platform: request.platform,
+      tenantId: user.tenantId,
+      objectId: user.objectId,
+      grant,
+      nonce: request.nonce,
+      codeChallenge: request.codeChallenge,
+      sessionId,
+      expiresAt: now + this.#codeLifetime * 1000,
+      redeemed: false,
+      refreshTokens: new Set(),
+    });
+    return {
+      location: authorizeResponseUrl(request, {
+        code,
+        client_info: clientInfo(user),
+        state: request.state,
+        session_state: sessionId,
+      }),
+    };
+  }
+
+  async #redeemCode(req: IncomingMessage, tenantSegment: string, form: URLSearchParams): Promise<EntraError | { body: Record<string, unknown> }> {
+    const checked = this.#checkUserGrantClient(tenantSegment, form);
+    if ("code" in checked) return checked;
+    const { app, tenant } = checked;
+    const code = form.get("code");
+    if (!code) return missingParameter("code");
+    const record = this.#codes.get(code);
+    if (!record) return invalidGrant(9002313, "Invalid request. Request is malformed or invalid.");
+    if (record.clientId !== app.clientId) return invalidGrant(70000, "The provided authorization code was issued to another client.");
+    if (tenant && tenant.tenantId !== record.tenantId) {
+      return invalidGrant(700005, "Provided Authorization Code is intended to use against other tenant, thus rejected.");
+    }
+    if (record.redeemed) {
+      // A replay: whatever the first redemption issued stops working too.
+      for (const rt of record.refreshTokens) this.#refreshTokens.delete(rt);
+      return invalidGrant(
+        54005,
+        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+      );
+    }
+    if (record.expiresAt <= Date.now()) {
+      this.#codes.delete(code);
+      return invalidGrant(
+        70008,
+        "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+      );
+    }
+    // One attempt per code: a failed one (wrong verifier, wrong redirect URI) burns it as well.
+    record.redeemed = true;
+    const redirectUri = form.get("redirect_uri");
+    if (!redirectUri) return missingParameter("redirect_uri");
+    if (redirectUri !== record.redirectUri) {
+      return invalidGrant(
+        500112,
+        `The reply address '${redirectUri}' does not match the reply address '${record.redirectUri}' provided when requesting Authorization code.`,
+      );
+    }
+    const clientProblem = this.#checkRedemptionOrigin(req, record.platform, app, form);
+    if (clientProblem) return clientProblem;
+    if (record.codeChallenge !== undefined) {
+      const verifier = form.get("code_verifier");
+      if (!verifier) return missingParameter("code_verifier");
+      const computed = createHash("sha256").update(verifier).digest("base64url");
+      if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || !secretsEqual(computed, record.codeChallenge)) {
+        return invalidGrant(50148, "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.");
+      }
+    }
+    const { platform, tenantId, objectId, grant, sessionId } = record;
+    const body = await this.#userTokens({ clientId: app.clientId, platform, tenantId, objectId, grant, sessionId }, record.nonce, undefined);
+    if (typeof body.refresh_token === "string") record.refreshTokens.add(body.refresh_token);
+    return { body };
+  }
+
+  async #redeemRefreshToken(
+    req: IncomingMessage,
+    tenantSegment: string,
+    form: URLSearchParams,
+  ): Promise<EntraError | { body: Record<string, unknown> }> {
+    const checked = this.#checkUserGrantClient(tenantSegment, form);
+    if ("code" in checked) return checked;
+    const { app, tenant } = checked;
+    const token = form.get("refresh_token");
+    if (!token) return missingParameter("refresh_token");
+    const record = this.#refreshTokens.get(token);
+    if (!record) return invalidGrant(9002313, "Invalid request. Request is malformed or invalid.");
+    if (record.clientId !== app.clientId) return invalidGrant(70000, "The provided refresh token was issued to another client.");
+    if (tenant && tenant.tenantId !== record.tenantId)
+      return invalidGrant(700005, "Provided refresh token is intended to use against other tenant, thus rejected.");
+    if (record.expiresAt <= Date.now()) {
+      this.#refreshTokens.delete(token);
+      return invalidGrant(
+        700084,
+        "The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime, which cannot be extended. It is now expired and a new sign in request must be sent by the SPA to the sign in page.",
+      );
+    }
+    const clientProblem = this.#checkRedemptionOrigin(req, record.platform, app, form);
+    if (clientProblem) return clientProblem;
+    // A refresh token may be redeemed for another resource (Entra's multi-resource refresh tokens).
+    let grant = record.grant;
+    const scope = form.get("scope");
+    if (scope) {
+      const asked = this.#parseDelegatedScopes(scope);
+      if ("code" in asked) return asked;
+      if (asked.resource.kind === "api" && !this.#servicePrincipals.has(spKey(record.tenantId, asked.resource.app.clientId))) {
+        const tenantName = this.#tenants.get(record.tenantId)?.displayName ?? record.tenantId;
+        return {
+          status: 400,
+          error: "invalid_resource",
+          code: 500011,
+          message: resourceNotFound(asked.resource.app.appIdUri ?? asked.resource.app.clientId, tenantName),
+        };
+      }
+      // offline_access and openid carry over from the sign-in.
+      grant = { ...asked, oidc: new Set([...record.grant.oidc, ...asked.oidc]) };
+    }
+    const { clientId, platform, tenantId, objectId, sessionId } = record;
+    return { body: await this.#userTokens({ clientId, platform, tenantId, objectId, grant, sessionId }, undefined, record.expiresAt) };
+  }
+
+  #checkUserGrantClient(tenantSegment: string, form: URLSearchParams): EntraError | { app: Application; tenant: Tenant | undefined } {
+    const generic = GENERIC_TENANTS.has(tenantSegment.toLowerCase());
+    const tenant = generic ? undefined : this.#resolveTenant(tenantSegment);
+    if (!generic && !tenant) return tenantNotFound(tenantSegment, "invalid_request");
+    const clientId = form.get("client_id")?.toLowerCase();
+    if (!clientId) return missingParameter("client_id");
+    const app = this.#apps.get(clientId);
+    if (!app) return appNotFound(clientId, tenant?.displayName ?? tenantSegment, "unauthorized_client");
+    return { app, tenant };
+  }
+
+  /** A single-page app's code or refresh token is redeemed by the browser (an Origin header), a web app's by its server, with its secret. */
+  #checkRedemptionOrigin(req: IncomingMessage, platform: "spa" | "web", app: Application, form: URLSearchParams): EntraError | undefined {
+    const origin = req.headers.origin;
+    if (platform === "spa") {
+      if (!origin) {
+        return {
+          status: 400,
+          error: "invalid_request",
+          code: 9002327,
+          message: "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
+        };
+      }
+      return undefined;
+    }
+    if (origin) {
+      return {
+        status: 400,
+        error: "invalid_request",
+        code: 9002326,
+        message: `Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '${origin}'.`,
+      };
+    }
+    const secret = form.get("client_secret") ?? parseBasicAuth(req.headers.authorization)?.secret;
+    if (!secret) {
+      return {
+        status: 401,
+        error: "invalid_client",
+        code: 7000218,
+        message: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+      };
+    }
+    if (!app.clientSecret || !secretsEqual(secret, app.clientSecret)) {
+      return { status: 401, error: "invalid_client", code: 7000215, message: `Invalid client secret provided for app '${app.clientId}'.` };
+    }
+    return undefined;
+  }
+
+  /** The token response of a user's grant: access token for the resource, id token (openid), refresh token (offline_access), client_info. */
+  async #userTokens(
+    g: { clientId: string; platform: "spa" | "web"; tenantId: string; objectId: string; grant: DelegatedGrant; sessionId: string },
+    nonce: string | undefined,
+    refreshExpiresAt: number | undefined,
+  ): Promise<Record<string, unknown>> {
+    const user = this.#users.get(`${g.tenantId}|${g.objectId}`);
+    const tenant = this.#tenants.get(g.tenantId);
+    const app = this.#apps.get(g.clientId);
+    if (!user || !tenant || !app) throw new Error("the grant names a user, tenant or app that no longer exists");
+    const { grant } = g;
+    const now = Date.now();
+    const common = {
+      aio: randomOpaque(),
+      name: user.displayName,
+      oid: user.objectId,
+      rh: `0.${randomOpaque()}.`,
+      sid: g.sessionId,
+      tid: tenant.tenantId,
+      uti: randomOpaque().slice(0, 22),
+    };
+    let accessClaims: Record<string, unknown>;
+    let scopeOut: string[];
+    if (grant.resource.kind === "api") {
+      const api = grant.resource.app;
+      const roles = [...(user.roles.get(api.clientId) ?? [])].sort();
+      const rolesClaim = roles.length ? { roles } : {};
+      const sub = pairwiseSubject(user.objectId, api.clientId);
+      accessClaims =
+        api.accessTokenVersion === 2
+          ? {
+              aud: api.clientId,
+              iss: this.issuerFor(tenant.tenantId),
+              azp: app.clientId,
+              azpacr: "0",
+              ...common,
+              preferred_username: user.userPrincipalName,
+              ...rolesClaim,
+              scp: grant.scopes.join(" "),
+              sub,
+              ver: "2.0",
+            }
+          : {
+              aud: api.appIdUri ?? api.clientId,
+              iss: this.issuerFor(tenant.tenantId, "1.0"),
+              amr: ["pwd"],
+              appid: app.clientId,
+              appidacr: "0",
+              ...common,
+              ...rolesClaim,
+              scp: grant.scopes.join(" "),
+              sub,
+              unique_name: user.userPrincipalName,
+              upn: user.userPrincipalName,
+              ver: "1.0",
+            };
+      scopeOut = grant.scopes.map((s) => `${api.appIdUri ?? api.clientId}/${s}`);
+    } else {
+      // Graph's user tokens are v1 and meant for Graph alone; nobody else should accept them.
+      accessClaims = {
+        aud: GRAPH_APP_ID,
+        iss: this.issuerFor(tenant.tenantId, "1.0"),
+        amr: ["pwd"],
+        app_displayname: app.displayName,
+        appid: app.clientId,
+        appidacr: "0",
+        idtyp: "user",
+        ...common,
+        scp: [...new Set([...grant.oidc].filter((s) => s !== "offline_access").concat(grant.scopes))].join(" "),
+        sub: pairwiseSubject(user.objectId, GRAPH_APP_ID),
+        unique_name: user.userPrincipalName,
+        upn: user.userPrincipalName,
+        ver: "1.0",
+      };
+      scopeOut = [...grant.oidc].filter((s) => s !== "offline_access").concat(grant.scopes);
+    }
+    const body: Record<string, unknown> = {
+      token_type: "Bearer",
+      scope: scopeOut.join(" "),
+      expires_in: this.#tokenLifetime,
+      ext_expires_in: this.#tokenLifetime,
+      access_token: await this.#sign(accessClaims, this.#tokenLifetime, false),
+    };
+    if (grant.oidc.has("offline_access")) {
+      for (const [rt, record] of this.#refreshTokens) if (record.expiresAt <= now) this.#refreshTokens.delete(rt);
+      const refreshToken = `1.${randomOpaque()}${randomOpaque()}${randomOpaque()}`;
+      const expiresAt = refreshExpiresAt ?? now + this.#refreshLifetime * 1000;
+      const { clientId, platform, tenantId, objectId, sessionId } = g;
+      this.#refreshTokens.set(refreshToken, { clientId, platform, tenantId, objectId, grant, sessionId, expiresAt });
+      body.refresh_token = refreshToken;
+      if (g.platform === "spa") body.refresh_token_expires_in = Math.max(0, Math.floor((expiresAt - now) / 1000));
+    }
+    if (grant.oidc.has("openid")) {
+      body.id_token = await this.#sign(
+        {
+          aud: app.clientId,
+          iss: this.issuerFor(tenant.tenantId),
+          ...common,
+          ...(nonce !== undefined ? { nonce } : {}),
+          ...(grant.oidc.has("profile") ? { preferred_username: user.userPrincipalName } : {}),
+          sub: pairwiseSubject(user.objectId, app.clientId),
+          ver: "2.0",
+        },
+        3600,
+        false,
+      );
+    }
+    body.client_info = clientInfo(user);
+    return body;
+  }
+
+  #session(req: IncomingMessage): (Session & { id: string }) | undefined {
+    const cookie = req.headers.cookie ?? "";
+    for (const part of cookie.split(";")) {
+      const [name, value] = part.trim().split("=", 2);
+      if (name === SESSION_COOKIE && value) {
+        const session = this.#sessions.get(value);
+        if (session) return { ...session, id: value };
+      }
+    }
+    return undefined;
+  }
+
   // ---- Internals -------------------------------------------------------------------------------
 
   #appOnlyClaims(c: {
@@ -809,7 +1503,73 @@ const ROUTES: Record<string, { kind: string; method: "GET" | "POST" } | undefine
   "oauth2/v2.0/token": { kind: "token", method: "POST" },
   "v2.0/adminconsent": { kind: "consent", method: "GET" },
   "v2.0/adminconsent/decision": { kind: "consent-decision", method: "POST" },
+  "oauth2/v2.0/authorize": { kind: "authorize", method: "GET" },
+  login: { kind: "login", method: "POST" },
+  "oauth2/v2.0/logout": { kind: "logout", method: "GET" },
 };
+
+const SESSION_COOKIE = "ESTSAUTH";
+const OIDC_SCOPES = new Set(["openid", "profile", "email", "offline_access"]);
+const PROMPTS = new Set(["login", "none", "consent", "select_account"]);
+/** What the account picker's form carries from the authorization request to its POST. */
+const AUTHORIZE_PARAMETERS = [
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "response_mode",
+  "scope",
+  "state",
+  "nonce",
+  "code_challenge",
+  "code_challenge_method",
+  "prompt",
+  "login_hint",
+  "client-request-id",
+];
+
+function redirectUriMismatch(redirectUri: string, clientId: string): EntraError {
+  return {
+    status: 400,
+    error: "invalid_request",
+    code: 50011,
+    message: `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${clientId}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.`,
+  };
+}
+
+function resourceNotFound(resourceId: string, tenantName: string): string {
+  return `The resource principal named ${resourceId} was not found in the tenant named ${tenantName}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`;
+}
+
+function invalidGrant(code: number, message: string): EntraError {
+  return { status: 400, error: "invalid_grant", code, message };
+}
+
+/** The authorization response (or error) back to the app, in the query or the fragment as it asked. */
+function authorizeResponseUrl(
+  request: { readonly redirectUri: string; readonly responseMode: "query" | "fragment" },
+  params: Record<string, string | undefined>,
+): string {
+  if (request.responseMode === "query") return callbackUrl(request.redirectUri, params);
+  const url = new URL(request.redirectUri);
+  const fragment = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) fragment.append(k, v);
+  url.hash = fragment.toString();
+  return url.href;
+}
+
+/** Entra's client_info: base64url JSON of the user's object id and home tenant, MSAL's home account id. */
+function clientInfo(user: { readonly objectId: string; readonly tenantId: string }): string {
+  return Buffer.from(JSON.stringify({ uid: user.objectId, utid: user.tenantId })).toString("base64url");
+}
+
+/** Entra's `sub` is pairwise: the same user has a different subject for each app. */
+function pairwiseSubject(objectId: string, clientId: string): string {
+  return createHash("sha256").update(`${objectId}|${clientId}`).digest("base64url");
+}
+
+function publicUser(u: User): EntraUser {
+  return { tenantId: u.tenantId, objectId: u.objectId, userPrincipalName: u.userPrincipalName, displayName: u.displayName };
+}
 
 function tenantNotFound(segment: string, error: string): EntraError {
   return {
@@ -852,9 +1612,10 @@ function callbackUrl(redirectUri: string, params: Record<string, string | undefi
 }
 
 /** What the consent endpoints answer: a page, or a redirect back to the app. */
-type Reply = { readonly status: number; readonly html: string } | { readonly location: string };
+type Reply = ({ readonly status: number; readonly html: string } | { readonly location: string }) & { readonly setCookie?: string };
 
 function sendReply(res: ServerResponse, reply: Reply): void {
+  if (reply.setCookie) res.setHeader("set-cookie", reply.setCookie);
   if ("location" in reply) res.writeHead(302, { location: reply.location, "cache-control": "no-store", "content-length": "0" }).end();
   else sendHtml(res, reply.status, reply.html);
 }
@@ -967,16 +1728,4 @@ function randomOpaque(): string {
 
 function pick(jwk: JWK, ...names: (keyof JWK)[]): JWK {
   return Object.fromEntries(names.map((n) => [n, jwk[n]])) as JWK;
-}
-
-function safeHost(uri: string): string {
-  try {
-    return new URL(uri).host;
-  } catch {
-    return uri;
-  }
-}
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -44,6 +44,7 @@ const ACKS: ReadonlyMap<number, number> = new Map([
 export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
   readonly options: BfcpTestClientOptions;
   /** Everything received, in order. */
+  #closing: Promise<void> | undefined;
   readonly received: BfcpReceived[] = [];
   /** Bytes that did not decode. */
   readonly undecodable: Buffer[] = [];
@@ -146,9 +147,15 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
     return this.request(Primitive.Goodbye);
   }
 
-  async close(): Promise<void> {
+  /** Closes its socket; closing again is a no-op (a test may hang up mid-way and still clean up). */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     if (this.#udp) await new Promise<void>((resolve) => this.#udp!.close(() => resolve()));
-    if (this.#tcp) {
+    if (this.#tcp && !this.#tcp.destroyed) {
       const closed = new Promise<void>((resolve) => this.#tcp!.once("close", () => resolve()));
       this.#tcp.end();
       await closed;
