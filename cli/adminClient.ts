@@ -1,4 +1,7 @@
 import type {
+  CallHistoryFilters,
+  CallRecord,
+  CallSummary,
   DrainRequest,
   EffectivePolicy,
   MediaHost,
@@ -186,6 +189,43 @@ export class AdminClient {
   /** A draining host back into rotation (a dead one is a conflict: it comes back by registering again). */
   async undrainHost(hostId: string): Promise<MediaHost> {
     return this.#object(await this.#send("POST", `${hostPath(hostId)}/undrain`)) as unknown as MediaHost;
+  }
+
+  // Calls
+
+  /** Every live call (or one tenant's), newest first. */
+  async listLiveCalls(tenant?: string): Promise<CallSummary[]> {
+    const query = new URLSearchParams({ state: "live", ...(tenant ? { tenant } : {}) });
+    return [...this.#page<CallSummary>(await this.#send("GET", "/v1/calls", { query })).value];
+  }
+
+  /** Ended calls newest first, following continuation tokens until `limit` calls or the end. */
+  async callHistory(filters: CallHistoryFilters, limit: number): Promise<{ readonly value: CallSummary[]; readonly continuationToken?: string }> {
+    const calls: CallSummary[] = [];
+    const named = Object.entries(filters).filter((e): e is [string, string] => e[1] !== undefined);
+    let continuationToken: string | undefined;
+    const seen = new Set<string>();
+    do {
+      const query = new URLSearchParams([["state", "ended"], ...named, ["top", String(Math.min(200, limit - calls.length))]]);
+      if (continuationToken) query.set("continuationToken", continuationToken);
+      const page = this.#page<CallSummary>(await this.#send("GET", "/v1/calls", { query }));
+      calls.push(...page.value);
+      continuationToken = page.continuationToken || undefined;
+      if (continuationToken !== undefined) {
+        if (seen.has(continuationToken)) throw new CliError(ExitCode.failure, "the admin API returned the same continuation token twice");
+        seen.add(continuationToken);
+      }
+    } while (continuationToken !== undefined && calls.length < limit);
+    return { value: calls.slice(0, limit), ...(continuationToken ? { continuationToken } : {}) };
+  }
+
+  async getCall(callId: string): Promise<CallRecord> {
+    return this.#object(await this.#send("GET", `/v1/calls/${segment(callId)}`)) as unknown as CallRecord;
+  }
+
+  /** Ends a live call (the device gets a BYE, the bot leaves); an ended call is a conflict. */
+  async hangUpCall(callId: string): Promise<CallRecord> {
+    return this.#object(await this.#send("POST", `/v1/calls/${segment(callId)}/hangup`)) as unknown as CallRecord;
   }
 
   /** The OpenAPI document (anonymous). */

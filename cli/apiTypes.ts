@@ -69,3 +69,57 @@ export interface Tagged<T> {
   readonly value: T;
   readonly etag: string | undefined;
 }
+
+/** One call in the live list or the history (GET /v1/calls). */
+export interface CallSummary {
+  readonly callId: string;
+  readonly callChainId: string | null;
+  readonly tenantId: string;
+  readonly meetingId: string;
+  readonly meetingSubject: string | null;
+  readonly vtcId: string;
+  readonly displayName: string;
+  readonly deviceAddress: string | null;
+  readonly dialForm: string | null;
+  readonly mediaHostId: string;
+  readonly state: string;
+  readonly inLobby: boolean;
+  readonly createdAt: string;
+  readonly lobbyAt: string | null;
+  readonly establishedAt: string | null;
+  readonly endedAt: string | null;
+  readonly endedBy: string | null;
+  readonly endReason: string | null;
+  readonly outcome: string | null;
+}
+
+export interface MediaStreamQuality {
+  readonly kind: string;
+  readonly packetsSent: number;
+  readonly packetsReceived: number;
+  readonly packetsLost: number;
+  readonly jitterMs: number | null;
+  readonly roundTripMs: number | null;
+}
+
+/** One call's record (GET /v1/calls/{id}). */
+export interface CallRecord extends Omit<CallSummary, "inLobby" | "outcome" | "lobbyAt"> {
+  /** Absent when it never waited in the lobby. */
+  readonly lobbyAt?: string;
+  readonly mediaHostEpoch: number;
+  readonly deviceCallId: string;
+  readonly organizerId: string;
+  readonly joinAsGuest: boolean;
+  readonly participants: readonly { readonly id: string; readonly displayName: string; readonly isInLobby: boolean; readonly left: boolean }[];
+  readonly resultInfo: { readonly code: number; readonly subcode: number; readonly message: string } | null;
+  readonly quality?: { readonly deviceLeg: readonly MediaStreamQuality[]; readonly meetingLeg: readonly MediaStreamQuality[] } | null;
+}
+
+/** History filters (GET /v1/calls?state=ended). */
+export interface CallHistoryFilters {
+  readonly tenant?: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly outcome?: string;
+  readonly reason?: string;
+}

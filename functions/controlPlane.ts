@@ -16,6 +16,7 @@ import { GraphCalendar } from "./adapters/graph/graphCalendar.js";
 import { GraphChangeSubscriptions } from "./adapters/graph/graphChangeSubscriptions.js";
 import { GraphDirectory } from "./adapters/graph/graphDirectory.js";
 import { CallService } from "./app/callService.js";
+import { CallHistoryTokens } from "./app/callQueries.js";
 import { PoolService } from "./app/poolService.js";
 import { CosmosMediaHostRepository } from "./adapters/cosmos/cosmosMediaHostRepository.js";
 import { MeetingCoordinatesService } from "./app/meetingCoordinatesService.js";
@@ -132,6 +133,7 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
       hostIsServing: (hostId, epoch) => pool?.isServing(hostId, epoch) ?? Promise.resolve(false),
       now,
       log,
+      historyTokens: new CallHistoryTokens(config.STATE_SIGNING_KEY),
     },
   );
   pool = new PoolService(new CosmosMediaHostRepository(store), calls, bus.bus, { now, log });

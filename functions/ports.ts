@@ -1,4 +1,4 @@
-import type { CallSessionRecord } from "../shared/domain/callSession.js";
+import type { CallOutcome, CallSessionRecord, CallSummary } from "../shared/domain/callSession.js";
 import type { MediaHostRecord } from "../shared/domain/pool.js";
 import type { MeetingMapping, OnlineMeetingInfo } from "../shared/domain/meeting.js";
 import type { PolicyAssignments } from "../shared/domain/policy.js";
@@ -203,6 +203,16 @@ export interface MeetingMappingRepository {
   linkEvent(tenantId: string, organizerId: string, eventId: string, vtcId: string): Promise<string>;
 }
 
+/** Which ended calls a history page shows: those that started in [from, to), optionally narrowed. */
+export interface CallHistoryQuery {
+  readonly from: Date;
+  readonly to: Date;
+  readonly tenantId?: string;
+  readonly outcome?: CallOutcome;
+  /** The end reason as recorded, exactly. */
+  readonly endReason?: string;
+}
+
 export interface CallSessionRepository {
   /** Throws ConflictError when a session with this call id exists. */
   create(session: CallSessionRecord): Promise<void>;
@@ -215,6 +225,17 @@ export interface CallSessionRepository {
   ): Promise<Versioned<CallSessionRecord>>;
   /** Calls that have not ended, for keep-alives (a cross-partition query: a timer's, not a call path's). */
   listActive(): Promise<CallSessionRecord[]>;
+  /**
+   * Live calls, newest first, optionally one tenant's: cross-partition, bounded by the calls
+   * the pool carries now (an operator's look, not a call path).
+   */
+  listLive(options?: { readonly tenantId?: string }): Promise<CallSessionRecord[]>;
+  /**
+   * Ended calls, newest first, a page at a time. The continuation token is the repository's
+   * own (the caller must only hand back one it issued for the same query): a page reads at
+   * most one partition per day of the window.
+   */
+  listEnded(query: CallHistoryQuery, options: ListOptions): Promise<Page<CallSummary>>;
   /**
    * The calls a lost media host (this epoch or an earlier one) leaves behind: not ended, or
    * ended for it without the bot having left yet. Cross-partition, bounded by that host's

@@ -2,12 +2,21 @@ import { type CallQuality, normalizeCallQuality, teleconferenceDeviceQuality } f
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { BusMessage, MessagePublisher } from "../../shared/bus/messageBus.js";
-import { type CallSessionRecord, callLabel, INITIAL_CALL_SESSION, mediaHostView, observeCall } from "../../shared/domain/callSession.js";
+import {
+  type CallSessionRecord,
+  type CallSummary,
+  callLabel,
+  callSummary,
+  INITIAL_CALL_SESSION,
+  mediaHostView,
+  observeCall,
+} from "../../shared/domain/callSession.js";
 import { MEDIA_HOST_LOST } from "../../shared/domain/pool.js";
 import { parseOrThrow } from "../../shared/domain/validation.js";
 import { refuse, type ResolutionRefusal } from "../../shared/domain/resolution.js";
-import { ConflictError, ConsentMissingError, NotFoundError } from "../../shared/errors.js";
-import type { CallControl, CallSessionRepository, JoinedCall, ScreenSharingRole } from "../ports.js";
+import { AuthorizationError, ConflictError, ConsentMissingError, NotFoundError, ValidationError } from "../../shared/errors.js";
+import type { CallControl, CallSessionRepository, JoinedCall, Page, ScreenSharingRole } from "../ports.js";
+import type { CallHistoryTokens, CallListRequest } from "./callQueries.js";
 import { type CallEvent, readCallEvents, commsNotificationsSchema, toParticipant, toStateObservation } from "./callNotifications.js";
 import type { ConsentService } from "./consentService.js";
 import type { ResolutionService } from "./resolutionService.js";
@@ -19,7 +28,23 @@ export interface CallServiceOptions {
   readonly hostIsServing: (mediaHostId: string, epoch: number) => Promise<boolean>;
   readonly now: () => Date;
   readonly log: (line: string) => void;
+  /** Signs and checks the history's page tokens. */
+  readonly historyTokens: CallHistoryTokens;
 }
+
+/**
+ * Whose calls a caller may see and end: every tenant's (an operator, CVI.Admin) or one
+ * tenant's (`tenantId`: a tenant's own admin, once the admin API accepts them). Enforced
+ * here, whatever the caller asks for.
+ */
+export interface CallScope {
+  readonly tenantId?: string;
+}
+
+export const EVERY_TENANT: CallScope = {};
+
+/** What an operator's hang-up tells the media host and Graph: the device's BYE carries this reason. */
+export const HUNG_UP_BY_OPERATOR = "an operator hung up the call";
 
 const joinRequestSchema = z.strictObject({
   tenantKey: z.string({ error: "tenantKey is required" }).min(1, "tenantKey is required").max(254),
@@ -33,6 +58,9 @@ const joinRequestSchema = z.strictObject({
   mediaHostEpoch: z.number({ error: "mediaHostEpoch is required: the epoch of the host's lease" }).int().min(1),
   deviceCallId: z.string({ error: "deviceCallId is required" }).min(1).max(256),
   mediaBlob: z.string({ error: "mediaBlob is required" }).max(64 * 1024, "mediaBlob must be at most 64 KiB"),
+  // Optional, for the call list: hosts that do not send them leave them null.
+  dialForm: z.enum(["ivr", "direct", "direct-by-domain"], { error: "dialForm must be ivr, direct or direct-by-domain" }).nullish(),
+  deviceAddress: z.string().max(100, "deviceAddress must be at most 100 characters").nullish(),
 });
 
 const screenSharingRoleSchema = z.strictObject({
@@ -57,6 +85,8 @@ export type JoinOutcome =
 export type CallNamed = (call: { readonly callId: string; readonly callChainId: string | null }) => void;
 
 export const CALL_UPDATED = "call.updated";
+/** What a call id looks like (Graph's are GUIDs): anything else is refused before it reaches the database. */
+const CALL_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** A reaper's claim on a call older than this is taken over (its instance died before the bot left). */
 const REAP_CLAIM_TIMEOUT_IN_MS = 10_000;
 
@@ -111,6 +141,9 @@ export class CallService {
       meetingId: resolved.meeting.id,
       organizerId: resolved.meeting.organizerId,
       joinAsGuest: resolved.joinAsGuest,
+      meetingSubject: resolved.meeting.subject,
+      dialForm: request.dialForm ?? null,
+      deviceAddress: request.deviceAddress ?? null,
       createdAt: now,
       establishedAt: null,
       endedAt: null,
@@ -284,6 +317,73 @@ export class CallService {
     return this.sessions.get(callId);
   }
 
+  /** One call's record, if the scope may see it (another tenant's call is refused, not hidden). */
+  async show(callId: string, scope: CallScope) {
+    if (!CALL_ID.test(callId))
+      throw new ValidationError([{ field: "callId", message: "callId must be a call's id: 1-128 letters, digits, '.', '_', ':' or '-'" }]);
+    const session = await this.sessions.get(callId);
+    if (!session) throw new NotFoundError(`call ${callId} is not known`);
+    requireInScope(scope, session.value.tenantId);
+    return session;
+  }
+
+  /** Live calls (all of them: they are bounded by the pool's capacity), or a page of ended ones. */
+  async list(request: CallListRequest, scope: CallScope): Promise<Page<CallSummary>> {
+    if (request.state === "live") {
+      const tenantId = request.tenantId ?? scope.tenantId;
+      if (tenantId) requireInScope(scope, tenantId);
+      const live = await this.sessions.listLive(tenantId ? { tenantId } : {});
+      return { items: live.map(callSummary), continuationToken: undefined };
+    }
+    const { query, position } = request.continuationToken
+      ? this.options.historyTokens.read(request.continuationToken, request.named)
+      : { query: request.query!, position: undefined };
+    const scoped = query.tenantId || !scope.tenantId ? query : { ...query, tenantId: scope.tenantId };
+    if (scoped.tenantId) requireInScope(scope, scoped.tenantId);
+    const page = await this.sessions.listEnded(scoped, { maxItemCount: request.top, ...(position ? { continuationToken: position } : {}) });
+    return {
+      items: page.items,
+      continuationToken: page.continuationToken ? this.options.historyTokens.issue(scoped, page.continuationToken) : undefined,
+    };
+  }
+
+  /**
+   * An operator ends a live call: the record ends (by "operator"), the media host is told
+   * the call terminated (so the device gets a BYE with the reason), and the bot leaves the
+   * meeting. A call that has ended already is a ConflictError naming how it ended; if an
+   * operator ended it, the bot's leaving is repeated first (Graph's 404 for a call that is
+   * gone is no error), so a hang-up whose leave failed can simply be retried.
+   */
+  async hangUp(callId: string, scope: CallScope, options: { readonly about?: CallNamed } = {}): Promise<CallSessionRecord> {
+    const current = await this.show(callId, scope);
+    options.about?.(current.value);
+    const at = this.options.now().toISOString();
+    let endedNow = false;
+    await this.#observe(callId, (r) => {
+      endedNow = r.endedAt === null;
+      if (!endedNow) return r;
+      // The state the media host acts on: terminated, with our reason (a later "terminated" from Graph keeps it).
+      return {
+        ...r,
+        state: "terminated",
+        resultInfo: { code: 0, subcode: 0, message: HUNG_UP_BY_OPERATOR },
+        endedAt: at,
+        endedBy: "operator",
+        endReason: HUNG_UP_BY_OPERATOR,
+      };
+    });
+    const ended = (await this.sessions.get(callId))?.value ?? current.value;
+    if (!endedNow) {
+      if (ended.endedBy === "operator") await this.calls.leave(ended.tenantId, callId);
+      throw new ConflictError(`${callLabel(ended)} has ended already (at ${ended.endedAt}, by ${ended.endedBy}: ${ended.endReason})`, {
+        code: "call-ended",
+      });
+    }
+    await this.calls.leave(ended.tenantId, callId);
+    this.options.log(`${callLabel(ended)} hung up by an operator`);
+    return ended;
+  }
+
   /**
    * Applies a validated commsNotifications payload sent for `tenantId` (the token's tid).
    * Idempotent: a replay changes nothing and hands nothing new to the media host.
@@ -371,6 +471,11 @@ export class CallService {
       },
     );
   }
+}
+
+function requireInScope(scope: CallScope, tenantId: string): void {
+  if (scope.tenantId !== undefined && scope.tenantId !== tenantId.toLowerCase())
+    throw new AuthorizationError(`tenant ${tenantId} is outside the caller's tenant`);
 }
 
 function viewDigest(record: CallSessionRecord): string {

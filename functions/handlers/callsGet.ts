@@ -1,14 +1,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { NotFoundError } from "../../shared/errors.js";
 import { handleAdminRequest, json } from "../platform/adminRequest.js";
+import { callScopeOf } from "../platform/callScope.js";
 import { registerHttpRoute } from "../platform/httpRoutes.js";
 
-/** A call's detail record (phases, participants, who ended it and why). */
+/** A call's detail record (phases, participants, who ended it and why, each leg's quality once it ended). */
 export async function callsGet(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleAdminRequest(request, context, async (plane) => {
-    const callId = request.params.callId ?? "";
-    const session = await plane.calls.get(callId);
-    if (!session) throw new NotFoundError(`call ${callId} is not known`);
+  return handleAdminRequest(request, context, async (plane, principal) => {
+    const session = await plane.calls.show(request.params.callId ?? "", callScopeOf(principal, plane.config.ADMIN_AUTH_ROLE));
     const { deliveredDigest, deliveredViews, ...record } = session.value;
     return json(200, record, session.etag);
   });
@@ -22,6 +20,10 @@ registerHttpRoute({
   doc: {
     summary: "A call's detail record",
     tag: "Calls",
-    responses: { 200: { description: "The call record", schema: "CallRecord" }, 404: { description: "No such call" } },
+    responses: {
+      200: { description: "The call record", schema: "CallRecord" },
+      400: { description: "Not a call id (callId)" },
+      404: { description: "No such call" },
+    },
   },
 });

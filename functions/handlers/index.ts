@@ -22,6 +22,8 @@ import "./meetingsResolve.js";
 import "./callsCreate.js";
 import "./callsDelete.js";
 import "./callsGet.js";
+import "./callsList.js";
+import "./callsHangUp.js";
 import "./callsQuality.js";
 import "./callsScreenSharingRole.js";
 import "./graphCallNotifications.js";

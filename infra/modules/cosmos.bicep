@@ -127,6 +127,26 @@ resource callSessions 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/contai
   }
 }
 
+// Call history: a summary of each ended call under the UTC day it started (/day), written with
+// the record's end. A history page reads one day partition at a time, newest first, over a
+// window of at most 31 days: bounded, never a scan of every call ever made.
+resource callHistory 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+  parent: database
+  name: 'callHistory'
+  properties: {
+    resource: {
+      id: 'callHistory'
+      partitionKey: {
+        paths: [
+          '/day'
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+    }
+  }
+}
+
 // The media host registry: one document per host (id = host id) under its pool, leases renewed
 // every 2 s. TTL is on without a default expiry (-1): documents live until they say otherwise,
 // and a dead host's carries its own ttl (a day), after which Cosmos DB removes it.

@@ -127,8 +127,12 @@ export function presentParticipants(session: CallSessionState): Participant[] {
   return session.participants.filter((p) => !p.left);
 }
 
-/** Who ended a call, for the call detail record. */
-export type EndedBy = "device" | "meeting" | "gateway";
+/** Who ended a call, for the call detail record: an operator is someone hanging it up through the admin API. */
+export type EndedBy = "device" | "meeting" | "gateway" | "operator";
+
+/** How the device dialed (media-host/domain/dialString.ts): through the IVR, or straight to the meeting. */
+export type DialForm = "ivr" | "direct" | "direct-by-domain";
+export const DIAL_FORMS: readonly DialForm[] = ["ivr", "direct", "direct-by-domain"];
 
 /** The call detail record: one per room-system call, kept after the call ends. */
 export interface CallSessionRecord extends CallSessionState {
@@ -145,7 +149,15 @@ export interface CallSessionRecord extends CallSessionState {
   readonly meetingId: string;
   readonly organizerId: string;
   readonly joinAsGuest: boolean;
+  /** The meeting's subject when the join resolved it (absent on records written before it was kept). */
+  readonly meetingSubject?: string | null;
+  /** How the device dialed, when its media host said so (absent or null otherwise). */
+  readonly dialForm?: DialForm | null;
+  /** The device's address as its media host saw it (IP:port), when the host said so. */
+  readonly deviceAddress?: string | null;
+  /** Phases: the bot's call created, first seen waiting in the lobby (absent if never), established in the meeting, ended. */
   readonly createdAt: string;
+  readonly lobbyAt?: string;
   readonly establishedAt: string | null;
   readonly endedAt: string | null;
   readonly endedBy: EndedBy | null;
@@ -166,6 +178,19 @@ export interface CallSessionRecord extends CallSessionState {
   readonly reap?: { readonly claimedAt: string; readonly leftMeetingAt: string | null } | null;
 }
 
+/**
+ * How an ended call went, for call history: "connected" once it was established in the
+ * meeting, "not-connected" when it ended before (refused, not let in from the lobby,
+ * failed on the way); null while it is live.
+ */
+export type CallOutcome = "connected" | "not-connected";
+export const CALL_OUTCOMES: readonly CallOutcome[] = ["connected", "not-connected"];
+
+export function callOutcome(record: Pick<CallSessionRecord, "endedAt" | "establishedAt">): CallOutcome | null {
+  if (record.endedAt === null) return null;
+  return record.establishedAt === null ? "not-connected" : "connected";
+}
+
 /** Applies an observation and stamps the phase timestamps it implies. */
 export function observeCall(record: CallSessionRecord, observation: CallObservation, now: Date): CallSessionRecord {
   const next = applyCallObservation(record, observation);
@@ -173,10 +198,13 @@ export function observeCall(record: CallSessionRecord, observation: CallObservat
   // Stamped whenever an "established" is seen, even late (after "terminated"), so arrival order does not matter.
   const sawEstablished = next.state === "established" || (observation.kind === "state" && observation.state === "established");
   const establishedAt = record.establishedAt ?? (sawEstablished ? at : null);
+  // Only set once seen, so records that never waited (and those written before it was kept) do not change.
+  const lobbyAt = record.lobbyAt ?? (isInLobby(next) ? at : undefined);
   const ended = next.state === "terminated" && record.endedAt === null;
   return {
     ...record,
     ...next,
+    ...(lobbyAt ? { lobbyAt } : {}),
     establishedAt,
     endedAt: ended ? at : record.endedAt,
     endedBy: ended ? (record.endedBy ?? "meeting") : record.endedBy,
@@ -196,4 +224,51 @@ export function mediaHostView(record: CallSessionRecord): {
   screenSharer: { readonly participantId: string; readonly sourceId: string } | null;
 } {
   return { state: record.state, inLobby: isInLobby(record), resultInfo: record.resultInfo, screenSharer: screenSharer(record) };
+}
+
+/** One line of the live-calls list or the call history: what an operator looks a call up by. */
+export interface CallSummary {
+  readonly callId: string;
+  readonly callChainId: string | null;
+  readonly tenantId: string;
+  readonly meetingId: string;
+  readonly meetingSubject: string | null;
+  readonly vtcId: string;
+  readonly displayName: string;
+  readonly deviceAddress: string | null;
+  readonly dialForm: DialForm | null;
+  readonly mediaHostId: string;
+  readonly state: CallState;
+  readonly inLobby: boolean;
+  readonly createdAt: string;
+  readonly lobbyAt: string | null;
+  readonly establishedAt: string | null;
+  readonly endedAt: string | null;
+  readonly endedBy: EndedBy | null;
+  readonly endReason: string | null;
+  readonly outcome: CallOutcome | null;
+}
+
+export function callSummary(record: CallSessionRecord): CallSummary {
+  return {
+    callId: record.callId,
+    callChainId: record.callChainId,
+    tenantId: record.tenantId,
+    meetingId: record.meetingId,
+    meetingSubject: record.meetingSubject ?? null,
+    vtcId: record.vtcId,
+    displayName: record.displayName,
+    deviceAddress: record.deviceAddress ?? null,
+    dialForm: record.dialForm ?? null,
+    mediaHostId: record.mediaHostId,
+    state: record.state,
+    inLobby: isInLobby(record),
+    createdAt: record.createdAt,
+    lobbyAt: record.lobbyAt ?? null,
+    establishedAt: record.establishedAt,
+    endedAt: record.endedAt,
+    endedBy: record.endedBy,
+    endReason: record.endReason,
+    outcome: callOutcome(record),
+  };
 }

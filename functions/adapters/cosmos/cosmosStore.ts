@@ -13,6 +13,9 @@ import { isStatus } from "./documents.js";
  *   point read, and makes IDs unique among the service's meetings.
  * - `callSessions` (/id = the Graph call id): each call notification is one point read
  *   and one conditional write.
+ * - `callHistory` (/day = the UTC day a call started): a summary of each ended call,
+ *   written with the record's end, so history pages are single-partition queries over a
+ *   bounded window of days rather than a scan of every call ever made.
  * - `hosts` (/pool): the media hosts' leases, one small partition per pool, so the reaper
  *   and the edge read the whole pool with one single-partition query.
  * infra/modules/cosmos.bicep declares the same containers (a test keeps them in step).
@@ -22,6 +25,7 @@ export const CONTAINERS = {
   tenantKeys: { id: "tenantKeys", partitionKeyPath: "/id" },
   meetings: { id: "meetings", partitionKeyPath: "/id" },
   callSessions: { id: "callSessions", partitionKeyPath: "/id" },
+  callHistory: { id: "callHistory", partitionKeyPath: "/day" },
   hosts: { id: "hosts", partitionKeyPath: "/pool" },
 } as const;
 
@@ -38,6 +42,7 @@ export interface CosmosStore {
   readonly tenantKeys: Container;
   readonly meetings: Container;
   readonly callSessions: Container;
+  readonly callHistory: Container;
   readonly hosts: Container;
 }
 
@@ -46,12 +51,20 @@ export async function openCosmosStore(options: OpenCosmosStoreOptions): Promise<
     ? new CosmosClient({ endpoint: options.endpoint, key: options.key })
     : new CosmosClient({ endpoint: options.endpoint, aadCredentials: new DefaultAzureCredential() });
   const database = await ensureDatabase(client, options.databaseId);
-  const [tenants, tenantKeys, meetings, callSessions, hosts] = await Promise.all(
-    [CONTAINERS.tenants, CONTAINERS.tenantKeys, CONTAINERS.meetings, CONTAINERS.callSessions, CONTAINERS.hosts].map((spec) =>
+  const [tenants, tenantKeys, meetings, callSessions, callHistory, hosts] = await Promise.all(
+    [CONTAINERS.tenants, CONTAINERS.tenantKeys, CONTAINERS.meetings, CONTAINERS.callSessions, CONTAINERS.callHistory, CONTAINERS.hosts].map((spec) =>
       ensureContainer(database, spec),
     ),
   );
-  return { client, tenants: tenants!, tenantKeys: tenantKeys!, meetings: meetings!, callSessions: callSessions!, hosts: hosts! };
+  return {
+    client,
+    tenants: tenants!,
+    tenantKeys: tenantKeys!,
+    meetings: meetings!,
+    callSessions: callSessions!,
+    callHistory: callHistory!,
+    hosts: hosts!,
+  };
 }
 
 // Read first, create only when missing: with Entra auth the data-plane role may read

@@ -372,6 +372,33 @@ describe("direct dial through the whole path", () => {
     }
   });
 
+  it("an operator hangs up through the admin API: the device gets a BYE with the reason, the bot leaves, the record says operator", async () => {
+    const device = await RawSipDevice.open({ gatewayPort: sipPort, dial: dial(), displayName: "Boardroom HangUp" });
+    try {
+      device.invite();
+      await device.until(() => device.responses.some((r) => r.status === 200 && r.method === "INVITE"), "the 200");
+      const live = await adminApi(stack, "GET", `/v1/calls?state=live&tenant=${meeting.tenantId}`);
+      assert.equal(live.status, 200, live.text);
+      const call = live.json.value.find((c: { displayName: string }) => c.displayName === "Boardroom HangUp");
+      assert.ok(call, `the call is live: ${live.text}`);
+      assert.equal(call.mediaHostId, "mh-direct");
+      assert.equal(call.meetingSubject, "Board");
+      assert.equal(call.state, "established");
+
+      const hungUp = await adminApi(stack, "POST", `/v1/calls/${call.callId}/hangup`);
+      assert.equal(hungUp.status, 200, hungUp.text);
+      await device.until(() => device.byeReason !== undefined, "the BYE");
+      assert.equal(device.byeReason, 'SIP;cause=200;text="an operator hung up the call"');
+      await device.until(() => controller.activeCalls === 0, "the call to be gone on the media host");
+      assert.equal(stack.graph.calls().find((c) => c.id === call.callId)?.state, "terminated", "the bot left the meeting");
+      const record = (await adminApi(stack, "GET", `/v1/calls/${call.callId}`)).json;
+      assert.equal(record.endedBy, "operator");
+      assert.equal(record.endReason, "an operator hung up the call");
+    } finally {
+      device.close();
+    }
+  });
+
   // Golden: the INVITE shapes in golden/multipart (see its README for their sources) and the answers they get.
   for (const name of LYNC_INVITES) {
     it(`a Lync / Skype for Business INVITE (${name}, multipart): 200 with a plain SDP answering its RFC 5245 ICE alternative, then ACK and BYE`, async () => {

@@ -422,6 +422,23 @@ describe("observeCall", () => {
     assert.equal(r.endedAt, t(4).toISOString());
   });
 
+  it("stamps lobbyAt when our participant is first seen waiting in the lobby, once; a call that never waited has none", () => {
+    const waited = observeAll(record(), [
+      [state("establishing", null, ME), t(1)],
+      [participants(participant({ id: ME, isInLobby: true })), t(2)],
+      [participants(participant({ id: ME, isInLobby: true, sequence: 2 })), t(3)],
+      [state("established", null, ME), t(4)],
+    ]);
+    assert.equal(waited.lobbyAt, t(2).toISOString());
+    assert.equal(waited.establishedAt, t(4).toISOString());
+    const straightIn = observeAll(record(), [
+      [state("establishing", null, ME), t(1)],
+      [state("established", null, ME), t(2)],
+      [participants(participant({ id: ME })), t(3)],
+    ]);
+    assert.equal("lobbyAt" in straightIn, false);
+  });
+
   it("does not stamp anything for roster updates or earlier states", () => {
     const r = observeAll(record(), [
       [state("establishing"), t(1)],
