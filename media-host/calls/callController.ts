@@ -239,7 +239,9 @@ export class CallController {
             promptsDirectory: this.#options.promptsDirectory ?? ".local/prompts",
             log,
             join: (meeting) =>
-              void this.#join(call, target.tenantKey, meeting.vtcId, displayName, source).catch((e: unknown) => this.#joinFailed(call, e)),
+              void this.#join(call, target.tenantKey, meeting.vtcId, displayName, source, target.kind).catch((e: unknown) =>
+                this.#joinFailed(call, e),
+              ),
           });
           call.ivr.start();
         });
@@ -247,7 +249,7 @@ export class CallController {
         return;
       }
       dialog.ring();
-      await this.#join(call, target.tenantKey, target.vtcId, displayName, source);
+      await this.#join(call, target.tenantKey, target.vtcId, displayName, source, target.kind);
     } catch (e) {
       // A host that cannot take the call (control plane unreachable, media ports used up) says 503: the edge tries another.
       const unavailable = e instanceof ControlPlaneUnavailableError || (e instanceof RtpengineError && e.outOfCapacity);
@@ -269,7 +271,14 @@ export class CallController {
   }
 
   /** Joins the meeting as the device's bot; a refusal ends the call with its reason. */
-  async #join(call: ActiveCall, tenantKey: string, vtcId: string, displayName: string, source: string): Promise<void> {
+  async #join(
+    call: ActiveCall,
+    tenantKey: string,
+    vtcId: string,
+    displayName: string,
+    source: string,
+    dialForm: "ivr" | "direct" | "direct-by-domain",
+  ): Promise<void> {
     const { limiter, metrics } = this.#options;
     const now = this.#options.now ?? Date.now;
     const { dialog, log } = call;
@@ -283,6 +292,8 @@ export class CallController {
       displayName,
       deviceCallId: dialog.callId,
       mediaBlob: await call.leg.mediaBlob(),
+      dialForm,
+      deviceAddress: source,
     });
     if (joined.kind === "refused") {
       if (joined.code === "unknown-vtc-id" || joined.code === "retired-vtc-id" || joined.code === "unknown-tenant-key")

@@ -14,6 +14,10 @@ export interface JoinMeetingOptions {
   readonly displayName: string;
   readonly deviceCallId: string;
   readonly mediaBlob: string;
+  /** How the device dialled (for the operator's call lists). */
+  readonly dialForm?: "ivr" | "direct" | "direct-by-domain";
+  /** Where the device's requests come from (its own address behind the edge). */
+  readonly deviceAddress?: string;
   readonly abortSignal?: AbortSignal;
 }
 
@@ -90,6 +94,8 @@ export class ControlPlaneClient {
       mediaHostEpoch: options.mediaHostEpoch,
       deviceCallId: options.deviceCallId,
       mediaBlob: options.mediaBlob,
+      ...(options.dialForm ? { dialForm: options.dialForm } : {}),
+      ...(options.deviceAddress ? { deviceAddress: options.deviceAddress } : {}),
     };
     const answer = await this.#send("POST", "/v1/calls", body, options.abortSignal);
     if (answer.status === 201) return answer.body as JoinResult;

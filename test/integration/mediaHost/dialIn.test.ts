@@ -158,6 +158,8 @@ describe("direct dial through the whole path", () => {
     const record = await adminApi(stack, "GET", `/v1/calls/${bot.id}`);
     assert.equal(record.json.endedBy, "device");
     assert.ok(record.json.establishedAt);
+    assert.equal(record.json.dialForm, "direct", "how the device dialled, for the operator's call lists");
+    assert.equal(record.json.deviceAddress, "127.0.0.1", "where the device's requests came from");
     assert.equal(controller.activeCalls, 0);
 
     // From the join's answer on, every line the media host logs about the call names it by its SIP Call-ID, Graph's
