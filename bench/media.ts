@@ -94,6 +94,7 @@ import { MeetingPeer } from "../test/support/media/meetingPeer.js";
 import { DEVICE_VIDEO_PT, PlainRtpDevice } from "../test/support/media/plainRtpDevice.js";
 import type { BridgeProfile, BridgeStats } from "./support/bridgeHost.js";
 import { BridgeProcess } from "./support/bridgeProcess.js";
+import { openPlainRelay } from "./support/plainRelay.js";
 import { cpuSeconds, driverCpuSeconds, dropsBetween, machineBusySeconds, rssBytes, rtpengineWarnings, udpReceiveDrops } from "./support/processes.js";
 import { ourCodeAllocations } from "./support/ourCodeAllocations.js";
 import { AUDIO, payloadOffset, percentiles, RELAY_AB, RELAY_BA, type Stream, TO_DEVICE, TO_MEETING, Traffic, VIDEO } from "./support/traffic.js";
@@ -336,19 +337,8 @@ async function closeCall(bridge: BridgeProcess, traffic: Traffic, call: Call): P
 
 /** Device A ⇄ rtpengine ⇄ device B, plain RTP both sides, the calls' rates: the path without the bridge. */
 async function relayProbe(rtpengine: Awaited<ReturnType<typeof startRtpengine>>, traffic: Traffic, index: number) {
-  const a = await PlainRtpDevice.open({ audio: "opus" });
-  const b = await PlainRtpDevice.open({ audio: "opus" });
   const callId = `bench-media-probe-${randomInt(1e9)}`;
-  const offer = await rtpengine.client.offer({ "call-id": callId, "from-tag": "a", sdp: a.offer(), replace: ["origin", "session-connection"] });
-  const answer = await rtpengine.client.answer({
-    "call-id": callId,
-    "from-tag": "a",
-    "to-tag": "b",
-    sdp: b.offer(),
-    replace: ["origin", "session-connection"],
-  });
-  a.answered(answer.sdp);
-  b.answered(offer.sdp);
+  const { a, b } = await openPlainRelay(rtpengine.client, callId);
   deviceStreams(traffic, index, a, RELAY_AB);
   deviceStreams(traffic, index, b, RELAY_BA);
   listen(traffic, b, RELAY_AB);

@@ -41,11 +41,12 @@ import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import { startRtpengine } from "../test/integration/rtpengine/support/harness.js";
 import { type Flow, LongCall } from "../test/support/media/longCall.js";
-import { PlainRtpDevice } from "../test/support/media/plainRtpDevice.js";
+import type { PlainRtpDevice } from "../test/support/media/plainRtpDevice.js";
 import { SequenceTracker } from "../test/support/media/sequenceTracker.js";
 import { WrappingRtpStream } from "../test/support/media/wrappingRtpStream.js";
 import type { BridgeStats } from "./support/bridgeHost.js";
 import { BridgeProcess } from "./support/bridgeProcess.js";
+import { openPlainRelay } from "./support/plainRelay.js";
 import { cpuSeconds, openDescriptors, rssBytes, rtpengineWarnings } from "./support/processes.js";
 
 /** A numeric argument; absent, empty or "auto" gives the default. */
@@ -87,19 +88,8 @@ async function relayReference(rtpengine: Awaited<ReturnType<typeof startRtpengin
   const pairs: { callId: string; a: PlainRtpDevice; b: PlainRtpDevice }[] = [];
   const flows: Flow[] = [];
   for (let i = 0; i < callCount; i++) {
-    const a = await PlainRtpDevice.open({ audio: "opus" });
-    const b = await PlainRtpDevice.open({ audio: "opus" });
     const callId = `bench-soak-relay-${i}-${randomInt(1e9)}`;
-    const offer = await rtpengine.client.offer({ "call-id": callId, "from-tag": "a", sdp: a.offer(), replace: ["origin", "session-connection"] });
-    const answer = await rtpengine.client.answer({
-      "call-id": callId,
-      "from-tag": "a",
-      "to-tag": "b",
-      sdp: b.offer(),
-      replace: ["origin", "session-connection"],
-    });
-    a.answered(answer.sdp);
-    b.answered(offer.sdp);
+    const { a, b } = await openPlainRelay(rtpengine.client, callId);
     pairs.push({ callId, a, b });
     for (const [from, to, direction] of [
       [a, b, "aToB"],

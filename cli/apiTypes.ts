@@ -4,6 +4,8 @@
  * types only: the CLI loads none of the server's code at run time.
  */
 import type { ProblemDetails as ServerProblemDetails } from "../functions/platform/problem.js";
+import type { MediaStreamQuality as DomainMediaStreamQuality } from "../shared/domain/callQuality.js";
+import type { CallSummary as DomainCallSummary } from "../shared/domain/callSession.js";
 import type { UserPolicyGrant } from "../functions/ports.js";
 import type {
   EffectivePolicy as DomainEffectivePolicy,
@@ -71,36 +73,9 @@ export interface Tagged<T> {
 }
 
 /** One call in the live list or the history (GET /v1/calls). */
-export interface CallSummary {
-  readonly callId: string;
-  readonly callChainId: string | null;
-  readonly tenantId: string;
-  readonly meetingId: string;
-  readonly meetingSubject: string | null;
-  readonly vtcId: string;
-  readonly displayName: string;
-  readonly deviceAddress: string | null;
-  readonly dialForm: string | null;
-  readonly mediaHostId: string;
-  readonly state: string;
-  readonly inLobby: boolean;
-  readonly createdAt: string;
-  readonly lobbyAt: string | null;
-  readonly establishedAt: string | null;
-  readonly endedAt: string | null;
-  readonly endedBy: string | null;
-  readonly endReason: string | null;
-  readonly outcome: string | null;
-}
+export type CallSummary = DomainCallSummary;
 
-export interface MediaStreamQuality {
-  readonly kind: string;
-  readonly packetsSent: number;
-  readonly packetsReceived: number;
-  readonly packetsLost: number;
-  readonly jitterMs: number | null;
-  readonly roundTripMs: number | null;
-}
+export type MediaStreamQuality = DomainMediaStreamQuality;
 
 /** One call's record (GET /v1/calls/{id}). */
 export interface CallRecord extends Omit<CallSummary, "inLobby" | "outcome" | "lobbyAt"> {
