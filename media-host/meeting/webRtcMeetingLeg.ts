@@ -8,7 +8,7 @@ import { KeyframeRequestLimiter } from "../domain/keyframeRequestLimiter.js";
 import type { MeetingLeg, MeetingLegEvents } from "../calls/meetingLeg.js";
 import { mediaEndpoint, parseSdp, type Sdp, type SdpLine, serializeSdp } from "../rtpengine/sdp.js";
 import { BridgedStream } from "./bridgedStream.js";
-import { ContentBridge, type ContentPresenter } from "./contentBridge.js";
+import { ContentBridge, type ContentBridgeCounters, type ContentPresenter } from "./contentBridge.js";
 import { answerTowardsRtpengine, type PlainChoice } from "./plainSideAnswer.js";
 import { offerTowardsRtpengine, readRtpengineAnswer } from "./plainSideOffer.js";
 import { findKeyframeRequest } from "./rtcp.js";
@@ -48,6 +48,8 @@ export interface WebRtcMeetingLegOptions {
 /** Opus at 48 kHz, stereo as WebRTC signals it, FEC on. */
 const OPUS = { mimeType: "audio/opus", clockRate: 48000, channels: 2, payloadType: 111, parameters: "minptime=10;useinbandfec=1" };
 const H264_PAYLOAD_TYPE = 102;
+/** The content counters of a leg that takes no content. */
+const NO_CONTENT: ContentBridgeCounters = { fromDevice: 0, intoMeeting: 0, fromMeeting: 0, toDevice: 0, heldForKeyframe: 0 };
 const VIDEO_FEEDBACK = [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "ccm", parameter: "fir" }, { type: "goog-remb" }];
 
 export class AnswerRejectedError extends Error {
@@ -74,7 +76,8 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   readonly #answerToken = randomBytes(16).toString("base64url");
   readonly #audio: BridgedStream;
   readonly #video: BridgedStream;
-  readonly #content: ContentBridge;
+  /** Only for legs that take the slides m-line (acceptContent): others have no content port to keep. */
+  readonly #content: ContentBridge | undefined;
   readonly #toDeviceLimiter = new KeyframeRequestLimiter();
   readonly #toMeetingLimiter = new KeyframeRequestLimiter();
   readonly #contentToDeviceLimiter = new KeyframeRequestLimiter();
@@ -95,7 +98,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   #timers: NodeJS.Timeout[] = [];
   #connectedAtMs = 0;
 
-  private constructor(options: WebRtcMeetingLegOptions, audio: BridgedStream, video: BridgedStream, content: ContentBridge) {
+  private constructor(options: WebRtcMeetingLegOptions, audio: BridgedStream, video: BridgedStream, content: ContentBridge | undefined) {
     super();
     this.legId = options.legId;
     this.#o = options;
@@ -105,7 +108,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     video.onDeviceRtcp((packet) => {
       if (findKeyframeRequest(packet)) this.requestKeyframe();
     });
-    content.on("keyframeNeeded", (from) => (from === "meeting" ? this.#contentKeyframeFromMeeting() : this.#contentKeyframeFromDevice()));
+    content?.on("keyframeNeeded", (from) => (from === "meeting" ? this.#contentKeyframeFromMeeting() : this.#contentKeyframeFromDevice()));
   }
 
   static async open(options: WebRtcMeetingLegOptions): Promise<WebRtcMeetingLeg> {
@@ -114,16 +117,18 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       await audio.close();
       throw e;
     });
-    const content = await ContentBridge.open(options.plainAddress).catch(async (e) => {
-      await Promise.all([audio.close(), video.close()]);
-      throw e;
-    });
+    const content = options.acceptContent
+      ? await ContentBridge.open(options.plainAddress).catch(async (e) => {
+          await Promise.all([audio.close(), video.close()]);
+          throw e;
+        })
+      : undefined;
     return new WebRtcMeetingLeg(options, audio, video, content);
   }
 
   /** Packet counters of the bridge (both kinds), for metrics and tests. */
   get counters() {
-    return { audio: { ...this.#audio.counters }, video: { ...this.#video.counters }, content: { ...this.#content.counters } };
+    return { audio: { ...this.#audio.counters }, video: { ...this.#video.counters }, content: { ...(this.#content?.counters ?? NO_CONTENT) } };
   }
 
   /**
@@ -132,7 +137,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
    * slides m-line; the new presenter is asked for a keyframe and starts at it.
    */
   presentContent(presenter: ContentPresenter): void {
-    this.#content.present(presenter);
+    this.#content?.present(presenter);
   }
 
   /**
@@ -159,7 +164,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       address: this.#o.plainAddress,
       audioPort: this.#audio.port,
       videoPort: this.#video.port,
-      ...(this.#o.acceptContent ? { contentPort: this.#content.port } : {}),
+      ...(this.#content ? { contentPort: this.#content.port } : {}),
     });
     const { choice } = answer;
     if (this.#choice?.video && choice.video && this.#choice.video.payloadType !== choice.video.payloadType)
@@ -168,7 +173,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     if (answer.audioIndex >= 0 && choice.audioPayloadType !== undefined)
       this.#audio.connectToRtpengine(mediaEndpoint(offer, answer.audioIndex), choice.audioPayloadType);
     if (answer.videoIndex >= 0 && choice.video) this.#video.connectToRtpengine(mediaEndpoint(offer, answer.videoIndex), choice.video.payloadType);
-    if (answer.contentIndex >= 0 && choice.content) {
+    if (this.#content && answer.contentIndex >= 0 && choice.content) {
       this.#content.connectToRtpengine(mediaEndpoint(offer, answer.contentIndex), choice.content.payloadType);
       this.#contentKeyframes = choice.contentKeyframes ?? "sip-info";
     }
@@ -320,7 +325,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       }).catch((e: Error) => this.#o.log.debug({ err: e.message }, "telling the meeting's media server failed"));
     }
     await this.#pc?.close().catch(() => {});
-    await Promise.all([this.#audio.close(), this.#video.close(), this.#content.close()]);
+    await Promise.all([this.#audio.close(), this.#video.close(), this.#content?.close()]);
   }
 
   async #createMeetingOffer(choice: PlainChoice): Promise<string> {
@@ -356,10 +361,10 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     this.#transceivers = { audio, video, content };
     this.#audio.sendIntoMeeting(audioTrack, audio.sender);
     this.#video.sendIntoMeeting(videoTrack, video.sender);
-    this.#content.sendIntoMeeting(content.sender);
+    this.#content?.sendIntoMeeting(content.sender);
     audio.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#audio.fromMeeting(rtp)));
     video.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#video.fromMeeting(rtp)));
-    content.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#content.fromMeeting(rtp)));
+    content.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.#content?.fromMeeting(rtp)));
     pc.connectionStateChange.subscribe((state) => this.#onConnectionState(state));
     await pc.setLocalDescription(await pc.createOffer());
     await waitForGathering(pc);
@@ -405,7 +410,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
       const target = feedback?.count === 4 ? feedback.fir?.[0]?.ssrc : feedback?.mediaSsrc;
       if (feedback?.count !== 1 && feedback?.count !== 4) return;
       if (target === ourSsrc) this.#keyframeFromDevice();
-      else if (target === this.#transceivers?.content.sender.ssrc && this.#content.presenter === "device") this.#contentKeyframeFromDevice();
+      else if (target === this.#transceivers?.content.sender.ssrc && this.#content?.presenter === "device") this.#contentKeyframeFromDevice();
     });
   }
 
@@ -437,7 +442,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     this.#limited(this.#contentToDeviceLimiter, () => {
       // SIP INFO picture_fast_update for content would have to name the slides stream (RFC 5168's media_stream label): not sent yet.
       if (how === "sip-info") return;
-      this.#content.sendKeyframeRequest(how);
+      this.#content?.sendKeyframeRequest(how);
       this.emit("keyframeRequested", "device", "rtcp");
     });
   }
