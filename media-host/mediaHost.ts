@@ -65,7 +65,12 @@ export interface MediaHostOptions {
   /** How often the calls' ports in rtpengine are checked for deafness (default 2 s). */
   readonly streamWatchIntervalInMs?: number;
   readonly promptsDirectory: string;
-  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave" | "reportQuality" | "renewLease" | "releaseLease">;
+  readonly controlPlane: Pick<
+    ControlPlaneClient,
+    "resolve" | "join" | "leave" | "reportQuality" | "changeScreenSharingRole" | "renewLease" | "releaseLease"
+  >;
+  /** Content sharing with devices that offer BFCP (default on); off declines their BFCP and slides lines. */
+  readonly contentSharing?: boolean;
   readonly bus: MessageSubscriber;
   readonly logger: Logger;
 }
@@ -205,6 +210,7 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
       promptsDirectory: o.promptsDirectory,
       dtmf: this.#dtmf,
       ...(this.#streamWatch ? { streamWatch: this.#streamWatch } : {}),
+      ...(o.contentSharing === false ? {} : { content: { bindAddress: o.bindHost, advertisedAddress: o.advertisedHost } }),
     });
     this.#health = new HealthServer({
       host: o.bindHost,

@@ -13,6 +13,9 @@ import { requestSource } from "../sip/proxiedSource.js";
 import type { DtmfEventListener } from "../rtpengine/dtmfEventListener.js";
 import { deviceLegQuality } from "../rtpengine/deviceLegQuality.js";
 import { anchorMedia, answerFromDevice, offerToDevice } from "./anchorMedia.js";
+import { chooseBfcpOffer } from "../bfcp/sdpAnswer.js";
+import { CallContent } from "./callContent.js";
+import { putBackBfcp, setAsideBfcp } from "./contentSdp.js";
 import { SessionOrigin } from "../domain/sessionOrigin.js";
 import { IvrSession } from "./ivrSession.js";
 import type { MeetingLeg, MeetingLegFactory } from "./meetingLeg.js";
@@ -28,7 +31,7 @@ export interface CallControllerOptions {
   /** Whether a request's source is the SIP edge (or another trusted proxy): then the device's address is in the next Via. */
   readonly isTrustedProxy?: (address: string) => boolean;
   readonly dialPlan: DialPlan;
-  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave" | "reportQuality">;
+  readonly controlPlane: Pick<ControlPlaneClient, "resolve" | "join" | "leave" | "reportQuality" | "changeScreenSharingRole">;
   readonly rtpengine: RtpengineClient;
   readonly meetingLegs: MeetingLegFactory;
   readonly limiter: FailedAttemptLimiter;
@@ -41,6 +44,11 @@ export interface CallControllerOptions {
   readonly dtmf?: Pick<DtmfEventListener, "on">;
   /** Watches each call's ports in rtpengine for the ones it stops reading (said on the call's log and in metrics). */
   readonly streamWatch?: Pick<StreamWatch, "on" | "watch" | "unwatch">;
+  /**
+   * Content sharing (BFCP and the slides m-line) for devices that offer it: BFCP binds on
+   * `bindAddress` and our SDP names `advertisedAddress`. Without it, BFCP lines are declined.
+   */
+  readonly content?: { readonly bindAddress: string; readonly advertisedAddress: string; readonly livenessCheckInMs?: number };
 }
 
 /** What the control plane tells a media host about its bot call (shared/domain/callSession.ts mediaHostView). */
@@ -71,8 +79,10 @@ interface ActiveCall {
   readonly waiting: WaitingPrompt;
   /** The bot has waited in the meeting's lobby (a later "terminated" means it was not let in). */
   wasInLobby: boolean;
-  /** The meeting's screen sharer's source id, as last told (content sharing takes it from here). */
+  /** The meeting's screen sharer's source id, as last told. */
   screenSharerSource: string | null;
+  /** The call's content floor and BFCP line, when the device offered BFCP we take. */
+  readonly content: CallContent | undefined;
   /** Updates that came before the join's answer named the Graph call. */
   readonly early: CallUpdate[];
   finished: boolean;
@@ -183,15 +193,23 @@ export class CallController {
     const uriUser = "user" in from.uri && typeof from.uri.user === "string" ? from.uri.user : "";
     const displayName = from.displayName?.trim() || uriUser || "Video conferencing device";
     let leg: MeetingLeg | undefined;
+    let content: CallContent | undefined;
     try {
+      // BFCP never reaches rtpengine (contentSdp.ts); a call whose device offers a BFCP line we take gets a floor and a slides line.
+      const offer = delayedOffer ? undefined : invite.request.body.toString();
+      const aside = offer === undefined ? undefined : setAsideBfcp(offer);
+      const takesContent = this.#options.content !== undefined && aside !== undefined && chooseBfcpOffer(aside.offers) !== undefined;
       // Anchor the device's media first (for a delayed offer, make ours): the SDP it will get is rtpengine's.
-      leg = await this.#options.meetingLegs.create(dialog.callId);
+      leg = await this.#options.meetingLegs.create(dialog.callId, takesContent ? { acceptContent: true } : {});
       const origin = new SessionOrigin();
-      const deviceSdp = origin.stamp(
-        delayedOffer
-          ? await offerToDevice(this.#options.rtpengine, leg, this.#participants(dialog))
-          : await this.#negotiate(dialog, leg, invite.request.body),
-      );
+      let sdp: string;
+      if (offer === undefined || aside === undefined) sdp = await offerToDevice(this.#options.rtpengine, leg, this.#participants(dialog));
+      else {
+        sdp = await anchorMedia(this.#options.rtpengine, leg, aside.sdp, this.#participants(dialog));
+        if (takesContent) content = await this.#openContent(dialog, leg, aside, offer, log);
+        if (content) sdp = putBackBfcp(sdp, content.index, content.answerLines);
+      }
+      const deviceSdp = origin.stamp(sdp);
       const call: ActiveCall = {
         dialog,
         leg,
@@ -216,6 +234,7 @@ export class CallController {
         }),
         wasInLobby: false,
         screenSharerSource: null,
+        content,
         early: [],
         finished: false,
       };
@@ -266,7 +285,44 @@ export class CallController {
           unavailable ? [["Retry-After", "30"]] : [],
         );
       }
-      if (!this.#calls.has(dialog.callId)) await this.#release(dialog.callId, leg);
+      if (!this.#calls.has(dialog.callId)) {
+        await content?.close();
+        await this.#release(dialog.callId, leg);
+      }
+    }
+  }
+
+  /**
+   * The call's floor and BFCP line. One that cannot be opened (no port) leaves the call without
+   * content: its BFCP line stays declined, as rtpengine returned it.
+   */
+  async #openContent(dialog: ServerDialog, leg: MeetingLeg, aside: ReturnType<typeof setAsideBfcp>, offer: string, log: Logger) {
+    const settings = this.#options.content;
+    if (!settings) return undefined;
+    try {
+      const content = await CallContent.open({
+        offer: aside,
+        deviceOffer: offer,
+        bindAddress: settings.bindAddress,
+        advertisedAddress: settings.advertisedAddress,
+        leg,
+        setSharingRole: async (role) => {
+          const graphCallId = this.#calls.get(dialog.callId)?.graphCallId;
+          if (!graphCallId) throw new Error("the bot is not in the meeting yet");
+          await this.#options.controlPlane.changeScreenSharingRole(graphCallId, role);
+        },
+        log,
+        ...(settings.livenessCheckInMs ? { livenessCheckInMs: settings.livenessCheckInMs } : {}),
+      });
+      if (content)
+        log.info(
+          { bfcp: content.answer.transport, version: content.answer.version, floorId: content.answer.floorId },
+          "content sharing offered (BFCP)",
+        );
+      return content;
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, "no BFCP line for this call: content sharing declined");
+      return undefined;
     }
   }
 
@@ -372,7 +428,7 @@ export class CallController {
   async #reoffer(callId: string, offer: Buffer): Promise<Buffer> {
     const call = this.#calls.get(callId);
     if (!call) throw new Error(`no call ${callId}`);
-    return Buffer.from(call.origin.stamp(await this.#negotiate(call.dialog, call.leg, offer)));
+    return Buffer.from(call.origin.stamp(await this.#negotiate(call, offer)));
   }
 
   /** A re-INVITE without an offer (MCUs and SBCs ask so after a transfer): a fresh offer of the session, same ports (RFC 6337). */
@@ -434,9 +490,15 @@ export class CallController {
     return { callId: dialog.callId, deviceTag: dialog.remoteTag ?? "device", gatewayTag: dialog.localTag };
   }
 
-  /** The device's offer through rtpengine, the meeting leg answering the other side (see anchorMedia). */
-  #negotiate(dialog: ServerDialog, leg: MeetingLeg, deviceOffer: Buffer): Promise<string> {
-    return anchorMedia(this.#options.rtpengine, leg, deviceOffer.toString(), this.#participants(dialog));
+  /**
+   * The device's offer inside the call through rtpengine, the meeting leg answering the other side
+   * (see anchorMedia); its BFCP lines kept from rtpengine, ours answered again when it still offers it.
+   */
+  async #negotiate(call: ActiveCall, deviceOffer: Buffer): Promise<string> {
+    const aside = setAsideBfcp(deviceOffer.toString());
+    const answer = await anchorMedia(this.#options.rtpengine, call.leg, aside.sdp, this.#participants(call.dialog));
+    const lines = call.content?.answerLinesFor(aside);
+    return lines && call.content ? putBackBfcp(answer, call.content.index, lines) : answer;
   }
 
   async #onBus(message: BusMessage): Promise<void> {
@@ -476,6 +538,7 @@ export class CallController {
       if (update.screenSharer)
         call.log.info({ participantId: update.screenSharer.participantId, sourceId: sharer }, "someone in the meeting shares their screen");
       else call.log.info("nobody in the meeting shares their screen");
+      call.content?.meetingSharer(sharer);
     }
     if (update.inLobby && !call.wasInLobby) {
       call.wasInLobby = true;
@@ -493,6 +556,7 @@ export class CallController {
     call.finished = true;
     call.ivr?.close();
     void call.waiting.stop();
+    void call.content?.close();
     this.#calls.delete(call.dialog.callId);
     this.#options.streamWatch?.unwatch(call.dialog.callId);
     this.#options.metrics?.activeCalls.set(this.#calls.size);

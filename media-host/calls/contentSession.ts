@@ -122,7 +122,7 @@ export class ContentSession implements FloorPolicy {
     const effects = this.#apply({ type: "deviceGone", reason });
     // A device found silent may still be there: tell it, so it stops showing itself as presenting.
     if (holder.kind === "device" && effects.length && (reason === "content-silent" || reason === "bfcp-silent"))
-      this.#bfcp?.notifyFloorRequestStatus(this.#state(holder.floorRequestId, RequestStatus.Revoked));
+      this.#tell((b) => b.notifyFloorRequestStatus(this.#state(holder.floorRequestId, RequestStatus.Revoked)));
   }
 
   /** Any BFCP message from the device (keep-alive Hellos included) keeps it alive. */
@@ -167,12 +167,12 @@ export class ContentSession implements FloorPolicy {
     switch (effect.type) {
       case "answerDevice":
         // Granted and released answers to the device's own requests are the BFCP replies; the rest are notifications.
-        if (effect.status === "revoked") this.#bfcp?.notifyFloorRequestStatus(this.#state(effect.floorRequestId, RequestStatus.Revoked));
+        if (effect.status === "revoked") this.#tell((b) => b.notifyFloorRequestStatus(this.#state(effect.floorRequestId, RequestStatus.Revoked)));
         else if (effect.status === "released" && this.#holder.kind === "device" && this.#holder.floorRequestId !== effect.floorRequestId)
-          this.#bfcp?.notifyFloorRequestStatus(this.#state(effect.floorRequestId, RequestStatus.Released));
+          this.#tell((b) => b.notifyFloorRequestStatus(this.#state(effect.floorRequestId, RequestStatus.Released)));
         return;
       case "tellDeviceFloor":
-        this.#bfcp?.notifyFloorStatus(this.#o.floorId, this.#holders());
+        this.#tell((b) => b.notifyFloorStatus(this.#o.floorId, this.#holders()));
         return;
       case "forward":
         this.#ports.presentContent(
@@ -189,6 +189,19 @@ export class ContentSession implements FloorPolicy {
         return;
       case "unknownFloorRequest":
         return;
+    }
+  }
+
+  /**
+   * A notification to the device; one that cannot go (a TCP device not connected yet, a UDP one
+   * with no address) is logged: the device learns the floor's state when it next asks.
+   */
+  #tell(notify: (bfcp: BfcpServerSession) => number): void {
+    if (!this.#bfcp) return;
+    try {
+      notify(this.#bfcp);
+    } catch (e) {
+      this.#o.log.info({ err: (e as Error).message }, "a BFCP notification could not be sent");
     }
   }
 

@@ -32,6 +32,14 @@ export interface MeetingLeg {
   admitted(): void;
   /** The device asked for a keyframe (RTCP or SIP INFO): ask the meeting's video source. */
   requestKeyframe(): void;
+  /**
+   * Who presents content (the call's content floor): the device's slides to the meeting as the
+   * bot's screen share, the meeting's shared screen to the device, or nobody. The new presenter is
+   * asked for a keyframe and forwarded from it. A leg made without `acceptContent` ignores it.
+   */
+  presentContent(presenter: "device" | "meeting" | undefined): void;
+  /** Content packets the device has sent so far (a presenter that falls silent loses the floor). */
+  readonly contentPacketsFromDevice: number;
   /** Per-stream figures of the meeting leg (for the call record at the end). */
   quality(): Promise<MediaStreamQuality[]>;
   /** Adds fields to every later log line of the leg (the Graph call's ids, once the join answered). */
@@ -40,6 +48,11 @@ export interface MeetingLeg {
   close(): Promise<void>;
 }
 
+export interface MeetingLegCreateOptions {
+  /** Take the device's slides m-line (content sharing under BFCP): only for a call that has a floor. */
+  readonly acceptContent?: boolean;
+}
+
 export interface MeetingLegFactory {
-  create(callId: string): Promise<MeetingLeg>;
+  create(callId: string, options?: MeetingLegCreateOptions): Promise<MeetingLeg>;
 }

@@ -124,7 +124,7 @@ export interface DeviceFloorLivenessOptions {
   readonly bfcpSilenceInMs?: number;
 }
 
-export const DEFAULT_CONTENT_SILENCE_MS = 8_000;
+export const DEFAULT_CONTENT_SILENCE_MS = 6_000;
 export const DEFAULT_BFCP_SILENCE_MS = 60_000;
 
 /**

@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import type { TlsOptions } from "node:tls";
 import type { Logger } from "pino";
-import type { MeetingLegFactory } from "../calls/meetingLeg.js";
+import type { MeetingLegCreateOptions, MeetingLegFactory } from "../calls/meetingLeg.js";
 import { BRIDGE_ADDRESS } from "../rtpengine/interfaces.js";
 import { PortAllocator } from "./portAllocator.js";
 import { AnswerRejectedError, type IceOptions, WebRtcMeetingLeg } from "./webRtcMeetingLeg.js";
@@ -23,7 +23,7 @@ export interface MeetingLegServerOptions {
   readonly plainAddress?: string;
   readonly mediaTimeoutInMs?: number;
   readonly answerTimeoutInMs?: number;
-  /** Legs take the device's slides m-line (see WebRtcMeetingLegOptions.acceptContent). */
+  /** Every leg takes the device's slides m-line (tests of the leg alone); calls ask per leg, when they have a floor. */
   readonly acceptContent?: boolean;
   readonly logger: Logger;
 }
@@ -71,7 +71,7 @@ export class MeetingLegServer implements MeetingLegFactory {
     return this.#legs.get(legId);
   }
 
-  async create(callId: string): Promise<WebRtcMeetingLeg> {
+  async create(callId: string, options: MeetingLegCreateOptions = {}): Promise<WebRtcMeetingLeg> {
     const legId = randomBytes(16).toString("base64url");
     const window = this.#ports?.allocate();
     if (this.#ports && !window) throw new Error("no free WebRTC port: every port of WEBRTC_PORT_MIN..MAX is in use");
@@ -85,7 +85,7 @@ export class MeetingLegServer implements MeetingLegFactory {
       plainAddress: this.#o.plainAddress ?? BRIDGE_ADDRESS,
       mediaTimeoutInMs: this.#o.mediaTimeoutInMs ?? 30_000,
       answerTimeoutInMs: this.#o.answerTimeoutInMs ?? 30_000,
-      ...(this.#o.acceptContent ? { acceptContent: true } : {}),
+      ...((options.acceptContent ?? this.#o.acceptContent) ? { acceptContent: true } : {}),
       log: this.#o.logger.child({ callId, legId }),
       onClosed: (id) => {
         this.#legs.delete(id);

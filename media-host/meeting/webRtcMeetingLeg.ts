@@ -36,9 +36,9 @@ export interface WebRtcMeetingLegOptions {
   readonly answerTimeoutInMs: number;
   readonly log: Logger;
   /**
-   * Take the device's slides m-line (content, issue 12) instead of declining it. Off until
-   * BFCP floor control is wired into calls: a slides line accepted without a floor would
-   * carry nothing, and some devices then hold back their content.
+   * Take the device's slides m-line (content) instead of declining it: only for a call with a
+   * BFCP floor (a slides line accepted without one would carry nothing, and some devices then
+   * hold back their content), and only those keep a content socket.
    */
   readonly acceptContent?: boolean;
   /** The leg is done (closed or failed): its registry forgets it. */
@@ -138,6 +138,10 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
    */
   presentContent(presenter: ContentPresenter): void {
     this.#content?.present(presenter);
+  }
+
+  get contentPacketsFromDevice(): number {
+    return this.#content?.counters.fromDevice ?? 0;
   }
 
   /**

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { parseMessage } from "../../../media-host/sip/parser.js";
 import type { SipResponse } from "../../../media-host/sip/message.js";
-import { PlainRtpDevice } from "../media/plainRtpDevice.js";
+import { PlainRtpDevice, type PlainRtpDeviceOptions } from "../media/plainRtpDevice.js";
 
 export interface OfferAnswerDeviceOptions {
   /** The gateway's SIP (UDP) port on 127.0.0.1. */
@@ -10,6 +10,10 @@ export interface OfferAnswerDeviceOptions {
   /** Request-URI user part: the dial string. */
   readonly dial: string;
   readonly displayName?: string;
+  /** Its media's shape (e.g. a slides m-line, as a Cisco room system offers). */
+  readonly media?: PlainRtpDeviceOptions;
+  /** m-sections appended to every offer it makes (its BFCP line, say), as lines. */
+  readonly extraOfferLines?: () => readonly string[];
 }
 
 /** How the device answers a re-INVITE the gateway sends it: a status, and (for a 2xx) its answer. */
@@ -60,7 +64,7 @@ export class OfferAnswerDevice {
   static async open(options: OfferAnswerDeviceOptions): Promise<OfferAnswerDevice> {
     const sip = createSocket("udp4");
     await new Promise<void>((resolve) => sip.bind(0, "127.0.0.1", resolve));
-    return new OfferAnswerDevice(sip, await PlainRtpDevice.open(), options);
+    return new OfferAnswerDevice(sip, await PlainRtpDevice.open(options.media), options);
   }
 
   get callId(): string {
@@ -143,7 +147,9 @@ export class OfferAnswerDevice {
 
   #offerSdp(): string {
     this.#version++;
-    return this.media.offer().replace("o=device 1 1", `o=device 1 ${this.#version}`);
+    const extra = this.#options.extraOfferLines?.() ?? [];
+    const offer = this.media.offer().replace("o=device 1 1", `o=device 1 ${this.#version}`);
+    return extra.length ? `${offer}${extra.join("\r\n")}\r\n` : offer;
   }
 
   /** Our answer to the gateway's offer: PCMU and its telephone-event on audio, its first H.264 on video; the media goes where it says. */
