@@ -1,6 +1,7 @@
 import { BRIDGE_TO_DEVICE, DEVICE_TO_BRIDGE } from "../rtpengine/interfaces.js";
 import type { RtpengineClient } from "../rtpengine/rtpengineClient.js";
-import type { MeetingLeg } from "./meetingLeg.js";
+import { setAsideBfcp } from "./contentSdp.js";
+import type { MeetingLeg, MeetingLegOfferOptions } from "./meetingLeg.js";
 
 export interface AnchorMediaOptions {
   /** rtpengine's call id: the SIP Call-ID. */
@@ -71,11 +72,15 @@ const UNOFFERED_SDES_SUITES = [
  * answers plain RTP/AVP, and both work. The ports rtpengine gives our side stay for the
  * call, so a fresh offer of the session keeps them.
  */
-export async function offerToDevice(rtpengine: RtpengineClient, leg: MeetingLeg, options: AnchorMediaOptions): Promise<string> {
+export async function offerToDevice(
+  rtpengine: RtpengineClient,
+  leg: MeetingLeg,
+  options: AnchorMediaOptions & { readonly offer?: MeetingLegOfferOptions },
+): Promise<string> {
   const towardsDevice = await rtpengine.offer({
     "call-id": options.callId,
     "from-tag": options.gatewayTag,
-    sdp: await leg.offer(),
+    sdp: await leg.offer(options.offer),
     direction: BRIDGE_TO_DEVICE,
     replace: ["origin", "session-connection"],
     ICE: "remove",
@@ -88,7 +93,10 @@ export async function offerToDevice(rtpengine: RtpengineClient, leg: MeetingLeg,
   return towardsDevice.sdp;
 }
 
-/** The device's answer to `offerToDevice` (from its ACK or its 2xx) through rtpengine to the meeting leg; rejects when either refuses it. */
+/**
+ * The device's answer to `offerToDevice` (from its ACK or its 2xx) through rtpengine to the meeting leg; rejects when either
+ * refuses it. Its BFCP lines stay away from rtpengine (contentSdp.ts): the call's BFCP line is ours already.
+ */
 export async function answerFromDevice(
   rtpengine: RtpengineClient,
   leg: MeetingLeg,
@@ -99,7 +107,7 @@ export async function answerFromDevice(
     "call-id": options.callId,
     "from-tag": options.gatewayTag,
     "to-tag": options.deviceTag,
-    sdp: deviceAnswer,
+    sdp: setAsideBfcp(deviceAnswer).sdp,
     replace: ["origin", "session-connection"],
   });
   await leg.answered(towardsMeeting.sdp);

@@ -42,6 +42,8 @@ const gatewayUserIdFor = (deviceUserId: number) => (deviceUserId === 0xfffe ? 0x
 export class CallContent {
   readonly index: number;
   readonly answer: BfcpAnswer;
+  /** The slides line's label the floor governs (`a=floorid … mstrm:`), when there is one. */
+  readonly contentLabel: string | undefined;
   readonly #transport: BfcpTransport;
   readonly #session: ContentSession;
   readonly #bfcp: BfcpServerSession;
@@ -51,9 +53,10 @@ export class CallContent {
   #sharer: string | null = null;
   #closed = false;
 
-  private constructor(offer: BfcpOffer, answer: BfcpAnswer, transport: BfcpTransport, options: CallContentOptions) {
+  private constructor(offer: BfcpOffer, answer: BfcpAnswer, contentLabel: string | undefined, transport: BfcpTransport, options: CallContentOptions) {
     this.index = offer.index;
     this.answer = answer;
+    this.contentLabel = contentLabel;
     this.#transport = transport;
     this.#advertisedAddress = options.advertisedAddress;
     this.#leg = options.leg;
@@ -99,14 +102,15 @@ export class CallContent {
     } else {
       transport = await BfcpTcpTransport.listen({ address: options.bindAddress, port: 0 });
     }
-    const slides = slidesLabel(options.deviceOffer);
+    // The floor's stream: the one the device named (Poly names its future slides line), else its slides line's label.
+    const contentLabel = chosen.floors[0]?.labels[0] ?? slidesLabel(options.deviceOffer);
     const answer = answerBfcpOffer(chosen, {
       port: transport.localPort,
-      ...((chosen.floors[0]?.labels[0] ?? slides) ? { contentLabel: chosen.floors[0]?.labels[0] ?? slides } : {}),
+      ...(contentLabel ? { contentLabel } : {}),
       fallbackConfId: randomInt(1, 0x7fffffff),
       fallbackUserId: randomInt(1, 0xfff0),
     });
-    return new CallContent(chosen, answer, transport, options);
+    return new CallContent(chosen, answer, contentLabel, transport, options);
   }
 
   /** Our BFCP m-section with its own c= line (rtpengine's answer may carry the address per m-line only). */
@@ -115,11 +119,16 @@ export class CallContent {
     return [mLine, `c=IN ${isIPv6(this.#advertisedAddress) ? "IP6" : "IP4"} ${this.#advertisedAddress}`, ...rest];
   }
 
+  /** Our BFCP line in an offer of ours inside the call (the session's line again; TCP: the connection we have). */
+  get offerLines(): string[] {
+    return this.answerLines.map((l) => (l === "a=connection:new" ? "a=connection:existing" : l));
+  }
+
   /** The same BFCP line again for a re-offer of the device's (TCP: the connection we have), when it still offers it. */
   answerLinesFor(reoffer: SetAsideBfcp): string[] | undefined {
     const same = reoffer.offers.find((o) => o.index === this.index && o.transport === this.answer.transport && o.port !== 0);
     if (!same) return undefined;
-    return this.answerLines.map((l) => (l === "a=connection:new" ? "a=connection:existing" : l));
+    return this.offerLines;
   }
 
   /** Who shares their screen in the meeting now (its source id), as the control plane last said. */

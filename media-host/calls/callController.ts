@@ -18,7 +18,8 @@ import { CallContent } from "./callContent.js";
 import { putBackBfcp, setAsideBfcp } from "./contentSdp.js";
 import { SessionOrigin } from "../domain/sessionOrigin.js";
 import { IvrSession } from "./ivrSession.js";
-import type { MeetingLeg, MeetingLegFactory } from "./meetingLeg.js";
+import type { MediaSlot, MeetingLeg, MeetingLegFactory } from "./meetingLeg.js";
+import { sessionLayout } from "./sessionLayout.js";
 import type { StreamWatch } from "./streamWatch.js";
 import { WaitingPrompt } from "./waitingPrompt.js";
 import type { DeafStream } from "../domain/deafStreams.js";
@@ -83,6 +84,8 @@ interface ActiveCall {
   screenSharerSource: string | null;
   /** The call's content floor and BFCP line, when the device offered BFCP we take. */
   readonly content: CallContent | undefined;
+  /** The session's m-lines as the device last got them from us: our offers keep them in place. */
+  layout: MediaSlot[];
   /** Updates that came before the join's answer named the Graph call. */
   readonly early: CallUpdate[];
   finished: boolean;
@@ -203,7 +206,7 @@ export class CallController {
       leg = await this.#options.meetingLegs.create(dialog.callId, takesContent ? { acceptContent: true } : {});
       const origin = new SessionOrigin();
       let sdp: string;
-      if (offer === undefined || aside === undefined) sdp = await offerToDevice(this.#options.rtpengine, leg, this.#participants(dialog));
+      if (offer === undefined || aside === undefined) sdp = await offerToDevice(this.#options.rtpengine, leg, { ...this.#participants(dialog) });
       else {
         sdp = await anchorMedia(this.#options.rtpengine, leg, aside.sdp, this.#participants(dialog));
         if (takesContent) content = await this.#openContent(dialog, leg, aside, offer, log);
@@ -235,6 +238,7 @@ export class CallController {
         wasInLobby: false,
         screenSharerSource: null,
         content,
+        layout: sessionLayout(deviceSdp),
         early: [],
         finished: false,
       };
@@ -243,6 +247,11 @@ export class CallController {
       this.#options.streamWatch?.watch(dialog.callId, dialog.remoteTag ?? "device");
       dialog.on("ended", (by, reason) => void this.#deviceSideEnded(call, by, reason));
       this.#wireMeetingLeg(call);
+      // A device that offered BFCP but no slides line (Poly) gets one from our re-INVITE once the call is up.
+      if (content && !call.layout.includes("slides"))
+        void call.mediaUp.then((up) => {
+          if (up && !call.finished) void this.#addSlides(call);
+        });
       if (target.kind === "ivr") {
         // The IVR answers at once and asks for the conference ID.
         dialog.on("dtmf", (digit, eventId) => call.ivr?.digit(digit, eventId));
@@ -428,14 +437,42 @@ export class CallController {
   async #reoffer(callId: string, offer: Buffer): Promise<Buffer> {
     const call = this.#calls.get(callId);
     if (!call) throw new Error(`no call ${callId}`);
-    return Buffer.from(call.origin.stamp(await this.#negotiate(call, offer)));
+    const answer = call.origin.stamp(await this.#negotiate(call, offer));
+    call.layout = sessionLayout(answer);
+    return Buffer.from(answer);
   }
 
   /** A re-INVITE without an offer (MCUs and SBCs ask so after a transfer): a fresh offer of the session, same ports (RFC 6337). */
   async #offerSession(callId: string): Promise<Buffer> {
     const call = this.#calls.get(callId);
     if (!call) throw new Error(`no call ${callId}`);
-    return Buffer.from(call.origin.stamp(await offerToDevice(this.#options.rtpengine, call.leg, this.#participants(call.dialog))));
+    return Buffer.from(await this.#gatewayOffer(call));
+  }
+
+  /**
+   * Our offer of the session to the device (rtpengine's, from the bridge's side): the session's
+   * m-lines in place (our BFCP line back where it was), a slides line when the call has a floor.
+   */
+  async #gatewayOffer(call: ActiveCall): Promise<string> {
+    const { content } = call;
+    let sdp = await offerToDevice(this.#options.rtpengine, call.leg, {
+      ...this.#participants(call.dialog),
+      offer: { layout: call.layout, ...(content?.contentLabel ? { contentLabel: content.contentLabel } : {}) },
+    });
+    if (content) sdp = putBackBfcp(sdp, content.index, content.offerLines);
+    const stamped = call.origin.stamp(sdp);
+    call.layout = sessionLayout(stamped);
+    return stamped;
+  }
+
+  /** The re-INVITE that adds a slides line (devices that offer BFCP without one wait for the far end's). */
+  async #addSlides(call: ActiveCall): Promise<void> {
+    try {
+      await this.offerSessionToDevice(call.dialog.callId);
+      call.log.info({ slides: call.layout.includes("slides") }, "slides line offered to the device (re-INVITE)");
+    } catch (e) {
+      call.log.warn({ err: (e as Error).message }, "the device did not take our re-INVITE adding a slides line: content stays off for it");
+    }
   }
 
   /** The ACK's answer to the offer our 200 made (a re-INVITE without SDP): none, or none usable, ends the call. */
@@ -453,9 +490,14 @@ export class CallController {
     const call = this.#calls.get(callId);
     if (!call) throw new Error(`no call ${callId}`);
     const participants = this.#participants(call.dialog);
-    const answer = await call.dialog.reinvite(async () =>
-      Buffer.from(call.origin.stamp(await offerToDevice(this.#options.rtpengine, call.leg, participants))),
-    );
+    const layout = call.layout;
+    let answer: Buffer;
+    try {
+      answer = await call.dialog.reinvite(async () => Buffer.from(await this.#gatewayOffer(call)));
+    } catch (e) {
+      call.layout = layout;
+      throw e;
+    }
     await answerFromDevice(this.#options.rtpengine, call.leg, answer.toString(), participants);
   }
 

@@ -23,7 +23,7 @@ export interface MeetingLeg {
    * The gateway offers (a device's INVITE or re-INVITE without SDP): the meeting side's own offer
    * towards rtpengine, which rtpengine turns into the device's. At set-up and for every such re-INVITE.
    */
-  offer(): Promise<string>;
+  offer(options?: MeetingLegOfferOptions): Promise<string>;
   /** rtpengine's answer to `offer` (the device's answer, from the meeting side): where the meeting side sends. Throws when it accepts no media. */
   answered(answerTowardsMeeting: string): Promise<void>;
   /** The join's appHostedMediaConfig blob: what the meeting's media server needs to connect (after the first `answer` or `offer`). */
@@ -46,6 +46,20 @@ export interface MeetingLeg {
   logWith(fields: Readonly<Record<string, string>>): void;
   on<E extends keyof MeetingLegEvents>(event: E, listener: (...args: MeetingLegEvents[E]) => void): unknown;
   close(): Promise<void>;
+}
+
+/**
+ * One m-line of the session as the device knows it, for an offer of ours that must keep the
+ * session's m-lines in place (RFC 3264 §8): the bridge's audio, main video or slides, or a line
+ * the bridge does not carry (BFCP, a second audio…) kept as it was, disabled.
+ */
+export type MediaSlot = "audio" | "video" | "slides" | { readonly disabled: string };
+
+export interface MeetingLegOfferOptions {
+  /** The session's m-lines so far; the bridge's lines go in their places, a slides line not in it is appended. */
+  readonly layout?: readonly MediaSlot[];
+  /** The slides line's `a=label` (what the BFCP floor names); a leg that takes content offers it. */
+  readonly contentLabel?: string;
 }
 
 export interface MeetingLegCreateOptions {

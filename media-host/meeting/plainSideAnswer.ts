@@ -133,7 +133,7 @@ function answerVideo(m: SdpMedia, video: H264Answer, keyframes: PlainChoice["dev
   return { media: "video", port, protocol: "RTP/AVP", formats: [String(pt)], lines };
 }
 
-const isSlides = (m: SdpMedia) => attributes(m.lines, "content").some((v) => v.trim().toLowerCase().split(",").includes("slides"));
+export const isSlides = (m: SdpMedia) => attributes(m.lines, "content").some((v) => v.trim().toLowerCase().split(",").includes("slides"));
 
 function fmtpOf(lines: readonly SdpLine[], pt: number): string {
   const line = lines.find((l) => l.type === "a" && l.value.startsWith(`fmtp:${pt} `));

@@ -5,7 +5,7 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtp
 import type { MediaStreamQuality } from "../../shared/domain/callQuality.js";
 import { GATEWAY_H264_LIMITS, meetingSideFmtp } from "../domain/h264.js";
 import { KeyframeRequestLimiter } from "../domain/keyframeRequestLimiter.js";
-import type { MeetingLeg, MeetingLegEvents } from "../calls/meetingLeg.js";
+import type { MeetingLeg, MeetingLegEvents, MeetingLegOfferOptions } from "../calls/meetingLeg.js";
 import { mediaEndpoint, parseSdp, type Sdp, type SdpLine, serializeSdp } from "../rtpengine/sdp.js";
 import { BridgedStream } from "./bridgedStream.js";
 import { ContentBridge, type ContentBridgeCounters, type ContentPresenter } from "./contentBridge.js";
@@ -48,6 +48,8 @@ export interface WebRtcMeetingLegOptions {
 /** Opus at 48 kHz, stereo as WebRTC signals it, FEC on. */
 const OPUS = { mimeType: "audio/opus", clockRate: 48000, channels: 2, payloadType: 111, parameters: "minptime=10;useinbandfec=1" };
 const H264_PAYLOAD_TYPE = 102;
+/** The slides line's label when the call names none (a device whose BFCP floor names no stream). */
+const DEFAULT_SLIDES_LABEL = "3";
 /** The content counters of a leg that takes no content. */
 const NO_CONTENT: ContentBridgeCounters = { fromDevice: 0, intoMeeting: 0, fromMeeting: 0, toDevice: 0, heldForKeyframe: 0 };
 const VIDEO_FEEDBACK = [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "ccm", parameter: "fir" }, { type: "goog-remb" }];
@@ -195,10 +197,12 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
    * without SDP): Opus and H.264 on our loopback ports. The meeting's offer is made from what we
    * offer, since the device's answer comes only with its ACK, after the join.
    */
-  async offer(): Promise<string> {
+  async offer(options: MeetingLegOfferOptions = {}): Promise<string> {
+    const content = this.#content ? { port: this.#content.port, label: options.contentLabel ?? DEFAULT_SLIDES_LABEL } : undefined;
     const sdp = offerTowardsRtpengine(
       { address: this.#o.plainAddress, audioPort: this.#audio.port, videoPort: this.#video.port },
       ++this.#plainOfferVersion,
+      { ...(content ? { content } : {}), ...(options.layout ? { layout: options.layout } : {}) },
     );
     if (!this.#offer) {
       this.#offer = this.#createMeetingOffer({ audioPayloadType: undefined, video: undefined, deviceKeyframes: "sip-info" });
@@ -210,12 +214,16 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   /** rtpengine's answer to `offer`: the payload types, keyframe feedback and ports the device's answer settled. */
   async answered(answerTowardsMeeting: string): Promise<void> {
     const answer = parseSdp(answerTowardsMeeting);
-    const { choice, audioIndex, videoIndex, deviceSending } = readRtpengineAnswer(answer);
+    const { choice, audioIndex, videoIndex, contentIndex, deviceSending } = readRtpengineAnswer(answer);
     if (audioIndex < 0 && videoIndex < 0) throw new Error("the device's answer takes none of the offered audio or video");
     this.#choice = choice;
     if (audioIndex >= 0 && choice.audioPayloadType !== undefined)
       this.#audio.connectToRtpengine(mediaEndpoint(answer, audioIndex), choice.audioPayloadType);
     if (videoIndex >= 0 && choice.video) this.#video.connectToRtpengine(mediaEndpoint(answer, videoIndex), choice.video.payloadType);
+    if (this.#content && contentIndex >= 0 && choice.content) {
+      this.#content.connectToRtpengine(mediaEndpoint(answer, contentIndex), choice.content.payloadType);
+      this.#contentKeyframes = choice.contentKeyframes ?? "sip-info";
+    }
     this.#deviceSending = deviceSending;
   }
 

@@ -46,12 +46,17 @@ const rooms: RoomSystem[] = [];
 
 const content = () => page.evaluate(() => window.meeting.contentStats());
 
-async function dial(displayName: string, bfcp: RoomSystemOptions["bfcp"]): Promise<{ room: RoomSystem; botParticipantId: string }> {
+async function dial(
+  displayName: string,
+  bfcp: RoomSystemOptions["bfcp"],
+  shape: RoomSystemOptions["shape"] = "cisco",
+): Promise<{ room: RoomSystem; botParticipantId: string; answer: string }> {
   const { room, response } = await RoomSystem.dial({
     gatewayPort: stack.mediaHost!.ports.sipUdp,
     dial: `${demo.tenantKey.split("@")[0]}.${demo.vtcId}`,
     displayName,
     bfcp,
+    shape,
   });
   rooms.push(room);
   assert.equal(response.status, 200, `${response.status} ${response.reason}`);
@@ -60,7 +65,7 @@ async function dial(displayName: string, bfcp: RoomSystemOptions["bfcp"]): Promi
     "the room's bot in the meeting",
     20_000,
   );
-  return { room, botParticipantId: bot.myParticipantId };
+  return { room, botParticipantId: bot.myParticipantId, answer: response.body.toString() };
 }
 
 /** The page's content tile decodes new frames of this size while Graph names this sharer. */
@@ -152,6 +157,39 @@ describe("content sharing between a room system and the meeting (BFCP, slides m-
 
       await page.evaluate(() => window.meeting.stopSharing());
       await waitFor(() => room.floorStatuses().at(-1)?.status === undefined, "a FloorStatus with nobody holding the floor", 10_000);
+    } finally {
+      await room.hangUp();
+    }
+  });
+
+  it("a Poly-shaped room (TCP BFCP naming a slides stream it has not offered): the gateway's re-INVITE adds the slides line, and the page's screen reaches it there", async () => {
+    const { room, answer } = await dial("Poly room", { transport: "tcp", versions: [1] }, "poly");
+    try {
+      assert.doesNotMatch(answer, /a=content:slides/, "no slides line in the answer to its INVITE");
+      assert.match(answer, /^m=application [1-9]\d* TCP\/BFCP \*$/m, "its BFCP line taken");
+      const reinvite = await waitFor(
+        () => room.sip.gatewayReinvites.find((offer) => /a=content:slides/.test(offer)),
+        "the gateway's re-INVITE with a slides line",
+        10_000,
+      );
+      const media = reinvite.split(/\r?\n/).filter((l) => l.startsWith("m="));
+      assert.equal(media.length, 4, `the session's three m-lines in place and the slides line after them: ${media.join(" | ")}`);
+      assert.match(media[2] ?? "", /^m=application [1-9]\d* TCP\/BFCP \*$/, "our BFCP line where it was");
+      assert.match(reinvite, /a=label:12/, "labelled as the device's floor names it");
+      await waitFor(() => room.sip.acksReceived > 0, "the ACK of the room's answer", 5000);
+      assert.ok(room.sip.media.contentAccepted, "the room took the slides line");
+
+      const shared = await page.evaluate(() => window.meeting.shareScreen());
+      await waitFor(() => room.floorStatuses().some((s) => s.status === RequestStatus.Granted), "the room told the meeting presents", 10_000);
+      await waitFor(
+        () => {
+          const s = room.receivedPictureSize();
+          return s && s.width === shared.width && s.height === shared.height;
+        },
+        "the page's screen on the room's new slides line",
+        20_000,
+      );
+      await page.evaluate(() => window.meeting.stopSharing());
     } finally {
       await room.hangUp();
     }

@@ -13,6 +13,8 @@ export interface PlainRtpDeviceOptions {
   readonly video?: boolean;
   /** Also offer a slides m-line (a=content:slides, a=label:12), as a Cisco room system does from its first INVITE. */
   readonly content?: boolean;
+  /** With `content`: offer the slides line from the start (Cisco; default) or only answer one the far end adds (Poly). */
+  readonly slidesInOffer?: boolean;
 }
 
 const AUDIO_PT = { PCMU: 0, opus: 111 } as const;
@@ -63,6 +65,7 @@ export class PlainRtpDevice {
       rtcpFeedback: options.rtcpFeedback ?? true,
       video: options.video ?? true,
       content: options.content ?? false,
+      slidesInOffer: options.slidesInOffer ?? true,
     });
   }
 
@@ -91,7 +94,7 @@ export class PlainRtpDevice {
             "a=sendrecv",
           ]
         : []),
-      ...(this.contentSocket
+      ...(this.contentSocket && this.options.slidesInOffer
         ? [
             `m=video ${this.contentSocket.address().port} RTP/AVP ${DEVICE_VIDEO_PT}`,
             "a=content:slides",

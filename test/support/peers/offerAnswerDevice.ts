@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
+import { parseSdp } from "../../../media-host/rtpengine/sdp.js";
 import { parseMessage } from "../../../media-host/sip/parser.js";
 import type { SipResponse } from "../../../media-host/sip/message.js";
 import { PlainRtpDevice, type PlainRtpDeviceOptions } from "../media/plainRtpDevice.js";
@@ -14,6 +15,8 @@ export interface OfferAnswerDeviceOptions {
   readonly media?: PlainRtpDeviceOptions;
   /** m-sections appended to every offer it makes (its BFCP line, say), as lines. */
   readonly extraOfferLines?: () => readonly string[];
+  /** Its answer to a BFCP m-line of the gateway's offers (the section's text), as lines; none: declined. */
+  readonly answerBfcp?: (section: string) => readonly string[] | undefined;
 }
 
 /** How the device answers a re-INVITE the gateway sends it: a status, and (for a 2xx) its answer. */
@@ -152,35 +155,49 @@ export class OfferAnswerDevice {
     return extra.length ? `${offer}${extra.join("\r\n")}\r\n` : offer;
   }
 
-  /** Our answer to the gateway's offer: PCMU and its telephone-event on audio, its first H.264 on video; the media goes where it says. */
+  /**
+   * Our answer to the gateway's offer, m-line by m-line (RFC 3264: one for each): PCMU and its
+   * telephone-event on audio, the offered H.264 on main video and (with a content socket) on the
+   * slides line, BFCP as `answerBfcp` says, anything else declined; the media goes where it says.
+   */
   #answerTo(offer: string): string {
     this.#version++;
-    const audio = /^m=audio \d+ (\S+)/m.exec(offer);
-    const profile = audio?.[1] ?? "RTP/AVP";
-    const event = /a=rtpmap:(\d+) telephone-event\/8000/.exec(offer)?.[1];
-    const videoPt = /^m=video \d+ \S+ (\d+)/m.exec(offer)?.[1];
-    const fmtp = videoPt ? new RegExp(`a=fmtp:${videoPt} (.*)`).exec(offer)?.[1]?.trim() : undefined;
-    const lines = [
-      "v=0",
-      `o=device 1 ${this.#version} IN IP4 127.0.0.1`,
-      "s=Room system",
-      "c=IN IP4 127.0.0.1",
-      "t=0 0",
-      `m=audio ${this.media.audioSocket.address().port} ${profile} 0${event ? ` ${event}` : ""}`,
-      "a=rtpmap:0 PCMU/8000",
-      ...(event ? [`a=rtpmap:${event} telephone-event/8000`, `a=fmtp:${event} 0-15`] : []),
-      "a=sendrecv",
-      ...(videoPt
-        ? [
-            `m=video ${this.media.videoSocket.address().port} ${profile} ${videoPt}`,
-            `a=rtpmap:${videoPt} H264/90000`,
-            ...(fmtp ? [`a=fmtp:${videoPt} ${fmtp}`] : []),
-            `a=rtcp-fb:${videoPt} nack pli`,
-            "a=sendrecv",
-          ]
-        : []),
-      "",
-    ];
+    const parsed = parseSdp(offer);
+    const profile = parsed.media.find((m) => m.media === "audio")?.protocol ?? "RTP/AVP";
+    let audioDone = false;
+    let videoDone = false;
+    const sections = parsed.media.map((m, index) => {
+      const values = m.lines.map((l) => l.value);
+      const slides = values.includes("content:slides");
+      const text = sectionText(offer, index);
+      if (m.port !== 0 && m.media === "audio" && !audioDone) {
+        audioDone = true;
+        const event = /a=rtpmap:(\d+) telephone-event\/8000/.exec(text)?.[1];
+        return [
+          `m=audio ${this.media.audioSocket.address().port} ${profile} 0${event ? ` ${event}` : ""}`,
+          "a=rtpmap:0 PCMU/8000",
+          ...(event ? [`a=rtpmap:${event} telephone-event/8000`, `a=fmtp:${event} 0-15`] : []),
+          "a=sendrecv",
+        ];
+      }
+      if (m.port !== 0 && m.media === "video" && (slides ? this.media.contentSocket !== undefined : !videoDone)) {
+        if (!slides) videoDone = true;
+        const videoPt = m.formats[0] ?? "109";
+        const fmtp = new RegExp(`a=fmtp:${videoPt} (.*)`).exec(text)?.[1]?.trim();
+        const port = slides ? (this.media.contentSocket?.address().port ?? 0) : this.media.videoSocket.address().port;
+        return [
+          `m=video ${port} ${profile} ${videoPt}`,
+          ...(slides ? ["a=content:slides", ...values.filter((v) => v.startsWith("label:")).map((v) => `a=${v}`)] : []),
+          `a=rtpmap:${videoPt} H264/90000`,
+          ...(fmtp ? [`a=fmtp:${videoPt} ${fmtp}`] : []),
+          `a=rtcp-fb:${videoPt} nack pli`,
+          "a=sendrecv",
+        ];
+      }
+      const bfcp = m.port !== 0 && m.media === "application" ? this.#options.answerBfcp?.(text) : undefined;
+      return bfcp ?? [`m=${m.media} 0 ${m.protocol} ${m.formats.join(" ") || "*"}`];
+    });
+    const lines = ["v=0", `o=device 1 ${this.#version} IN IP4 127.0.0.1`, "s=Room system", "c=IN IP4 127.0.0.1", "t=0 0", ...sections.flat(), ""];
     this.media.answered(offer);
     return lines.join("\r\n");
   }
@@ -299,6 +316,11 @@ export class OfferAnswerDevice {
     if (first.startsWith("INVITE ") && cseq && !lines.includes("Content-Type: application/sdp")) this.#offerless.add(Number(cseq[1]));
     this.#sip.send(lines.join("\r\n"), this.#options.gatewayPort, "127.0.0.1");
   }
+}
+
+/** The text of an SDP's `index`th m-section, its m= line first. */
+function sectionText(sdp: string, index: number): string {
+  return sdp.split(/\r?\n(?=m=)/).slice(1)[index] ?? "";
 }
 
 /** An RTP packet: 12-byte header and `payload`. */

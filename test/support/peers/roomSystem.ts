@@ -19,6 +19,11 @@ export interface RoomSystemOptions {
   readonly dial: string;
   readonly displayName?: string;
   readonly bfcp: { readonly transport: "udp" | "tcp"; readonly versions: readonly (1 | 2)[] };
+  /**
+   * Cisco (default): a slides m-line from the first INVITE. Poly: BFCP naming its slides stream
+   * (`mstrm`) but no slides line until the far end's re-INVITE adds one, which it answers.
+   */
+  readonly shape?: "cisco" | "poly";
   /** Device ids in its SDP (Cisco and Poly offer their own). */
   readonly confId?: number;
   readonly userId?: number;
@@ -68,8 +73,9 @@ export class RoomSystem {
       gatewayPort: options.gatewayPort,
       dial: options.dial,
       displayName: options.displayName ?? "Boardroom with laptop",
-      media: { content: true },
+      media: { content: true, slidesInOffer: options.shape !== "poly" },
       extraOfferLines: () => (room ? room.#bfcpOfferLines() : []),
+      answerBfcp: () => (room ? room.#bfcpAnswerLines() : undefined),
     });
     room = new RoomSystem(sip, udpPort, options);
     const response = await sip.invite({ offer: true });
@@ -190,6 +196,20 @@ export class RoomSystem {
       `a=userid:${this.options.userId ?? 2}`,
       `a=floorid:${this.options.floorId ?? 2} mstrm:${SLIDES_LABEL}`,
       ...(transport === "tcp" ? ["a=setup:active", "a=connection:new"] : []),
+      `a=bfcpver:${versions.join(" ")}`,
+    ];
+  }
+
+  /** Its answer to the BFCP line of the gateway's re-INVITE: the same line, as the client, the connection kept. */
+  #bfcpAnswerLines(): string[] {
+    const { transport, versions } = this.options.bfcp;
+    return [
+      `m=application ${transport === "udp" ? this.#udpPort : 9} ${transport === "udp" ? "UDP" : "TCP"}/BFCP *`,
+      "a=floorctrl:c-only",
+      `a=confid:${this.bfcp.options.conferenceId}`,
+      `a=userid:${this.bfcp.options.userId}`,
+      `a=floorid:${this.floorId} mstrm:${SLIDES_LABEL}`,
+      ...(transport === "tcp" ? ["a=setup:active", "a=connection:existing"] : []),
       `a=bfcpver:${versions.join(" ")}`,
     ];
   }
