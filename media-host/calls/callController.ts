@@ -406,10 +406,14 @@ export class CallController {
   #wireMeetingLeg(call: ActiveCall): void {
     const { leg, dialog, log } = call;
     leg.on("ended", (reason) => void this.#meetingLegEnded(call, reason));
-    leg.on("keyframeNeeded", () => {
-      dialog.requestPictureFastUpdate().catch((e: Error) => log.debug({ err: e.message }, "picture_fast_update INFO failed"));
+    leg.on("keyframeNeeded", (stream) => {
+      const label = stream === "content" ? call.content?.contentLabel : undefined;
+      if (stream === "content" && !label) return;
+      dialog.requestPictureFastUpdate(label).catch((e: Error) => log.debug({ err: e.message }, "picture_fast_update INFO failed"));
     });
-    dialog.on("pictureFastUpdate", () => leg.requestKeyframe());
+    dialog.on("pictureFastUpdate", (streamId) =>
+      leg.requestKeyframe(streamId !== undefined && streamId === call.content?.contentLabel ? "content" : "video"),
+    );
     leg.on("connected", () => log.info("meeting media connected"));
     leg.on("keyframeRequested", (towards, via) => this.#options.metrics?.countKeyframeRequest(towards, via));
   }

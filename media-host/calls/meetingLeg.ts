@@ -5,8 +5,8 @@ export interface MeetingLegEvents {
   connected: [];
   /** The leg is gone on the meeting side (ICE/DTLS failure, media timeout, the meeting's media server ended it): the call ends with `reason`. */
   ended: [reason: string];
-  /** The meeting wants a keyframe and the device takes no RTCP keyframe requests: ask it over SIP (INFO picture_fast_update). */
-  keyframeNeeded: [];
+  /** The meeting wants a keyframe and the device takes no RTCP keyframe requests: ask it over SIP (INFO picture_fast_update), of its slides for "content". */
+  keyframeNeeded: [stream: "video" | "content"];
   /** A keyframe request was passed on (for metrics). */
   keyframeRequested: [towards: "device" | "meeting", via: "rtcp" | "sip-info"];
 }
@@ -30,8 +30,8 @@ export interface MeetingLeg {
   mediaBlob(): Promise<string>;
   /** The bot is in the meeting (past any lobby): the meeting's media is due. */
   admitted(): void;
-  /** The device asked for a keyframe (RTCP or SIP INFO): ask the meeting's video source. */
-  requestKeyframe(): void;
+  /** The device asked for a keyframe (RTCP or SIP INFO): ask the meeting's video source (its screen's sharer for "content"). */
+  requestKeyframe(stream?: "video" | "content"): void;
   /**
    * Who presents content (the call's content floor): the device's slides to the meeting as the
    * bot's screen share, the meeting's shared screen to the device, or nobody. The new presenter is

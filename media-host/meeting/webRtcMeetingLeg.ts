@@ -285,7 +285,11 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   }
 
   /** The device asked for a keyframe (RTCP PLI/FIR or SIP INFO): the meeting's video source is asked. */
-  requestKeyframe(): void {
+  requestKeyframe(stream: "video" | "content" = "video"): void {
+    if (stream === "content") {
+      this.#contentKeyframeFromMeeting();
+      return;
+    }
     this.#limited(this.#toMeetingLimiter, () => {
       const receiver = this.#transceivers?.video.receiver;
       const ssrc = receiver?.track?.ssrc;
@@ -431,7 +435,7 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
     if (!this.#choice?.video) return;
     const how = this.#choice.deviceKeyframes;
     this.#limited(this.#toDeviceLimiter, () => {
-      if (how === "sip-info") this.emit("keyframeNeeded");
+      if (how === "sip-info") this.emit("keyframeNeeded", "video");
       else this.#video.sendKeyframeRequest(how);
       this.emit("keyframeRequested", "device", how === "sip-info" ? "sip-info" : "rtcp");
     });
@@ -452,10 +456,10 @@ export class WebRtcMeetingLeg extends EventEmitter<MeetingLegEvents> implements 
   #contentKeyframeFromDevice(): void {
     const how = this.#contentKeyframes;
     this.#limited(this.#contentToDeviceLimiter, () => {
-      // SIP INFO picture_fast_update for content would have to name the slides stream (RFC 5168's media_stream label): not sent yet.
-      if (how === "sip-info") return;
-      this.#content?.sendKeyframeRequest(how);
-      this.emit("keyframeRequested", "device", "rtcp");
+      // No RTCP feedback offered on the slides line: SIP INFO naming the slides line's label (RFC 5168 stream_id).
+      if (how === "sip-info") this.emit("keyframeNeeded", "content");
+      else this.#content?.sendKeyframeRequest(how);
+      this.emit("keyframeRequested", "device", how === "sip-info" ? "sip-info" : "rtcp");
     });
   }
 

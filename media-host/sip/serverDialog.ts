@@ -16,7 +16,7 @@ export interface ServerDialogEvents {
   /** A digit from SIP INFO (application/dtmf-relay or application/dtmf); `eventId` tells repeats apart. */
   dtmf: [digit: string, eventId: string];
   /** The device asked for a keyframe (INFO application/media_control+xml picture_fast_update). */
-  pictureFastUpdate: [];
+  pictureFastUpdate: [streamId: string | undefined];
 }
 
 /** Answers an offer the device makes in the dialog (re-INVITE or UPDATE): hold, resume, codec change. */
@@ -397,7 +397,8 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
       const digit = /^\s*([0-9A-D*#])\s*$/i.exec(body)?.[1];
       if (digit) this.emit("dtmf", digit.toUpperCase(), eventId);
     } else if (mediaType === "application/media_control+xml" && /picture_fast_update/i.test(body)) {
-      this.emit("pictureFastUpdate");
+      // RFC 5168: a stream_id names the m-line's a=label (the slides line's, for content); none means main video.
+      this.emit("pictureFastUpdate", /<stream_id>\s*([^<\s]+)\s*<\/stream_id>/i.exec(body)?.[1]);
     }
     info.respond(200, "OK");
   }
@@ -412,10 +413,12 @@ export class ServerDialog extends EventEmitter<ServerDialogEvents> {
    * Asks the device for a keyframe the SIP way (INFO application/media_control+xml,
    * RFC 5168), for devices that do not take RTCP PLI/FIR. Resolves with the device's status.
    */
-  async requestPictureFastUpdate(): Promise<number> {
+  async requestPictureFastUpdate(streamId?: string): Promise<number> {
     if (this.#state !== "confirmed") return 0;
+    // RFC 5168 §7: stream_id (the m-line's a=label) follows to_encoder; without one the device refreshes its main video.
+    const stream = streamId ? `<stream_id>${streamId.replace(/[^A-Za-z0-9._~-]/g, "")}</stream_id>` : "";
     const body = Buffer.from(
-      '<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>\r\n',
+      `<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder>${stream}</vc_primitive></media_control>\r\n`,
     );
     const response = await this.#stack.sendRequest(
       { ...this.#inDialog("INFO", [["Content-Type", "application/media_control+xml"]]), body },

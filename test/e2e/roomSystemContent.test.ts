@@ -50,6 +50,7 @@ async function dial(
   displayName: string,
   bfcp: RoomSystemOptions["bfcp"],
   shape: RoomSystemOptions["shape"] = "cisco",
+  keyframes: RoomSystemOptions["keyframes"] = "rtcp",
 ): Promise<{ room: RoomSystem; botParticipantId: string; answer: string }> {
   const { room, response } = await RoomSystem.dial({
     gatewayPort: stack.mediaHost!.ports.sipUdp,
@@ -57,6 +58,7 @@ async function dial(
     displayName,
     bfcp,
     shape,
+    keyframes,
   });
   rooms.push(room);
   assert.equal(response.status, 200, `${response.status} ${response.reason}`);
@@ -196,7 +198,8 @@ describe("content sharing between a room system and the meeting (BFCP, slides m-
   });
 
   it("hand-over both ways, then a room killed while presenting loses the floor within 10 s", async () => {
-    const { room, botParticipantId } = await dial("Boardroom hand-over", { transport: "udp", versions: [2, 1] });
+    // A room that takes keyframe requests only over SIP INFO (no RTCP feedback offered).
+    const { room, botParticipantId } = await dial("Boardroom hand-over", { transport: "udp", versions: [2, 1] }, "cisco", "sip-info");
     try {
       // The page shares; the room takes over: its slides replace the page's screen.
       await page.evaluate(() => window.meeting.shareScreen());
@@ -206,6 +209,7 @@ describe("content sharing between a room system and the meeting (BFCP, slides m-
       room.present(slides, SLIDES.fps);
       await pageDecodes(botParticipantId, SLIDES, "the room's slides after it took over");
       assert.equal(await page.evaluate(() => window.meeting.sharing), null, "the page's own share stopped: the last sharer wins");
+      assert.ok(room.slidesKeyframeInfos().length > 0, "asked for a keyframe of its slides over SIP INFO, naming the slides line");
 
       // The page takes it back: the room's request is revoked and the page's screen reaches the room.
       const received = room.contentReceived.length;

@@ -37,6 +37,8 @@ export class OfferAnswerDevice {
   readonly gatewayReinvites: string[] = [];
   /** ACKs the device got for its 2xx to the gateway's re-INVITEs. */
   acksReceived = 0;
+  /** Bodies of the INFO requests the gateway sent (keyframe requests, RFC 5168). */
+  readonly infosReceived: string[] = [];
   /** The BYE sent to the device, if any: its Reason header. */
   byeReason: string | undefined;
   /** The last SDP the device sent and the last it got (its view of the session). */
@@ -261,7 +263,10 @@ export class OfferAnswerDevice {
         this.localSdp = answer;
         reply(200, "OK", answer);
       } else reply(decision.status, decision.reason);
-    } else reply(200, "OK");
+    } else {
+      if (message.method === "INFO") this.infosReceived.push(message.body.toString());
+      reply(200, "OK");
+    }
   }
 
   #onResponse(response: SipResponse, pick: (name: string) => string): void {

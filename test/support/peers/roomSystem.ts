@@ -24,6 +24,8 @@ export interface RoomSystemOptions {
    * (`mstrm`) but no slides line until the far end's re-INVITE adds one, which it answers.
    */
   readonly shape?: "cisco" | "poly";
+  /** How it takes keyframe requests: RTCP feedback on its video lines (default), or only SIP INFO (RFC 5168), as older rooms do. */
+  readonly keyframes?: "rtcp" | "sip-info";
   /** Device ids in its SDP (Cisco and Poly offer their own). */
   readonly confId?: number;
   readonly userId?: number;
@@ -73,7 +75,7 @@ export class RoomSystem {
       gatewayPort: options.gatewayPort,
       dial: options.dial,
       displayName: options.displayName ?? "Boardroom with laptop",
-      media: { content: true, slidesInOffer: options.shape !== "poly" },
+      media: { content: true, slidesInOffer: options.shape !== "poly", rtcpFeedback: options.keyframes !== "sip-info" },
       extraOfferLines: () => (room ? room.#bfcpOfferLines() : []),
       answerBfcp: () => (room ? room.#bfcpAnswerLines() : undefined),
     });
@@ -107,10 +109,12 @@ export class RoomSystem {
     this.#presenting = true;
     const payloadType = this.#slidesPayloadType();
     let requestsSeen = this.sip.media.contentKeyframeRequests.length;
+    let infosSeen = this.slidesKeyframeInfos().length;
     this.#presentingDone = (async () => {
       while (this.#presenting) {
-        if (this.sip.media.contentKeyframeRequests.length > requestsSeen) {
+        if (this.sip.media.contentKeyframeRequests.length > requestsSeen || this.slidesKeyframeInfos().length > infosSeen) {
           requestsSeen = this.sip.media.contentKeyframeRequests.length;
+          infosSeen = this.slidesKeyframeInfos().length;
           this.#nextPicture = 0;
         }
         const unit = pictures[this.#nextPicture % pictures.length] as AccessUnit;
@@ -126,6 +130,11 @@ export class RoomSystem {
         await new Promise((r) => setTimeout(r, 1000 / fps));
       }
     })();
+  }
+
+  /** SIP INFO keyframe requests naming its slides line (RFC 5168 stream_id = its label). */
+  slidesKeyframeInfos(): string[] {
+    return this.sip.infosReceived.filter((b) => /picture_fast_update/.test(b) && b.includes(`<stream_id>${SLIDES_LABEL}</stream_id>`));
   }
 
   async stopPresenting(): Promise<void> {
