@@ -279,9 +279,9 @@ async function present(mode: Mode, contentProbe: Awaited<ReturnType<typeof openP
 }
 
 /**
- * Every mode once, unmeasured, before the first step: the bridge's JIT compiles the content paths and the
- * first reference step is not charged for it (a first run's "none" at 1 call measured 11.2% of a core, its
- * "none" again 30 s later 6.2%).
+ * Every mode once, unmeasured, before the first step, so that no measured step pays for compiling the content
+ * paths. At 1 call the bridge's CPU still drifts down over the first steps (a run's "none" there: 10.7% of a
+ * core first, 6.8% last), which is why the reference is measured first and last.
  */
 async function warmUp(contentProbe: Awaited<ReturnType<typeof openPlainRelay>>): Promise<void> {
   for (const mode of MODES) {

@@ -51,20 +51,11 @@ export class ContentStream {
   #firstNumber = 0;
   #seen = new Set<number>();
   sent = 0;
-  sentBytes = 0;
   received = 0;
   duplicates = 0;
 
   constructor(spec: ContentStreamSpec) {
     this.spec = spec;
-  }
-
-  /** Packets per second and payload bits per second over one loop of the pictures. */
-  get rates(): { packetsPerSecond: number; kilobitsPerSecond: number } {
-    const seconds = this.spec.pictures.length / this.spec.fps;
-    const packets = this.spec.pictures.reduce((n, p) => n + p.length, 0);
-    const bytes = this.spec.pictures.reduce((n, p) => n + p.reduce((m, x) => m + x.length, 0), 0);
-    return { packetsPerSecond: Math.round(packets / seconds), kilobitsPerSecond: Math.round((8 * bytes) / seconds / 1000) };
   }
 
   /**
@@ -83,7 +74,6 @@ export class ContentStream {
     this.#firstNumber = this.#number;
     this.#seen = new Set();
     this.sent = 0;
-    this.sentBytes = 0;
     this.received = 0;
     this.duplicates = 0;
   }
@@ -132,10 +122,7 @@ export class ContentStream {
       packet.writeUInt16BE(this.spec.call, tail + 4);
       packet.writeUInt32BE(this.#number++ >>> 0, tail + 6);
       packet.writeDoubleBE(performance.now(), tail + 10);
-      if (step !== 0) {
-        this.sent++;
-        this.sentBytes += payload.length;
-      }
+      if (step !== 0) this.sent++;
     }
     this.spec.send(packet);
   }
