@@ -90,14 +90,12 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { mediaEndpoint, parseSdp } from "../media-host/rtpengine/sdp.js";
 import { plainAudioSdp, startRtpengine } from "../test/integration/rtpengine/support/harness.js";
-import { MeetingPeer } from "../test/support/media/meetingPeer.js";
-import { DEVICE_VIDEO_PT, PlainRtpDevice } from "../test/support/media/plainRtpDevice.js";
+import { AUDIO_BYTES, AUDIO_PPS, addCall, type BenchCall, closeCall, relayProbe, VIDEO_BYTES, VIDEO_PPS } from "./support/benchCalls.js";
 import type { BridgeProfile, BridgeStats } from "./support/bridgeHost.js";
 import { BridgeProcess } from "./support/bridgeProcess.js";
-import { openPlainRelay } from "./support/plainRelay.js";
 import { cpuSeconds, driverCpuSeconds, dropsBetween, machineBusySeconds, rssBytes, rtpengineWarnings, udpReceiveDrops } from "./support/processes.js";
 import { ourCodeAllocations } from "./support/ourCodeAllocations.js";
-import { AUDIO, payloadOffset, percentiles, RELAY_AB, RELAY_BA, type Stream, TO_DEVICE, TO_MEETING, Traffic, VIDEO } from "./support/traffic.js";
+import { percentiles, RELAY_AB, RELAY_BA, TO_DEVICE, TO_MEETING, Traffic } from "./support/traffic.js";
 
 const stepSeconds = Number(process.argv[2] ?? 10);
 const maxCalls = Number(process.argv[3] ?? 64);
@@ -105,10 +103,6 @@ const WARM_UP_SECONDS = 1.5;
 const DRAIN_MS = 600;
 /** No new step starts after this (the whole run stays under 4 minutes). */
 const BUDGET_MS = 105_000;
-const VIDEO_PPS = 350;
-const AUDIO_PPS = 50;
-const VIDEO_BYTES = 1100;
-const AUDIO_BYTES = 160;
 // rtpengine 10.5 gives up on a port (for good) after 5 read loops that found more than 50 packets queued:
 // many streams at a modest rate, in small bursts, keep its queues short on a busy machine.
 const REFERENCE_STREAM_PPS = 700;
@@ -249,103 +243,7 @@ async function relayReference(rtpengine: Awaited<ReturnType<typeof startRtpengin
   };
 }
 
-// ---------------------------------------------------------------- 2. calls
-
-interface Call {
-  readonly index: number;
-  readonly callId: string;
-  readonly device: PlainRtpDevice;
-  readonly peer: MeetingPeer;
-}
-
-function deviceStreams(traffic: Traffic, index: number, device: PlainRtpDevice, direction: number): Stream[] {
-  return [
-    traffic.add({
-      call: index,
-      kind: AUDIO,
-      direction,
-      rate: AUDIO_PPS,
-      size: AUDIO_BYTES,
-      payloadType: 111,
-      clockStep: 960,
-      send: (p) => device.sendAudio(p),
-    }),
-    traffic.add({
-      call: index,
-      kind: VIDEO,
-      direction,
-      rate: VIDEO_PPS,
-      size: VIDEO_BYTES,
-      payloadType: DEVICE_VIDEO_PT,
-      clockStep: 3000,
-      packetsPerFrame: 12,
-      send: (p) => device.sendVideo(p),
-    }),
-  ];
-}
-
-function listen(traffic: Traffic, device: PlainRtpDevice, direction: number): void {
-  for (const [kind, socket] of [
-    [AUDIO, device.audioSocket],
-    [VIDEO, device.videoSocket],
-  ] as const)
-    socket.on("message", (datagram: Buffer) => {
-      const offset = payloadOffset(datagram);
-      if (offset >= 0) traffic.receive(datagram.subarray(offset), kind, direction);
-    });
-}
-
-const noop = () => {};
-
-async function addCall(bridge: BridgeProcess, traffic: Traffic, index: number): Promise<Call> {
-  const callId = `bench-media-${index}-${randomInt(1e9)}`;
-  const device = await PlainRtpDevice.open({ audio: "opus" });
-  const { deviceAnswer, blob } = await bridge.request<{ deviceAnswer: string; blob: string }>({ op: "create", callId, deviceOffer: device.offer() });
-  device.answered(deviceAnswer);
-  const peer = await MeetingPeer.answer(blob);
-  await peer.connected();
-  deviceStreams(traffic, index, device, TO_MEETING);
-  listen(traffic, device, TO_DEVICE);
-  // The meeting's side sends straight into its RTP senders (no track in between): this process's own cost stays low.
-  const [audio, video] = peer.pc.getTransceivers();
-  if (!audio || !video) throw new Error("the meeting peer has no audio or video transceiver");
-  for (const [kind, rate, size, clockStep, sender] of [
-    [AUDIO, AUDIO_PPS, AUDIO_BYTES, 960, audio.sender],
-    [VIDEO, VIDEO_PPS, VIDEO_BYTES, 3000, video.sender],
-  ] as const)
-    traffic.add({
-      call: index,
-      kind,
-      direction: TO_DEVICE,
-      rate,
-      size,
-      payloadType: kind === AUDIO ? 111 : 102,
-      clockStep,
-      ...(kind === VIDEO ? { packetsPerFrame: 12 } : {}),
-      send: (p) => void sender.sendRtp(p).catch(noop),
-    });
-  peer.onRtp((kind, rtp) => traffic.receive(rtp.payload, kind === "audio" ? AUDIO : VIDEO, TO_MEETING));
-  return { index, callId, device, peer };
-}
-
-async function closeCall(bridge: BridgeProcess, traffic: Traffic, call: Call): Promise<void> {
-  traffic.remove(call.index);
-  await call.peer.close().catch(noop);
-  await bridge.request({ op: "close", callId: call.callId }).catch(noop);
-  await call.device.close();
-}
-
-/** Device A ⇄ rtpengine ⇄ device B, plain RTP both sides, the calls' rates: the path without the bridge. */
-async function relayProbe(rtpengine: Awaited<ReturnType<typeof startRtpengine>>, traffic: Traffic, index: number) {
-  const callId = `bench-media-probe-${randomInt(1e9)}`;
-  const { a, b } = await openPlainRelay(rtpengine.client, callId);
-  deviceStreams(traffic, index, a, RELAY_AB);
-  deviceStreams(traffic, index, b, RELAY_BA);
-  listen(traffic, b, RELAY_AB);
-  listen(traffic, a, RELAY_BA);
-  return { close: () => Promise.all([a.close(), b.close()]) };
-}
-
+// ---------------------------------------------------------------- 2. calls (bench/support/benchCalls.ts)
 // ---------------------------------------------------------------- the run
 
 const portMin = 40000 + randomInt(0, 10) * 2000;
@@ -354,7 +252,7 @@ const rtpenginePid = rtpengine.process.pid ?? 0;
 log(`rtpengine ${rtpenginePid} on ng port ${rtpengine.process.ngPort}`);
 const bridge = new BridgeProcess(rtpengine.process.ngHost, rtpengine.process.ngPort);
 const traffic = new Traffic();
-const calls: Call[] = [];
+const calls: BenchCall[] = [];
 let probe: { close: () => Promise<unknown> } | undefined;
 try {
   await bridge.ready;
@@ -369,7 +267,7 @@ try {
   log(`reference: ${JSON.stringify(reference)}`);
 
   const idleRss = rssBytes(bridge.pid);
-  probe = await relayProbe(rtpengine, traffic, 0xffff);
+  probe = await relayProbe(rtpengine.client, traffic, 0xffff);
 
   const steps: StepResult[] = [];
   let stoppedBecause = `reached maxCalls (${maxCalls})`;
@@ -527,7 +425,7 @@ try {
 } finally {
   traffic.stop();
   for (const call of calls) {
-    await call.peer.close().catch(noop);
+    await call.peer.close().catch(() => {});
     await call.device.close();
   }
   await probe?.close();

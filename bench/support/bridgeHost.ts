@@ -6,12 +6,14 @@
  *
  *   create {callId, deviceOffer} → {deviceAnswer, blob}    close {callId}
  *   path {path} → the packet path of legs opened from then on (BridgedStream.path)
+ *   present {callId, presenter} → who presents content on that call's leg (forked with "content")
  *   stats → {legs, counters, authenticationFailures, rssBytes, heapUsedBytes, cpuMicros}
  *   gc → {rssBytes, heapUsedBytes, externalBytes} after a full collection (forked with --expose-gc)
  *   profile {ms, heap} → top self-time functions (V8 CPU profiler), and optionally
  *     allocations by function (V8 sampling heap profiler, collected objects included)
  *
- * Usage (by the bench): fork(bridgeHost.js, [ngHost, ngPort]).
+ * Usage (by the bench): fork(bridgeHost.js, [ngHost, ngPort, "content"?]); with "content"
+ * the legs take the device's slides m-line (MeetingLegServer's acceptContent).
  */
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
@@ -19,6 +21,7 @@ import { pino } from "pino";
 import { anchorMedia } from "../../media-host/calls/anchorMedia.js";
 import { BridgedStream } from "../../media-host/meeting/bridgedStream.js";
 import { MeetingLegServer } from "../../media-host/meeting/meetingLegServer.js";
+import type { ContentBridgeCounters, ContentPresenter } from "../../media-host/meeting/contentBridge.js";
 import type { WebRtcMeetingLeg } from "../../media-host/meeting/webRtcMeetingLeg.js";
 import { RtpengineClient } from "../../media-host/rtpengine/rtpengineClient.js";
 
@@ -30,6 +33,8 @@ export type BridgeRequest =
   | { readonly id: number; readonly op: "gc" }
   /** The packet path of legs opened from now on (BridgedStream.path): the hot path before/after. */
   | { readonly id: number; readonly op: "path"; readonly path: "direct" | "track" }
+  /** Who presents content on a call's leg (the floor's holder; a process forked with "content"). */
+  | { readonly id: number; readonly op: "present"; readonly callId: string; readonly presenter: ContentPresenter }
   | { readonly id: number; readonly op: "profile"; readonly ms: number; readonly heap: boolean; readonly saveTo?: string }
   | { readonly id: number; readonly op: "exit" };
 
@@ -40,6 +45,8 @@ export interface BridgeStats {
   readonly toDevice: number;
   readonly droppedFromDevice: number;
   readonly rtcpFromDevice: number;
+  /** Content packets, summed over the legs that take content. */
+  readonly content: ContentBridgeCounters;
   /** Legs that ended by themselves (ICE consent, media timeout, …) rather than by a "close". */
   readonly endedLegs: readonly { readonly callId: string; readonly reason: string; readonly afterSeconds: number }[];
   /** SRTP/SRTCP packets from the meeting side that failed authentication on the legs' transports. */
@@ -82,7 +89,7 @@ export type BridgeReply =
   | { readonly id: number; readonly ok: true; readonly result: unknown }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
-const [ngHost = "127.0.0.1", ngPort = "0"] = process.argv.slice(2);
+const [ngHost = "127.0.0.1", ngPort = "0", withContent] = process.argv.slice(2);
 const rtpengine = await RtpengineClient.open({ host: ngHost, port: Number(ngPort), localAddress: "127.0.0.1", requestTimeoutInMs: 5000 });
 const legs = new MeetingLegServer({
   mediaHostId: "mh-bench",
@@ -92,6 +99,7 @@ const legs = new MeetingLegServer({
   // The bench pauses media between its steps (and while it sets up more calls).
   mediaTimeoutInMs: 120_000,
   answerTimeoutInMs: 120_000,
+  acceptContent: withContent === "content",
   logger: pino({ level: "silent" }),
 });
 await legs.listen();
@@ -135,6 +143,12 @@ async function handle(request: BridgeRequest): Promise<unknown> {
     case "path":
       BridgedStream.path = request.path;
       return {};
+    case "present": {
+      const leg = byCall.get(request.callId);
+      if (!leg) throw new Error(`no leg for ${request.callId}`);
+      leg.presentContent(request.presenter);
+      return {};
+    }
     case "profile":
       return profile(request.ms, request.heap, request.saveTo);
     case "exit":
@@ -153,7 +167,9 @@ function stats(): BridgeStats {
   let droppedFromDevice = 0;
   let rtcpFromDevice = 0;
   const authenticationFailures = { srtp: 0, srtcp: 0 };
+  const content: ContentBridgeCounters = { fromDevice: 0, intoMeeting: 0, fromMeeting: 0, toDevice: 0, heldForKeyframe: 0 };
   for (const leg of byCall.values()) {
+    for (const key of Object.keys(content) as (keyof ContentBridgeCounters)[]) content[key] += leg.counters.content[key];
     authenticationFailures.srtp += leg.authenticationFailures.srtp;
     authenticationFailures.srtcp += leg.authenticationFailures.srtcp;
     const c = leg.counters;
@@ -170,6 +186,7 @@ function stats(): BridgeStats {
     toDevice,
     droppedFromDevice,
     rtcpFromDevice,
+    content,
     endedLegs,
     authenticationFailures,
     rssBytes: memory.rss,

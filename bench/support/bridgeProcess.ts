@@ -10,9 +10,12 @@ export class BridgeProcess {
   #next = 1;
   readonly ready: Promise<void>;
 
-  /** `exposeGc`: the process may be asked to collect garbage before its memory is read (the "gc" request). */
-  constructor(ngHost: string, ngPort: number, options: { readonly exposeGc?: boolean } = {}) {
-    this.#child = fork(new URL("./bridgeHost.js", import.meta.url), [ngHost, String(ngPort)], {
+  /**
+   * `exposeGc`: the process may be asked to collect garbage before its memory is read (the "gc" request);
+   * `acceptContent`: its legs take the device's slides m-line (the "present" request).
+   */
+  constructor(ngHost: string, ngPort: number, options: { readonly exposeGc?: boolean; readonly acceptContent?: boolean } = {}) {
+    this.#child = fork(new URL("./bridgeHost.js", import.meta.url), [ngHost, String(ngPort), ...(options.acceptContent ? ["content"] : [])], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       ...(options.exposeGc ? { execArgv: [...process.execArgv, "--expose-gc"] } : {}),
     });

@@ -75,6 +75,22 @@ describe("benchmarks still run and print their JSON", () => {
     assert.ok(result.steps[0].packets.toMeeting.sent > 0 && result.steps[0].packets.toDevice.sent > 0);
   });
 
+  it("content, one call for 1 s per mode", async () => {
+    const { stdout } = await run(process.execPath, [bench("content"), "1", "1"], { timeout: 180_000, env: process.env, maxBuffer: 16 * 1024 * 1024 });
+    const result = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    assert.equal(result.benchmark, "content");
+    assert.deepEqual(
+      result.steps.map((s: { mode: string }) => s.mode),
+      ["none", "device 5 fps", "device 15 fps", "meeting 15 fps", "none"],
+    );
+    for (const step of result.steps.filter((s: { mode: string }) => s.mode !== "none")) {
+      assert.ok(step.content.sent > 0 && step.content.forwardedByBridge > 0, JSON.stringify(step));
+      assert.ok(step.content.latencyMs.relayProbe.p50 > 0, JSON.stringify(step));
+    }
+    assert.equal(result.result.length, 3);
+    for (const row of result.result) assert.equal(typeof row.bridgeCpuPercentPerCall.ratio, "number");
+  });
+
   it("soak, one call for 20 s with one wrap per stream", async () => {
     const { stdout } = await run(process.execPath, [bench("soak"), "1", "20", "1", "1500", "3"], { timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
     const result = JSON.parse(stdout.slice(stdout.indexOf("{")));

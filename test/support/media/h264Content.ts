@@ -18,6 +18,11 @@ export interface H264ContentOptions {
   readonly frames: number;
   /** A keyframe every this many frames (content encoders send few). */
   readonly keyframeInterval?: number;
+  /**
+   * Lines of text-like glyphs over the picture (the same on every frame), as slides have: a
+   * keyframe then costs what a slide's does (tens of kB at 1080p), not a gradient's few.
+   */
+  readonly text?: boolean;
 }
 
 /** One picture: its NAL units (no start codes, no access unit delimiters). */
@@ -29,7 +34,7 @@ export interface AccessUnit {
 /** Encodes the pattern once per shape (cached in the temp directory) and returns its access units. */
 export async function h264Content(options: H264ContentOptions): Promise<AccessUnit[]> {
   const keyint = options.keyframeInterval ?? options.fps * 2;
-  const name = `opencvi-content-${options.width}x${options.height}-${options.fps}fps-${options.frames}-k${keyint}-1slice`;
+  const name = `opencvi-content-${options.width}x${options.height}-${options.fps}fps-${options.frames}-k${keyint}-1slice${options.text ? "-text" : ""}`;
   const dir = join(tmpdir(), "opencvi-h264");
   mkdirSync(dir, { recursive: true });
   const output = join(dir, `${name}.264`);
@@ -65,9 +70,33 @@ function testPattern(options: H264ContentOptions): Buffer {
     for (let y = height >> 2; y < (height >> 2) + block && y < height; y++) luma.fill(235, y * width + bx, y * width + bx + block);
     const bar = Math.floor((width * (frame + 1)) / options.frames);
     for (let y = height - (height >> 4); y < height; y++) luma.fill(16, y * width, y * width + bar);
+    if (options.text) drawText(luma, width, height);
     parts.push(Buffer.from("FRAME\n"), luma, chroma);
   }
   return Buffer.concat(parts);
+}
+
+/** Glyph-sized cells (8×16: a 3×5 grid of 2×2 dots, fixed pseudo-random), in lines with margins and gaps between words. */
+function drawText(luma: Buffer, width: number, height: number): void {
+  let seed = 0x2545f491;
+  const random = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const marginX = width >> 3;
+  for (let top = height >> 3; top + 16 < height - (height >> 3); top += 48) {
+    for (let left = marginX; left + 8 < width - marginX; left += 8) {
+      if (random() < 0.2) continue; // a space
+      for (let row = 0; row < 5; row++)
+        for (let column = 0; column < 3; column++) {
+          if (random() < 0.5) continue;
+          for (let y = 0; y < 2; y++)
+            luma.fill(20, (top + 3 + 2 * row + y) * width + left + 1 + 2 * column, (top + 3 + 2 * row + y) * width + left + 3 + 2 * column);
+        }
+    }
+  }
 }
 
 const NAL_AUD = 9;
