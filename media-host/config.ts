@@ -59,6 +59,9 @@ export const mediaHostConfigSchema = z.object({
   /** The meeting leg's WebRTC (ICE) ports. */
   WEBRTC_PORT_MIN: port("WEBRTC_PORT_MIN", 40001),
   WEBRTC_PORT_MAX: port("WEBRTC_PORT_MAX", 50000),
+  /** Content sharing's BFCP (UDP or TCP, one port per call that has a floor), on the device-facing address. */
+  BFCP_PORT_MIN: port("BFCP_PORT_MIN", 50001),
+  BFCP_PORT_MAX: port("BFCP_PORT_MAX", 51000),
   /** No media from the device this long ends its call (not on hold). The meeting's silence never does: a room alone in a meeting waits; ICE consent tells when the meeting's media server is gone. */
   MEDIA_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3600_000).default(30_000),
   /** Once the bot is in the meeting, its media must connect within this. */
@@ -90,8 +93,15 @@ export function loadMediaHostConfig(env: NodeJS.ProcessEnv = process.env): Media
   if (Boolean(c.SIP_TLS_CERT_FILE) !== Boolean(c.SIP_TLS_KEY_FILE)) problems.push("SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together");
   if (c.RTP_PORT_MIN > c.RTP_PORT_MAX) problems.push("RTP_PORT_MIN must not exceed RTP_PORT_MAX");
   if (c.WEBRTC_PORT_MIN >= c.WEBRTC_PORT_MAX) problems.push("WEBRTC_PORT_MIN must be below WEBRTC_PORT_MAX (two ports at least)");
-  const rtpOverlaps = c.WEBRTC_PORT_MIN <= c.RTP_PORT_MAX && c.RTP_PORT_MIN <= c.WEBRTC_PORT_MAX;
-  if (rtpOverlaps) problems.push("the WEBRTC_PORT_* range must not overlap the RTP_PORT_* range (rtpengine's)");
+  if (c.BFCP_PORT_MIN >= c.BFCP_PORT_MAX) problems.push("BFCP_PORT_MIN must be below BFCP_PORT_MAX (two ports at least)");
+  const overlaps = (a: [number, number], b: [number, number]) => a[0] <= b[1] && b[0] <= a[1];
+  if (
+    overlaps([c.BFCP_PORT_MIN, c.BFCP_PORT_MAX], [c.RTP_PORT_MIN, c.RTP_PORT_MAX]) ||
+    overlaps([c.BFCP_PORT_MIN, c.BFCP_PORT_MAX], [c.WEBRTC_PORT_MIN, c.WEBRTC_PORT_MAX])
+  )
+    problems.push("the BFCP_PORT_* range must not overlap the RTP_PORT_* or WEBRTC_PORT_* ranges");
+  if (overlaps([c.WEBRTC_PORT_MIN, c.WEBRTC_PORT_MAX], [c.RTP_PORT_MIN, c.RTP_PORT_MAX]))
+    problems.push("the WEBRTC_PORT_* range must not overlap the RTP_PORT_* range (rtpengine's)");
   if (problems.length > 0) throw new MediaHostConfigError(`invalid media host configuration:\n${problems.map((p) => `- ${p}`).join("\n")}`);
   return c;
 }

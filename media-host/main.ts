@@ -64,6 +64,7 @@ async function main(): Promise<void> {
       mediaTimeoutInMs: config.MEDIA_TIMEOUT_MS,
       answerTimeoutInMs: config.MEETING_ANSWER_TIMEOUT_MS,
     },
+    bfcpPortRange: [config.BFCP_PORT_MIN, config.BFCP_PORT_MAX],
     rtpPortMin: config.RTP_PORT_MIN,
     rtpPortMax: config.RTP_PORT_MAX,
     rtpengineRealtimePriority: config.RTPENGINE_REALTIME_PRIORITY,

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { MessageSubscriber } from "../shared/bus/messageBus.js";
 import { CallController } from "./calls/callController.js";
 import { MeetingLegServer } from "./meeting/meetingLegServer.js";
+import { PortAllocator } from "./meeting/portAllocator.js";
 import type { ControlPlaneClient } from "./controlPlane/controlPlaneClient.js";
 import { PoolMembership } from "./pool/poolMembership.js";
 import { FailedAttemptLimiter } from "./domain/failedAttemptLimiter.js";
@@ -71,6 +72,8 @@ export interface MediaHostOptions {
   >;
   /** Content sharing with devices that offer BFCP (default on); off declines their BFCP and slides lines. */
   readonly contentSharing?: boolean;
+  /** Where calls' BFCP binds (UDP or TCP, a port per call with a floor); any free port without one. */
+  readonly bfcpPortRange?: readonly [number, number];
   readonly bus: MessageSubscriber;
   readonly logger: Logger;
 }
@@ -210,7 +213,15 @@ export class MediaHost extends EventEmitter<MediaHostEvents> {
       promptsDirectory: o.promptsDirectory,
       dtmf: this.#dtmf,
       ...(this.#streamWatch ? { streamWatch: this.#streamWatch } : {}),
-      ...(o.contentSharing === false ? {} : { content: { bindAddress: o.bindHost, advertisedAddress: o.advertisedHost } }),
+      ...(o.contentSharing === false
+        ? {}
+        : {
+            content: {
+              bindAddress: o.bindHost,
+              advertisedAddress: o.advertisedHost,
+              ...(o.bfcpPortRange ? { ports: new PortAllocator(o.bfcpPortRange[0], o.bfcpPortRange[1], 2) } : {}),
+            },
+          }),
     });
     this.#health = new HealthServer({
       host: o.bindHost,

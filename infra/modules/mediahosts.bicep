@@ -108,6 +108,9 @@ var healthPort = 8090
 var meetingLegPort = 8443
 var webRtcPortMin = 40001
 var webRtcPortMax = 50000
+// Content sharing's BFCP: UDP or TCP, a port per call with a floor, straight from the devices (as their media).
+var bfcpPortMin = 50001
+var bfcpPortMax = 51000
 
 var envFilePath = '/etc/opencvi/media-host.env'
 var instanceEnvFilePath = '/run/opencvi/media-host-instance.env'
@@ -156,6 +159,8 @@ var hostEnvironment = {
   MEETING_LEG_PORT: meetingLegPort
   WEBRTC_PORT_MIN: webRtcPortMin
   WEBRTC_PORT_MAX: webRtcPortMax
+  BFCP_PORT_MIN: bfcpPortMin
+  BFCP_PORT_MAX: bfcpPortMax
   PROMPTS_DIRECTORY: '/var/lib/opencvi/prompts'
   DRAIN_GRACE_MS: drainGraceSeconds * 1000
 }
@@ -406,6 +411,19 @@ var sipAndMediaRules = [
       sourcePortRange: '*'
       destinationAddressPrefix: '*'
       destinationPortRange: '${webRtcPortMin}-${webRtcPortMax}'
+    }
+  }
+  {
+    name: 'allow-bfcp'
+    properties: {
+      priority: 127
+      direction: 'Inbound'
+      access: 'Allow'
+      protocol: '*'
+      sourceAddressPrefix: '*'
+      sourcePortRange: '*'
+      destinationAddressPrefix: '*'
+      destinationPortRange: '${bfcpPortMin}-${bfcpPortMax}'
     }
   }
   {

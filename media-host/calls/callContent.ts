@@ -20,6 +20,8 @@ export interface CallContentOptions {
   /** Where BFCP binds (the device-facing address of the host) and the address our SDP names. */
   readonly bindAddress: string;
   readonly advertisedAddress: string;
+  /** Where BFCP may bind (a window of ports per call); any free port without. */
+  readonly ports?: BfcpPorts;
   readonly leg: Pick<MeetingLeg, "presentContent" | "contentPacketsFromDevice">;
   /** The bot's screen-sharing role in the meeting (Graph's changeScreenSharingRole, through the control plane). */
   readonly setSharingRole: (role: "sharer" | "viewer") => Promise<void>;
@@ -27,6 +29,12 @@ export interface CallContentOptions {
   /** How often a presenting device's content is checked for silence (default 1 s: silent 6 s, a vanished presenter loses the floor within 7 s). */
   readonly livenessCheckInMs?: number;
   readonly liveness?: DeviceFloorLivenessOptions;
+}
+
+/** Port windows for BFCP (meeting/portAllocator.ts's shape). */
+export interface BfcpPorts {
+  allocate(): readonly [number, number] | undefined;
+  release(port: number): void;
 }
 
 /** The user id our side holds the floor as while someone in the meeting presents (never the device's). */
@@ -53,7 +61,17 @@ export class CallContent {
   #sharer: string | null = null;
   #closed = false;
 
-  private constructor(offer: BfcpOffer, answer: BfcpAnswer, contentLabel: string | undefined, transport: BfcpTransport, options: CallContentOptions) {
+  readonly #releasePort: () => void;
+
+  private constructor(
+    offer: BfcpOffer,
+    answer: BfcpAnswer,
+    contentLabel: string | undefined,
+    transport: BfcpTransport,
+    options: CallContentOptions,
+    releasePort: () => void,
+  ) {
+    this.#releasePort = releasePort;
     this.index = offer.index;
     this.answer = answer;
     this.contentLabel = contentLabel;
@@ -94,13 +112,21 @@ export class CallContent {
   static async open(options: CallContentOptions): Promise<CallContent | undefined> {
     const chosen = chooseBfcpOffer(options.offer.offers);
     if (!chosen?.transport) return undefined;
+    const window = options.ports?.allocate();
+    if (options.ports && !window) throw new Error("no free BFCP port: every port of BFCP_PORT_MIN..MAX is in use");
+    // Before the device's first datagram, notifications go where its SDP says; its first datagram's source wins after (NAT).
+    const remote = chosen.transport === "udp" ? deviceAddress(options.deviceOffer, chosen.index) : undefined;
+    const bind = (port: number): Promise<BfcpTransport> =>
+      chosen.transport === "udp"
+        ? BfcpUdpTransport.create({ address: options.bindAddress, port, ...(remote ? { remote } : {}) })
+        : BfcpTcpTransport.listen({ address: options.bindAddress, port });
     let transport: BfcpTransport;
-    if (chosen.transport === "udp") {
-      // Before the device's first datagram, notifications go where its SDP says; its first datagram's source wins after (NAT).
-      const remote = deviceAddress(options.deviceOffer, chosen.index);
-      transport = await BfcpUdpTransport.create({ address: options.bindAddress, port: 0, ...(remote ? { remote } : {}) });
-    } else {
-      transport = await BfcpTcpTransport.listen({ address: options.bindAddress, port: 0 });
+    try {
+      // The window's next port covers one taken by something else on the host.
+      transport = window ? await bind(window[0]).catch(() => bind(window[1])) : await bind(0);
+    } catch (e) {
+      if (window) options.ports?.release(window[0]);
+      throw e;
     }
     // The floor's stream: the one the device named (Poly names its future slides line), else its slides line's label.
     const contentLabel = chosen.floors[0]?.labels[0] ?? slidesLabel(options.deviceOffer);
@@ -110,7 +136,7 @@ export class CallContent {
       fallbackConfId: randomInt(1, 0x7fffffff),
       fallbackUserId: randomInt(1, 0xfff0),
     });
-    return new CallContent(chosen, answer, contentLabel, transport, options);
+    return new CallContent(chosen, answer, contentLabel, transport, options, window ? () => options.ports?.release(window[0]) : () => {});
   }
 
   /** Our BFCP m-section with its own c= line (rtpengine's answer may carry the address per m-line only). */
@@ -149,6 +175,7 @@ export class CallContent {
     this.#closed = true;
     clearInterval(this.#timer);
     await this.#transport.close();
+    this.#releasePort();
   }
 }
 

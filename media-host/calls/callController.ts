@@ -14,7 +14,7 @@ import type { DtmfEventListener } from "../rtpengine/dtmfEventListener.js";
 import { deviceLegQuality } from "../rtpengine/deviceLegQuality.js";
 import { anchorMedia, answerFromDevice, offerToDevice } from "./anchorMedia.js";
 import { chooseBfcpOffer } from "../bfcp/sdpAnswer.js";
-import { CallContent } from "./callContent.js";
+import { type BfcpPorts, CallContent } from "./callContent.js";
 import { putBackBfcp, setAsideBfcp } from "./contentSdp.js";
 import { SessionOrigin } from "../domain/sessionOrigin.js";
 import { IvrSession } from "./ivrSession.js";
@@ -49,7 +49,13 @@ export interface CallControllerOptions {
    * Content sharing (BFCP and the slides m-line) for devices that offer it: BFCP binds on
    * `bindAddress` and our SDP names `advertisedAddress`. Without it, BFCP lines are declined.
    */
-  readonly content?: { readonly bindAddress: string; readonly advertisedAddress: string; readonly livenessCheckInMs?: number };
+  readonly content?: {
+    readonly bindAddress: string;
+    readonly advertisedAddress: string;
+    /** Ports BFCP may take (BFCP_PORT_MIN..MAX, open in the NSG); any free port without. */
+    readonly ports?: BfcpPorts;
+    readonly livenessCheckInMs?: number;
+  };
 }
 
 /** What the control plane tells a media host about its bot call (shared/domain/callSession.ts mediaHostView). */
@@ -314,6 +320,7 @@ export class CallController {
         deviceOffer: offer,
         bindAddress: settings.bindAddress,
         advertisedAddress: settings.advertisedAddress,
+        ...(settings.ports ? { ports: settings.ports } : {}),
         leg,
         setSharingRole: async (role) => {
           const graphCallId = this.#calls.get(dialog.callId)?.graphCallId;

@@ -913,6 +913,8 @@ describe("infra/modules/mediahosts.bicep", () => {
         "MEETING_LEG_PORT",
         "WEBRTC_PORT_MIN",
         "WEBRTC_PORT_MAX",
+        "BFCP_PORT_MIN",
+        "BFCP_PORT_MAX",
         "PROMPTS_DIRECTORY",
         "DRAIN_GRACE_MS",
       ].sort(),
@@ -1139,12 +1141,13 @@ describe("infra/modules/mediahosts.bicep", () => {
     assert.equal(at(theResource(file, "Microsoft.Insights/autoscalesettings").body, "properties", "enabled")?.text, "startInstances");
   });
 
-  it("the NSG takes SIP from the edge subnet only, the RTP and WebRTC ranges and the meeting leg of the env from anywhere, health from the VNet, and denies the rest", () => {
+  it("the NSG takes SIP from the edge subnet only, the RTP, WebRTC and BFCP ranges and the meeting leg of the env from anywhere, health from the VNet, and denies the rest", () => {
     const file = fileNamed("modules/mediahosts.bicep");
     assert.equal(portOf(file, "SIP_PORT"), 5060);
     assert.equal(portOf(file, "SIP_TLS_PORT"), 5061);
     const rtp = `${portOf(file, "RTP_PORT_MIN")}-${portOf(file, "RTP_PORT_MAX")}`;
     const webRtc = `${portOf(file, "WEBRTC_PORT_MIN")}-${portOf(file, "WEBRTC_PORT_MAX")}`;
+    const bfcp = `${portOf(file, "BFCP_PORT_MIN")}-${portOf(file, "BFCP_PORT_MAX")}`;
     const meetingLeg = portOf(file, "MEETING_LEG_PORT");
     const health = portOf(file, "HEALTH_PORT");
     const rules = nsgRules(file);
@@ -1169,6 +1172,11 @@ describe("infra/modules/mediahosts.bicep", () => {
       rules.some((r) => r.access === "Allow" && r.protocol === "Udp" && fromInternet(r) && r.ports.includes(webRtc)),
       `no rule lets the WebRTC range ${webRtc} in over UDP`,
     );
+    for (const protocol of ["Udp", "Tcp"] as const)
+      assert.ok(
+        rules.some((r) => r.access === "Allow" && (r.protocol === protocol || r.protocol === "*") && fromInternet(r) && r.ports.includes(bfcp)),
+        `no rule lets the BFCP range ${bfcp} in over ${protocol} (content sharing)`,
+      );
     assert.ok(
       allowing(rules, "Tcp", meetingLeg).some(fromInternet),
       `no rule lets the meeting leg's session endpoint (${meetingLeg}) in: Teams' media servers answer there`,
@@ -1183,14 +1191,14 @@ describe("infra/modules/mediahosts.bicep", () => {
     const unexpected = rules
       .filter((r) => r.access === "Allow")
       .filter((r) => {
-        if (fromInternet(r)) return r.ports.some((p) => p !== rtp && p !== webRtc && p !== String(meetingLeg));
+        if (fromInternet(r)) return r.ports.some((p) => p !== rtp && p !== webRtc && p !== bfcp && p !== String(meetingLeg));
         if (r.sourceText === "edgeSubnetAddressPrefix") return r.ports.some((p) => p !== "5060" && p !== "5061");
         if (r.source === "VirtualNetwork") return r.ports.some((p) => p !== String(health));
         // The one other: the optional SSH rule (its source a param that is empty by default).
         return r.sourceText !== "sshSourceAddressPrefix" || r.protocol !== "Tcp" || r.ports.some((p) => p !== "22");
       })
       .map((r) => r.name);
-    assert.deepEqual(unexpected, [], "rules that open more than SIP from the edges, RTP, WebRTC, the meeting leg, health (and optionally SSH)");
+    assert.deepEqual(unexpected, [], "rules that open more than SIP from the edges, RTP, WebRTC, BFCP, the meeting leg, health (and optionally SSH)");
     assertDeniesTheRest(rules);
   });
 });
