@@ -12,11 +12,28 @@ import {
   webDarkTheme,
   webLightTheme,
 } from "@fluentui/react-components";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { adminApi } from "./api";
 import type { Auth } from "./auth";
 import type { PortalConfig } from "./config";
+import { CallPage } from "./pages/CallPage";
+import { HistoryPage } from "./pages/HistoryPage";
+import { LiveCallsPage } from "./pages/LiveCallsPage";
 import { TenantsPage } from "./pages/TenantsPage";
+
+type Route = { readonly page: "tenants" | "live" | "history" } | { readonly page: "call"; readonly callId: string };
+
+/** Pages by URL hash (#/calls, #/history, #/calls/<id>), so each has a link of its own and the back button works. */
+function routeOf(hash: string): Route {
+  const path = hash.replace(/^#/, "");
+  const call = /^\/calls\/(.+)$/.exec(path);
+  if (call?.[1]) return { page: "call", callId: decodeURIComponent(call[1]) };
+  if (path === "/calls") return { page: "live" };
+  if (path === "/history") return { page: "history" };
+  return { page: "tenants" };
+}
+
+const TAB_PATH = { tenants: "#/tenants", live: "#/calls", history: "#/history" } as const;
 
 const useStyles = makeStyles({
   shell: { minHeight: "100vh", display: "flex", flexDirection: "column", backgroundColor: tokens.colorNeutralBackground2 },
@@ -41,6 +58,13 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
   const [dark, setDark] = useState(prefersDark);
   const api = useMemo(() => adminApi(config.apiBaseUrl, () => auth.token()), [config, auth]);
   const account = auth.account;
+  const [route, setRoute] = useState(() => routeOf(window.location.hash));
+  useEffect(() => {
+    const onHash = () => setRoute(routeOf(window.location.hash));
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+  const tab = route.page === "call" ? "history" : route.page;
   return (
     <FluentProvider theme={dark ? webDarkTheme : webLightTheme}>
       <div className={styles.shell}>
@@ -48,8 +72,10 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
           <Title3 as="h1">OpenCVI</Title3>
           {account && (
             <nav aria-label="Sections">
-              <TabList selectedValue="tenants">
+              <TabList selectedValue={tab} onTabSelect={(_, d) => (window.location.hash = TAB_PATH[d.value as keyof typeof TAB_PATH])}>
                 <Tab value="tenants">Tenants</Tab>
+                <Tab value="live">Live calls</Tab>
+                <Tab value="history">Call history</Tab>
               </TabList>
             </nav>
           )}
@@ -64,7 +90,15 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
         </header>
         <main className={styles.main}>
           {account ? (
-            <TenantsPage api={api} />
+            route.page === "live" ? (
+              <LiveCallsPage api={api} />
+            ) : route.page === "history" ? (
+              <HistoryPage api={api} />
+            ) : route.page === "call" ? (
+              <CallPage api={api} callId={route.callId} />
+            ) : (
+              <TenantsPage api={api} />
+            )
           ) : (
             <section className={styles.signIn} aria-labelledby="sign-in-title">
               <Title2 as="h2" id="sign-in-title">
