@@ -19,9 +19,10 @@ import type { PortalConfig } from "./config";
 import { CallPage } from "./pages/CallPage";
 import { HistoryPage } from "./pages/HistoryPage";
 import { LiveCallsPage } from "./pages/LiveCallsPage";
+import { PoliciesPage } from "./pages/PoliciesPage";
 import { TenantsPage } from "./pages/TenantsPage";
 
-type Route = { readonly page: "tenants" | "live" | "history" } | { readonly page: "call"; readonly callId: string };
+type Route = { readonly page: "tenants" | "policies" | "live" | "history" } | { readonly page: "call"; readonly callId: string };
 
 /** Pages by URL hash (#/calls, #/history, #/calls/<id>), so each has a link of its own and the back button works. */
 function routeOf(hash: string): Route {
@@ -30,10 +31,11 @@ function routeOf(hash: string): Route {
   if (call?.[1]) return { page: "call", callId: decodeURIComponent(call[1]) };
   if (path === "/calls") return { page: "live" };
   if (path === "/history") return { page: "history" };
+  if (path === "/policies") return { page: "policies" };
   return { page: "tenants" };
 }
 
-const TAB_PATH = { tenants: "#/tenants", live: "#/calls", history: "#/history" } as const;
+const TAB_PATH = { tenants: "#/tenants", policies: "#/policies", live: "#/calls", history: "#/history" } as const;
 
 const useStyles = makeStyles({
   shell: { minHeight: "100vh", display: "flex", flexDirection: "column", backgroundColor: tokens.colorNeutralBackground2 },
@@ -74,6 +76,7 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
             <nav aria-label="Sections">
               <TabList selectedValue={tab} onTabSelect={(_, d) => (window.location.hash = TAB_PATH[d.value as keyof typeof TAB_PATH])}>
                 <Tab value="tenants">Tenants</Tab>
+                <Tab value="policies">Providers and policies</Tab>
                 <Tab value="live">Live calls</Tab>
                 <Tab value="history">Call history</Tab>
               </TabList>
@@ -90,7 +93,9 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
         </header>
         <main className={styles.main}>
           {account ? (
-            route.page === "live" ? (
+            route.page === "policies" ? (
+              <PoliciesPage api={api} />
+            ) : route.page === "live" ? (
               <LiveCallsPage api={api} />
             ) : route.page === "history" ? (
               <HistoryPage api={api} />

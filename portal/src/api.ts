@@ -32,6 +32,8 @@ export type TokenSource = () => Promise<string>;
 export interface AdminApi {
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body?: unknown): Promise<T>;
+  put<T>(path: string, body: unknown): Promise<T>;
+  patch<T>(path: string, body: unknown): Promise<T>;
   delete(path: string): Promise<void>;
 }
 
@@ -58,6 +60,8 @@ export function adminApi(baseUrl: string, token: TokenSource): AdminApi {
   return {
     get: (path) => call("GET", path),
     post: (path, body) => call("POST", path, body),
+    put: (path, body) => call("PUT", path, body),
+    patch: (path, body) => call("PATCH", path, body),
     delete: async (path) => {
       await call("DELETE", path);
     },
