@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { launchChromium } from "../support/browser.js";
+import { adminApi } from "../support/onboarding.js";
 
 // The web portal (portal/, built by scripts/setup.sh) as the local stack serves it, in
 // headless Chromium: the app starts from its run-time configuration, the admin API is
@@ -104,6 +105,8 @@ describe("the web portal, served by the local stack", () => {
     await page.screenshot({ path: `${screenshots}/tenants-field-error.png` });
 
     const tenantId = "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+    // Fabrikam exists in Entra ID (the emulator), so its admin can consent.
+    stack.entra.addTenant({ tenantId, domain: "fabrikam.onmicrosoft.com", displayName: "Fabrikam" });
     await page.getByLabel("Entra tenant id").fill(tenantId);
     await page.getByRole("button", { name: "Onboard" }).click();
     const row = page.getByRole("row", { name: new RegExp(tenantId) });
@@ -113,7 +116,21 @@ describe("the web portal, served by the local stack", () => {
     await row.getByRole("button", { name: "Consent link" }).click();
     const link = await page.getByText(/adminconsent/).textContent();
     assert.match(String(link), new RegExp(`^${stack.entra.origin.replace(/[.]/g, "\\.")}/`), "a link to Entra ID's admin consent");
+
+    // Fabrikam's admin opens the link (another browser window) and accepts on Entra ID's page; the portal, not reloaded, shows it granted.
+    const admin = await browser.newPage();
+    await admin.goto(String(link));
+    await admin.getByRole("button", { name: /accept/i }).click();
+    await admin.waitForLoadState();
+    await admin.close();
+    await row.getByText("Granted").waitFor({ timeout: 10_000 });
     await page.screenshot({ path: `${screenshots}/tenants.png` });
+
+    // Removed, after a confirmation.
+    await row.getByRole("button", { name: "Remove" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Remove tenant" }).click();
+    await row.waitFor({ state: "detached", timeout: 10_000 });
+    assert.equal((await adminApi(stack, "GET", `/v1/tenants/${tenantId}`)).status, 404);
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -52,7 +52,10 @@ interface Assignments {
 }
 interface Effective {
   readonly policy: Policy;
-  readonly source: { readonly kind: "user" } | { readonly kind: "group"; readonly groupId: string; readonly rank: number } | { readonly kind: "global" };
+  readonly source:
+    | { readonly kind: "user" }
+    | { readonly kind: "group"; readonly groupId: string; readonly rank: number }
+    | { readonly kind: "global" };
 }
 
 /** The providers Teams knows by name; the service's own name comes from its tenants' keys (the API checks either way). */
@@ -287,8 +290,15 @@ function Grants({ api, tenantId }: { readonly api: AdminApi; readonly tenantId: 
 
   return (
     <Card className={styles.card}>
-      <CardHeader header={<Title3 as="h3">Policy grants</Title3>} description="Grant-CsTeamsVideoInteropServicePolicy: tenant-wide, by group with rank, by user" />
-      <form className={styles.form} onSubmit={(e) => void run(globalProblem, () => api.put(`${base}/policy-assignments/global`, { policyName: global || null }))(e)} aria-label="Tenant-wide grant">
+      <CardHeader
+        header={<Title3 as="h3">Policy grants</Title3>}
+        description="Grant-CsTeamsVideoInteropServicePolicy: tenant-wide, by group with rank, by user"
+      />
+      <form
+        className={styles.form}
+        onSubmit={(e) => void run(globalProblem, () => api.put(`${base}/policy-assignments/global`, { policyName: global || null }))(e)}
+        aria-label="Tenant-wide grant"
+      >
         <Field className={styles.field} label="Tenant-wide policy" validationMessage={globalProblem.at("policyName")}>
           <Select value={global} onChange={(_, d) => setGlobal(d.value)}>
             {policyOptions}

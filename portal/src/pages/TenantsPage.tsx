@@ -3,6 +3,12 @@ import {
   Button,
   Card,
   CardHeader,
+  Dialog,
+  DialogActions,
+  DialogBody,
+  DialogContent,
+  DialogSurface,
+  DialogTitle,
   Field,
   Input,
   MessageBar,
@@ -40,6 +46,9 @@ const useStyles = makeStyles({
   link: { wordBreak: "break-all" },
 });
 
+/** How often the list is asked again (consent is granted on Entra ID's page, elsewhere). */
+const REFRESH_MS = 2000;
+
 const CONSENT: Record<string, { readonly label: string; readonly color: "success" | "warning" | "danger" | "informative" }> = {
   granted: { label: "Granted", color: "success" },
   incomplete: { label: "Incomplete", color: "warning" },
@@ -65,7 +74,20 @@ export function TenantsPage({ api }: { readonly api: AdminApi }) {
   }, [api]);
   useEffect(() => {
     void refresh();
+    // Consent happens elsewhere (the tenant's admin on Entra ID's page): the list asks again so it shows without a reload.
+    const timer = setInterval(() => void refresh(), REFRESH_MS);
+    return () => clearInterval(timer);
   }, [refresh]);
+  const [removing, setRemoving] = useState<Tenant | undefined>();
+  const remove = async (tenant: Tenant) => {
+    setRemoving(undefined);
+    try {
+      await api.delete(`/tenants/${encodeURIComponent(tenant.tenantId)}`);
+      await refresh();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
 
   const consentLink = async (tenant: Tenant) => {
     try {
@@ -136,6 +158,9 @@ export function TenantsPage({ api }: { readonly api: AdminApi }) {
                     <TableCell>
                       <Button size="small" onClick={() => void consentLink(t)}>
                         Consent link
+                      </Button>{" "}
+                      <Button size="small" onClick={() => setRemoving(t)}>
+                        Remove
                       </Button>
                     </TableCell>
                   </TableRow>
@@ -145,6 +170,23 @@ export function TenantsPage({ api }: { readonly api: AdminApi }) {
           </Table>
         </div>
       )}
+      <Dialog open={removing !== undefined} onOpenChange={(_, d) => !d.open && setRemoving(undefined)}>
+        <DialogSurface>
+          <DialogBody>
+            <DialogTitle>Remove {removing?.name}?</DialogTitle>
+            <DialogContent>
+              Its key stops working at once and is never issued again: its rooms can no longer dial its meetings, and everything stored for it is
+              deleted.
+            </DialogContent>
+            <DialogActions>
+              <Button onClick={() => setRemoving(undefined)}>Cancel</Button>
+              <Button appearance="primary" onClick={() => removing && void remove(removing)}>
+                Remove tenant
+              </Button>
+            </DialogActions>
+          </DialogBody>
+        </DialogSurface>
+      </Dialog>
     </div>
   );
 }
