@@ -68,7 +68,7 @@ Demo tenant (consented; every organizer enabled)
   Meeting        "OpenCVI demo meeting", VTC ID ${demo.vtcId}
   Graph emulator ${stack.graph.operatorUrl}   (meetings, calls: admit from lobby, remove, end)
 
-The web portal   ${stack.portalUrl}/   (being built: tenants so far)
+The web portal   ${stack.portalUrl}/   (tenants, providers and policies, live calls, call history)
 Sign-in (MSAL.js, authorization code + PKCE; app ${stack.portalSignIn.clientId}, authority ${stack.portalSignIn.authority}, scope ${stack.portalSignIn.scopes.join(" ")})
   Operator       ${stack.portalSignIn.operator.userPrincipalName}   (CVI.Admin: every tenant)
   Tenant admin   ${demo.admin.userPrincipalName}   (CVI.TenantAdmin in the demo tenant; the admin API does not take tenant admins yet)
