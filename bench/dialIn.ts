@@ -50,6 +50,18 @@ try {
     timeoutInMs: 120_000,
   });
   const invite = light.responseTimesMs.invite;
+  // Where those calls' set-up went, phase by phase (the media host's cvi_call_setup_phase_seconds: means over the calls).
+  const metricsText = await load.metrics();
+  const phaseMeansMs = Object.fromEntries(
+    ["meeting-leg", "anchor", "meeting-offer", "join-request", "until-established"].map((phase) => {
+      // Whatever other labels the host adds (media_host): the line that names this phase.
+      const sample = (name: string) =>
+        Number(new RegExp(`^${name}\\{[^}]*phase="${phase}"[^}]*\\} (\\S+)$`, "m").exec(metricsText)?.[1] ?? Number.NaN);
+      const sum = sample("cvi_call_setup_phase_seconds_sum");
+      const count = sample("cvi_call_setup_phase_seconds_count");
+      return [phase, count ? +((sum / count) * 1000).toFixed(1) : null];
+    }),
+  );
 
   // The reference: the emulators alone, the same join the control plane makes, through the same adapter.
   const plane = await controlPlane();
@@ -145,6 +157,8 @@ try {
           emulatorJoinP50Ms: referenceP50,
           emulatorJoinP99Ms: +percentile(references, 99).toFixed(1),
           ratio: +(setupP50 / referenceP50).toFixed(2),
+          /** Means over those calls, by phase, from the media host's metrics (until-established holds Graph's establishing). */
+          phaseMeansMs,
         },
         sustainedRate: { callsPerSecond: sustained, stepSeconds, runawayP99Ms: RUNAWAY_P99_MS, steps },
       },

@@ -92,6 +92,8 @@ interface ActiveCall {
   readonly content: CallContent | undefined;
   /** The session's m-lines as the device last got them from us: our offers keep them in place. */
   layout: MediaSlot[];
+  /** When set-up phases ended (performance.now(), ms), for the set-up phase metric. */
+  readonly setup: { readonly inviteAt: number; legAt: number; anchoredAt: number; offerAt: number; joinedAt: number };
   /** Updates that came before the join's answer named the Graph call. */
   readonly early: CallUpdate[];
   finished: boolean;
@@ -203,6 +205,7 @@ export class CallController {
     const displayName = from.displayName?.trim() || uriUser || "Video conferencing device";
     let leg: MeetingLeg | undefined;
     let content: CallContent | undefined;
+    const setup = { inviteAt: performance.now(), legAt: 0, anchoredAt: 0, offerAt: 0, joinedAt: 0 };
     try {
       // BFCP never reaches rtpengine (contentSdp.ts); a call whose device offers a BFCP line we take gets a floor and a slides line.
       const offer = delayedOffer ? undefined : invite.request.body.toString();
@@ -210,6 +213,7 @@ export class CallController {
       const takesContent = this.#options.content !== undefined && aside !== undefined && chooseBfcpOffer(aside.offers) !== undefined;
       // Anchor the device's media first (for a delayed offer, make ours): the SDP it will get is rtpengine's.
       leg = await this.#options.meetingLegs.create(dialog.callId, takesContent ? { acceptContent: true } : {});
+      setup.legAt = performance.now();
       const origin = new SessionOrigin();
       let sdp: string;
       if (offer === undefined || aside === undefined) sdp = await offerToDevice(this.#options.rtpengine, leg, { ...this.#participants(dialog) });
@@ -219,6 +223,7 @@ export class CallController {
         if (content) sdp = putBackBfcp(sdp, content.index, content.answerLines);
       }
       const deviceSdp = origin.stamp(sdp);
+      setup.anchoredAt = performance.now();
       const call: ActiveCall = {
         dialog,
         leg,
@@ -245,6 +250,7 @@ export class CallController {
         screenSharerSource: null,
         content,
         layout: sessionLayout(deviceSdp),
+        setup,
         early: [],
         finished: false,
       };
@@ -357,13 +363,15 @@ export class CallController {
     const mediaHostEpoch = this.#options.pool.epoch;
     if (mediaHostEpoch === undefined)
       throw new ControlPlaneUnavailableError("this media host holds no lease in the pool (fenced, or not registered yet)");
+    const mediaBlob = await call.leg.mediaBlob();
+    call.setup.offerAt = performance.now();
     const joined = await this.#options.controlPlane.join({
       mediaHostEpoch,
       tenantKey,
       vtcId,
       displayName,
       deviceCallId: dialog.callId,
-      mediaBlob: await call.leg.mediaBlob(),
+      mediaBlob,
       dialForm,
       deviceAddress: source,
     });
@@ -382,6 +390,7 @@ export class CallController {
       return;
     }
     call.graphCallId = joined.callId;
+    call.setup.joinedAt = performance.now();
     // From here on every line of the call (the controller's, the IVR's, the prompts', the meeting leg's) names the
     // Graph call and its callChainId next to the SIP Call-ID: what Microsoft support and Teams' call quality know it by.
     const graphIds = { graphCallId: joined.callId, ...(joined.callChainId ? { callChainId: joined.callChainId } : {}) };
@@ -582,6 +591,7 @@ export class CallController {
     if ((update.state === "established" || update.inLobby) && dialog.state === "early") {
       dialog.answer(Buffer.from(call.deviceSdp));
       this.#options.metrics?.setupSeconds.observe(((this.#options.now ?? Date.now)() - call.startedAt) / 1000);
+      this.#observeSetupPhases(call);
       this.#options.metrics?.countInvite("answered");
     }
     if (update.state === "established" && !update.inLobby) call.leg.admitted();
@@ -601,6 +611,19 @@ export class CallController {
       call.log.info("admitted from the lobby");
       void call.waiting.stop();
     }
+  }
+
+  /** A direct dial answered: how long each of its set-up phases took (IVR calls are answered before joining: not counted). */
+  #observeSetupPhases(call: ActiveCall): void {
+    const { inviteAt, legAt, anchoredAt, offerAt, joinedAt } = call.setup;
+    const phases = this.#options.metrics?.setupPhaseSeconds;
+    if (!phases || call.ivr || !legAt || !anchoredAt || !offerAt || !joinedAt) return;
+    const now = performance.now();
+    phases.observe({ phase: "meeting-leg" }, (legAt - inviteAt) / 1000);
+    phases.observe({ phase: "anchor" }, (anchoredAt - legAt) / 1000);
+    phases.observe({ phase: "meeting-offer" }, (offerAt - anchoredAt) / 1000);
+    phases.observe({ phase: "join-request" }, (joinedAt - offerAt) / 1000);
+    phases.observe({ phase: "until-established" }, (now - joinedAt) / 1000);
   }
 
   /** The dialog ended (device BYE, our BYE, a CANCEL, no ACK): leave the meeting and free the media. */

@@ -12,6 +12,8 @@ export class MediaHostMetrics {
   readonly newInvites: Counter;
   readonly invites: Counter<"outcome">;
   readonly setupSeconds: Histogram;
+  /** Where a direct dial's set-up time goes, phase by phase (see CallController: SetupPhase). */
+  readonly setupPhaseSeconds: Histogram<"phase">;
   readonly rtpengineSeconds: Histogram<"command">;
   readonly keyframeRequests: Counter<"towards" | "via">;
   readonly meetingLegsEnded: Counter<"reason">;
@@ -40,6 +42,13 @@ export class MediaHostMetrics {
       name: "cvi_call_setup_seconds",
       help: "INVITE to 200 OK (direct dial) or to joining (IVR)",
       buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21],
+      registers: [this.registry],
+    });
+    this.setupPhaseSeconds = new Histogram({
+      name: "cvi_call_setup_phase_seconds",
+      help: "A direct dial's set-up by phase: meeting-leg (its sockets), anchor (rtpengine offer, the leg's answer, rtpengine answer), meeting-offer (the WebRTC offer and its ICE gathering), join-request (the control plane's join, Graph's POST included), until-established (Graph's establishing until the call update reaches this host)",
+      labelNames: ["phase"],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
       registers: [this.registry],
     });
     this.rtpengineSeconds = new Histogram({

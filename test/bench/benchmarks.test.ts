@@ -29,6 +29,10 @@ describe("benchmarks still run and print their JSON", () => {
     assert.ok(result.setupTime.p99Ms >= result.setupTime.p50Ms);
     assert.ok(result.setupTime.emulatorJoinP50Ms > 0);
     assert.equal(typeof result.setupTime.ratio, "number");
+    // Every phase of the set-up measured on the media host, and together no more than the whole.
+    const phases = result.setupTime.phaseMeansMs as Record<string, number>;
+    assert.deepEqual(Object.keys(phases), ["meeting-leg", "anchor", "meeting-offer", "join-request", "until-established"]);
+    for (const [phase, ms] of Object.entries(phases)) assert.ok(typeof ms === "number" && ms >= 0, `${phase}: ${ms}`);
     assert.equal(result.sustainedRate.steps.length, 1);
     assert.ok(result.sustainedRate.steps[0].cpuMsPerCall > 0);
   });

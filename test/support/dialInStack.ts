@@ -5,6 +5,7 @@ import { seedDemo, type SeededDemo } from "../../local/demo.js";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/stack.js";
 import { generatePrompts } from "../../media-host/prompts/generatePrompts.js";
 import { startMediaHostProcess } from "./mediaHostProcess.js";
+import { scrape } from "./prometheus.js";
 
 export interface DialInStack {
   readonly stack: LocalStack;
@@ -13,6 +14,8 @@ export interface DialInStack {
   readonly dialStrings: readonly string[];
   /** The media host's SIP ports. */
   readonly sip: { readonly udp: number; readonly tcp: number };
+  /** The media host's /metrics, as text. */
+  metrics(): Promise<string>;
   /** Stops the media host and the stack. */
   stop(): Promise<void>;
 }
@@ -55,6 +58,7 @@ export async function startDialInStack(options: StartDialInStackOptions): Promis
       demo,
       dialStrings,
       sip: { udp: host.ports.sipUdp, tcp: host.ports.sipTcp },
+      metrics: () => scrape(`http://127.0.0.1:${host.ports.health}/metrics`),
       stop: async () => {
         host.kill("SIGTERM");
         await host.exited;
@@ -64,7 +68,15 @@ export async function startDialInStack(options: StartDialInStackOptions): Promis
   }
   const ports = stack.mediaHost?.ports;
   if (!ports) throw new Error("the local stack started no media host");
-  return { stack, demo, dialStrings, sip: { udp: ports.sipUdp, tcp: ports.sipTcp }, stop: () => stack.stop() };
+  const host = stack.mediaHost?.host;
+  return {
+    stack,
+    demo,
+    dialStrings,
+    sip: { udp: ports.sipUdp, tcp: ports.sipTcp },
+    metrics: async () => (await host?.metrics.render())?.body ?? "",
+    stop: () => stack.stop(),
+  };
 }
 
 /**
