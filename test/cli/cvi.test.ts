@@ -817,7 +817,7 @@ describe("cvi", () => {
       );
       assert.match(garbage.stderr, /^cvi: Authentication required \(HTTP 401\): .*\nhint: pass a valid admin API token/);
       assert.match(forgedResult.stderr, /^cvi: Authentication required \(HTTP 401\): the token is not valid/);
-      assert.match(noRoleResult.stderr, /^cvi: Not allowed \(HTTP 403\): the token lacks the app role CVI\.Admin\n/);
+      assert.match(noRoleResult.stderr, /^cvi: Not allowed \(HTTP 403\): the token lacks the app role CVI\.Admin or CVI\.TenantAdmin\n/);
       assert.match(expiredResult.stderr, /^cvi: Authentication required \(HTTP 401\): the token has expired\n/);
     });
 
