@@ -197,6 +197,8 @@ describe("a tenant admin and any other tenant: 403, and nothing changes", () => 
     assertProblem(await adminApi(stack, "POST", "/v1/tenants", { tenantId: randomUUID(), name: "Sneaky" }, selfMade), 403);
     assertProblem(await adminApi(stack, "GET", `/v1/tenants/${demo.tenantId}`, undefined, selfMade), 403);
     assertProblem(await adminApi(stack, "GET", "/v1/pool/hosts", undefined, selfMade), 403);
+    const resolve = `/v1/resolve?tenantKey=${encodeURIComponent(other.tenant.tenantKey)}&vtcId=${other.vtcId}`;
+    assertProblem(await adminApi(stack, "GET", resolve, undefined, selfMade), 403, /CVI\.MediaHost/);
     const list = await adminApi(stack, "GET", "/v1/tenants", undefined, selfMade);
     assert.deepEqual(
       list.json.value.map((t: { tenantId: string }) => t.tenantId),
