@@ -31,6 +31,8 @@ export interface Principal {
   /** The roles it holds here: for a token of another tenant than the operator's, only the tenant-admin role. */
   readonly roles: readonly string[];
   readonly claims: JWTPayload;
+  /** Set for a token of an onboarded tenant's own issuer (a tenant admin): that tenant's id. */
+  readonly homeTenantId?: string;
 }
 
 /** Thrown when the token cannot be checked at all (issuer's keys unreachable): not the caller's fault. */
@@ -86,7 +88,7 @@ export class BearerTokenAuthenticator {
     const accepted = typeof requiredRole === "string" ? [requiredRole] : requiredRole;
     if (!accepted.some((role) => roles.includes(role))) throw new AuthorizationError(`the token lacks the app role ${accepted.join(" or ")}`);
     const id = [claims.oid, claims.sub, claims.azp, claims.appid].find((v): v is string => typeof v === "string") ?? "unknown";
-    return { id, roles, claims };
+    return { id, roles, claims, ...(tenantAdmins && tenantId !== undefined ? { homeTenantId: tenantId } : {}) };
   }
 
   /** The tenant whose own issuer signed the token (its `tid` in the template), if tenant admins are accepted at all. */

@@ -5,7 +5,9 @@ import { processBus } from "../../functions/adapters/bus/processBus.js";
 import { type SeededDemo, seedDemo } from "../../local/demo.js";
 import { ADMIN_API_APP_ID_URI, type LocalStack, OPERATOR_ROLE, startLocalStack, TENANT_ADMIN_ROLE } from "../../local/stack.js";
 import { adminApi, type EnabledMeeting, enabledMeeting, holdLease, onboardTenant } from "../support/onboarding.js";
+import { callHandler } from "../support/functionsHarness.js";
 import { signInAs } from "../support/userSignIn.js";
+import { tenantsConsentLink } from "../../functions/handlers/tenantsConsentLink.js";
 
 /**
  * Issue 16's roles, enforced by the admin API: the operator (CVI.Admin) works on every
@@ -233,6 +235,35 @@ describe("calls, held to the tenant admin's own tenant", () => {
     assert.ok(history.json.value.some((c: { callId: string }) => c.callId === ours));
     assert.ok(history.json.value.every((c: { tenantId: string }) => c.tenantId === demo.tenantId));
     assert.equal((await adminApi(stack, "POST", `/v1/calls/${theirs}/hangup`, undefined, operator)).status, 200);
+  });
+});
+
+describe("the audit line", () => {
+  it("names a tenant admin with their tenant, through the Functions handler itself", async () => {
+    const res = await callHandler(tenantsConsentLink, {
+      method: "POST",
+      path: `/v1/tenants/${demo.tenantId}/consent-link`,
+      params: { tenant: demo.tenantId },
+      token: demoAdmin,
+    });
+    assert.equal(res.status, 201, res.text);
+    assert.ok(
+      res.logs.some((l) =>
+        l.endsWith(`admin POST /api/v1/tenants/${demo.tenantId}/consent-link by ${demo.admin.objectId} of tenant ${demo.tenantId} -> 201`),
+      ),
+      res.logs.join("\n"),
+    );
+    const refused = await callHandler(tenantsConsentLink, {
+      method: "POST",
+      path: `/v1/tenants/${other.tenant.tenantId}/consent-link`,
+      params: { tenant: other.tenant.tenantId },
+      token: demoAdmin,
+    });
+    assertProblem(refused, 403);
+    assert.ok(
+      refused.logs.some((l) => l.includes(`of tenant ${demo.tenantId} -> 403`)),
+      refused.logs.join("\n"),
+    );
   });
 });
 
