@@ -1,11 +1,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { callLabel } from "../../shared/domain/callSession.js";
+import { HUNG_UP_BY_TENANT_ADMIN } from "../app/callService.js";
 import { handleAdminRequest, json } from "../platform/adminRequest.js";
 import { callScopeOf } from "../platform/callScope.js";
 import { operatorOrTenantAdmin } from "../platform/tenantScope.js";
 import { registerHttpRoute } from "../platform/httpRoutes.js";
 
-/** An operator hangs up a live call: the device gets a BYE, the bot leaves the meeting. */
+/** An operator (or the call's tenant's admin) hangs up a live call: the device gets a BYE, the bot leaves the meeting. */
 export async function callsHangUp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return handleAdminRequest(
     request,
@@ -16,6 +17,7 @@ export async function callsHangUp(request: HttpRequest, context: InvocationConte
         callScopeOf(principal, plane.config.ADMIN_AUTH_ROLE),
         {
           about: (call) => log.about(callLabel(call)),
+          ...(principal.homeTenantId ? { reason: HUNG_UP_BY_TENANT_ADMIN } : {}),
         },
       );
       return json(200, record);

@@ -230,6 +230,8 @@ describe("calls, held to the tenant admin's own tenant", () => {
     const hungUp = await adminApi(stack, "POST", `/v1/calls/${ours}/hangup`, undefined, demoAdmin);
     assert.equal(hungUp.status, 200, hungUp.text);
     assert.ok(hungUp.json.endedAt);
+    assert.equal(hungUp.json.endedBy, "operator", "ended through the admin API");
+    assert.equal(hungUp.json.endReason, "the tenant's admin hung up the call");
     const history = await adminApi(stack, "GET", "/v1/calls?state=ended", undefined, demoAdmin);
     assert.equal(history.status, 200, history.text);
     assert.ok(history.json.value.some((c: { callId: string }) => c.callId === ours));
