@@ -90,6 +90,9 @@ function apiHint(error: ApiError, connection: Connection | undefined): string | 
         ? `the token in ${connection.stackFile} was not accepted: restart the local stack (\`npm start\`) for a fresh one, or pass --token`
         : `pass a valid admin API token with --token or CVI_TOKEN (the ${connection?.tokenSource ?? "given"} one was not accepted)`;
     case 403:
+      // A tenant admin's token (CVI.TenantAdmin) holds the role, but only for its own tenant.
+      if (/only on their own tenant/.test(error.problem?.detail ?? ""))
+        return "a tenant admin's token reaches only its own tenant: use the operator's (CVI.Admin) for any other";
       return "the token is valid but lacks the admin API's app role (CVI.Admin): use a token issued with that role";
     case 404:
       // Our API's own "not found" names the tenant or provider; anything else means the URL is off.

@@ -41,6 +41,11 @@ export const controlPlaneConfigSchema = z.object({
     .string({ error: "ADMIN_AUTH_AUDIENCE is required (the admin API's app id URI or client id)" })
     .min(1, "ADMIN_AUTH_AUDIENCE must not be empty"),
   ADMIN_AUTH_ROLE: z.string().min(1).default("CVI.Admin"),
+  /**
+   * The app role of a tenant's own admin, signing in from their tenant (issuer: ADMIN_AUTH_ISSUER
+   * with the operator's tenant id replaced by theirs): they see and change only that tenant.
+   */
+  TENANT_ADMIN_ROLE: z.string().min(1).default("CVI.TenantAdmin"),
   /** The app role media hosts' identities hold to use the resolution and join API (same issuer and audience as the admin API). */
   MEDIA_HOST_ROLE: z.string().min(1).default("CVI.MediaHost"),
   /** App role the SIP edges' identities hold to read the pool's hosts. */

@@ -29,7 +29,7 @@ import { PolicyService } from "./app/policyService.js";
 import { ProviderService } from "./app/providerService.js";
 import { TenantService } from "./app/tenantService.js";
 import { type ControlPlaneConfig, loadControlPlaneConfig } from "./config.js";
-import { BearerTokenAuthenticator } from "./platform/bearerTokenAuthenticator.js";
+import { BearerTokenAuthenticator, tenantIssuerTemplate } from "./platform/bearerTokenAuthenticator.js";
 import type { MessagePublisher, MessageTakeover } from "../shared/bus/messageBus.js";
 import { connectServiceBus } from "../shared/bus/connectServiceBus.js";
 import { workloadCredential } from "../shared/identity/workloadCredential.js";
@@ -137,6 +137,7 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
     },
   );
   pool = new PoolService(new CosmosMediaHostRepository(store), calls, bus.bus, { now, log });
+  const issuerTemplate = tenantIssuerTemplate(config.ADMIN_AUTH_ISSUER);
   return {
     config,
     authenticator: new BearerTokenAuthenticator({
@@ -144,6 +145,15 @@ async function build(config: ControlPlaneConfig): Promise<ControlPlane> {
       jwksUri: config.ADMIN_AUTH_JWKS_URI,
       audience: config.ADMIN_AUTH_AUDIENCE,
       requiredRole: config.ADMIN_AUTH_ROLE,
+      ...(issuerTemplate
+        ? {
+            tenantAdmins: {
+              issuerTemplate,
+              role: config.TENANT_ADMIN_ROLE,
+              isOnboarded: async (tenantId: string) => (await tenantRepository.get(tenantId)) !== undefined,
+            },
+          }
+        : {}),
     }),
     tenants,
     providers: new ProviderService(providerRepository, tenants, naming, now, policyChanged),

@@ -28,7 +28,7 @@ param serviceDomain string
 @maxLength(32)
 param serviceProviderName string = 'OpenCVI'
 
-@description('Issuer of admin API tokens (app setting ADMIN_AUTH_ISSUER). Defaults to the Entra ID v2.0 issuer of this tenant.')
+@description('Issuer of admin API tokens (app setting ADMIN_AUTH_ISSUER). Defaults to the Entra ID v2.0 issuer of this tenant; with its tenant id replaced by an onboarded tenant\'s, it is the issuer that tenant\'s admins\' tokens are accepted from.')
 param adminAuthIssuer string = '${environment().authentication.loginEndpoint}${subscription().tenantId}/v2.0'
 
 @description('JWKS URI that admin API token signatures are checked against (app setting ADMIN_AUTH_JWKS_URI).')
@@ -39,6 +39,9 @@ param adminAuthAudience string
 
 @description('App role an admin API token must carry (app setting ADMIN_AUTH_ROLE).')
 param adminAuthRole string = 'CVI.Admin'
+
+@description('App role of a tenant\'s own admin, signing in from their onboarded tenant: held to that tenant (app setting TENANT_ADMIN_ROLE).')
+param tenantAdminRole string = 'CVI.TenantAdmin'
 
 @description('App role media hosts\' managed identities hold to call the resolution and join API (app setting MEDIA_HOST_ROLE).')
 param mediaHostRole string = 'CVI.MediaHost'
@@ -305,6 +308,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'ADMIN_AUTH_ROLE'
           value: adminAuthRole
+        }
+        {
+          name: 'TENANT_ADMIN_ROLE'
+          value: tenantAdminRole
         }
         {
           name: 'MEDIA_HOST_ROLE'

@@ -71,7 +71,7 @@ Demo tenant (consented; every organizer enabled)
 The web portal   ${stack.portalUrl}/   (tenants, providers and policies, live calls, call history)
 Sign-in (MSAL.js, authorization code + PKCE; app ${stack.portalSignIn.clientId}, authority ${stack.portalSignIn.authority}, scope ${stack.portalSignIn.scopes.join(" ")})
   Operator       ${stack.portalSignIn.operator.userPrincipalName}   (CVI.Admin: every tenant)
-  Tenant admin   ${demo.admin.userPrincipalName}   (CVI.TenantAdmin in the demo tenant; the admin API does not take tenant admins yet)
+  Tenant admin   ${demo.admin.userPrincipalName}   (CVI.TenantAdmin in the demo tenant: the admin API holds them to it)
   (pick the account on the emulator's page: there are no passwords)
 
 Dial the demo meeting from a SIP softphone or room system, through the SIP edge (UDP or TCP ${stack.edge?.endpoints.sipPort}, TLS ${stack.edge?.endpoints.tlsPort}):

@@ -28,7 +28,13 @@ export function buildOpenApiDocument(routes: readonly HttpRoute[], serverUrl: st
       }
       if (!doc.anonymous) {
         responses["401"] ??= { description: "Missing or invalid bearer token", ...problem };
-        responses["403"] ??= { description: "The token lacks the admin role", ...problem };
+        responses["403"] ??= doc.tenantAdmin
+          ? {
+              description:
+                "The token holds neither CVI.Admin nor CVI.TenantAdmin, or a tenant admin asked for another tenant than their own (or for its calls)",
+              ...problem,
+            }
+          : { description: "The token lacks the role this operation needs (CVI.Admin unless the summary names another)", ...problem };
       }
       if (doc.requestBody) responses["400"] ??= { description: "Invalid input; `errors` names each bad field", ...problem };
       paths[path] ??= {};
@@ -54,6 +60,7 @@ export function buildOpenApiDocument(routes: readonly HttpRoute[], serverUrl: st
           : {}),
         responses,
         ...(doc.anonymous ? { security: [] } : {}),
+        ...(doc.tenantAdmin ? { "x-roles": ["CVI.Admin", "CVI.TenantAdmin"] } : {}),
       };
     }
   }
@@ -62,7 +69,11 @@ export function buildOpenApiDocument(routes: readonly HttpRoute[], serverUrl: st
     info: {
       title: "OpenCVI admin API",
       version: "1",
-      description: "Tenants, video interop service providers and policies, mirroring Teams' CVI cmdlets.",
+      description:
+        "Tenants, video interop service providers and policies, mirroring Teams' CVI cmdlets. Roles: the operator (CVI.Admin, " +
+        "a token of the operator's tenant) may call every operation for every tenant; a tenant's own admin (CVI.TenantAdmin, " +
+        "a token their onboarded tenant issued) only the operations whose x-roles name CVI.TenantAdmin, for that tenant only — another tenant is " +
+        "refused with 403, and a token of a tenant that is not onboarded with 401.",
     },
     servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],

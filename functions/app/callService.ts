@@ -45,6 +45,8 @@ export const EVERY_TENANT: CallScope = {};
 
 /** What an operator's hang-up tells the media host and Graph: the device's BYE carries this reason. */
 export const HUNG_UP_BY_OPERATOR = "an operator hung up the call";
+/** The same, when the tenant's own admin hung up (still endedBy "operator": ended through the admin API). */
+export const HUNG_UP_BY_TENANT_ADMIN = "the tenant's admin hung up the call";
 
 const joinRequestSchema = z.strictObject({
   tenantKey: z.string({ error: "tenantKey is required" }).min(1, "tenantKey is required").max(254),
@@ -348,13 +350,14 @@ export class CallService {
   }
 
   /**
-   * An operator ends a live call: the record ends (by "operator"), the media host is told
+   * An operator, or the tenant's own admin (`reason` says which), ends a live call: the record ends (by "operator"), the media host is told
    * the call terminated (so the device gets a BYE with the reason), and the bot leaves the
    * meeting. A call that has ended already is a ConflictError naming how it ended; if an
    * operator ended it, the bot's leaving is repeated first (Graph's 404 for a call that is
    * gone is no error), so a hang-up whose leave failed can simply be retried.
    */
-  async hangUp(callId: string, scope: CallScope, options: { readonly about?: CallNamed } = {}): Promise<CallSessionRecord> {
+  async hangUp(callId: string, scope: CallScope, options: { readonly about?: CallNamed; readonly reason?: string } = {}): Promise<CallSessionRecord> {
+    const reason = options.reason ?? HUNG_UP_BY_OPERATOR;
     const current = await this.show(callId, scope);
     options.about?.(current.value);
     const at = this.options.now().toISOString();
@@ -366,10 +369,10 @@ export class CallService {
       return {
         ...r,
         state: "terminated",
-        resultInfo: { code: 0, subcode: 0, message: HUNG_UP_BY_OPERATOR },
+        resultInfo: { code: 0, subcode: 0, message: reason },
         endedAt: at,
         endedBy: "operator",
-        endReason: HUNG_UP_BY_OPERATOR,
+        endReason: reason,
       };
     });
     const ended = (await this.sessions.get(callId))?.value ?? current.value;

@@ -2,15 +2,21 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, HISTORY_WINDOW_MAX_DAYS, parseCallListRequest } from "../app/callQueries.js";
 import { handleAdminRequest, json } from "../platform/adminRequest.js";
 import { callScopeOf } from "../platform/callScope.js";
+import { operatorOrTenantAdmin } from "../platform/tenantScope.js";
 import { registerHttpRoute } from "../platform/httpRoutes.js";
 
 /** Live calls, or call history a page at a time (the media hosts' POST /v1/calls joins; this is the operators' view). */
 export async function callsList(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleAdminRequest(request, context, async (plane, principal) => {
-    const list = parseCallListRequest(request.query, new Date());
-    const page = await plane.calls.list(list, callScopeOf(principal, plane.config.ADMIN_AUTH_ROLE));
-    return json(200, { value: page.items, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) });
-  });
+  return handleAdminRequest(
+    request,
+    context,
+    async (plane, principal) => {
+      const list = parseCallListRequest(request.query, new Date());
+      const page = await plane.calls.list(list, callScopeOf(principal, plane.config.ADMIN_AUTH_ROLE));
+      return json(200, { value: page.items, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) });
+    },
+    operatorOrTenantAdmin,
+  );
 }
 
 registerHttpRoute({
@@ -19,6 +25,7 @@ registerHttpRoute({
   route: "v1/calls",
   handler: callsList,
   doc: {
+    tenantAdmin: true,
     summary: "Live calls (state=live, the default), or ended calls newest first (state=ended), a page at a time",
     tag: "Calls",
     query: [

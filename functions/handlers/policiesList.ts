@@ -1,10 +1,16 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { handleAdminRequest, json } from "../platform/adminRequest.js";
+import { operatorOrTenantAdmin } from "../platform/tenantScope.js";
 import { registerHttpRoute } from "../platform/httpRoutes.js";
 
 /** `Get-CsTeamsVideoInteropServicePolicy [-Filter regex]`: the pre-built policies. */
 export async function policiesList(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleAdminRequest(request, context, async (plane) => json(200, { value: plane.policies.list(request.query.get("filter") ?? undefined) }));
+  return handleAdminRequest(
+    request,
+    context,
+    async (plane) => json(200, { value: plane.policies.list(request.query.get("filter") ?? undefined) }),
+    operatorOrTenantAdmin,
+  );
 }
 
 registerHttpRoute({
@@ -13,6 +19,7 @@ registerHttpRoute({
   route: "v1/policies",
   handler: policiesList,
   doc: {
+    tenantAdmin: true,
     summary: "Get-CsTeamsVideoInteropServicePolicy",
     tag: "Policies",
     query: [{ name: "filter", description: "Regular expression over policy identities (case-insensitive)" }],

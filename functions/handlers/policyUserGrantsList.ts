@@ -1,14 +1,21 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { handleAdminRequest, json } from "../platform/adminRequest.js";
+import { operatorOrTenantAdmin, requireOwnTenant } from "../platform/tenantScope.js";
 import { registerHttpRoute } from "../platform/httpRoutes.js";
 import { pageOptions } from "../platform/paging.js";
 
 /** The users holding a grant of their own, a page at a time. */
 export async function policyUserGrantsList(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleAdminRequest(request, context, async (plane) => {
-    const page = await plane.policies.listUserGrants(request.params.tenantId ?? "", pageOptions(request));
-    return json(200, { value: page.items, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) });
-  });
+  return handleAdminRequest(
+    request,
+    context,
+    async (plane, principal) => {
+      await requireOwnTenant(plane, principal, request.params.tenantId ?? "");
+      const page = await plane.policies.listUserGrants(request.params.tenantId ?? "", pageOptions(request));
+      return json(200, { value: page.items, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) });
+    },
+    operatorOrTenantAdmin,
+  );
 }
 
 registerHttpRoute({
@@ -17,6 +24,7 @@ registerHttpRoute({
   route: "v1/tenants/{tenantId}/policy-assignments/users",
   handler: policyUserGrantsList,
   doc: {
+    tenantAdmin: true,
     summary: "List per-user grants",
     tag: "Policies",
     query: [

@@ -1,15 +1,22 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { handleAdminRequest, json } from "../platform/adminRequest.js";
 import { readJsonBody } from "../platform/httpBody.js";
+import { operatorOrTenantAdmin, requireOwnTenant } from "../platform/tenantScope.js";
 import { registerHttpRoute } from "../platform/httpRoutes.js";
 
 /** `New-CsVideoInteropServiceProvider`. */
 export async function providersCreate(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleAdminRequest(request, context, async (plane) => {
-    const tenantId = request.params.tenantId ?? "";
-    const provider = await plane.providers.create(tenantId, await readJsonBody(request));
-    return json(201, provider.value, provider.etag, `/api/v1/tenants/${tenantId}/providers/${provider.value.identity}`);
-  });
+  return handleAdminRequest(
+    request,
+    context,
+    async (plane, principal) => {
+      await requireOwnTenant(plane, principal, request.params.tenantId ?? "");
+      const tenantId = request.params.tenantId ?? "";
+      const provider = await plane.providers.create(tenantId, await readJsonBody(request));
+      return json(201, provider.value, provider.etag, `/api/v1/tenants/${tenantId}/providers/${provider.value.identity}`);
+    },
+    operatorOrTenantAdmin,
+  );
 }
 
 registerHttpRoute({
@@ -18,6 +25,7 @@ registerHttpRoute({
   route: "v1/tenants/{tenantId}/providers",
   handler: providersCreate,
   doc: {
+    tenantAdmin: true,
     summary: "New-CsVideoInteropServiceProvider",
     tag: "Providers",
     requestBody: "NewProvider",

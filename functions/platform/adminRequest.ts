@@ -39,7 +39,8 @@ export async function handleAdminRequest(
   try {
     const plane = await controlPlane();
     const principal = await plane.authenticator.authenticate(request.headers.get("authorization"), role(plane));
-    caller = principal.id;
+    // An object id is unique only within its tenant: a tenant admin's line names the tenant too.
+    caller = principal.homeTenantId ? `${principal.id} of tenant ${principal.homeTenantId}` : principal.id;
     response = await operation(plane, principal, log);
   } catch (e) {
     response = errorResponse(e, context, path, subject);

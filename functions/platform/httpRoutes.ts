@@ -8,6 +8,11 @@ export interface OperationDoc {
   readonly requestBody?: string;
   readonly conditional?: boolean;
   readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: string }>>;
+  /**
+   * True where a tenant's own admin (the tenant-admin role, signing in from their tenant) may
+   * call it too, held to their own tenant; otherwise it is for the roles its summary names (the operator by default).
+   */
+  readonly tenantAdmin?: boolean;
   /** True only for the few public endpoints (the OpenAPI document itself). */
   readonly anonymous?: boolean;
 }

@@ -13,7 +13,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type LocalStack, startLocalStack } from "../../local/stack.js";
+import { ADMIN_API_APP_ID_URI, type LocalStack, startLocalStack, TENANT_ADMIN_ROLE } from "../../local/stack.js";
+import { signInAs } from "../support/userSignIn.js";
 
 // dist/test/cli/cvi.test.js -> the repository root.
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -817,8 +818,36 @@ describe("cvi", () => {
       );
       assert.match(garbage.stderr, /^cvi: Authentication required \(HTTP 401\): .*\nhint: pass a valid admin API token/);
       assert.match(forgedResult.stderr, /^cvi: Authentication required \(HTTP 401\): the token is not valid/);
-      assert.match(noRoleResult.stderr, /^cvi: Not allowed \(HTTP 403\): the token lacks the app role CVI\.Admin\n/);
+      assert.match(noRoleResult.stderr, /^cvi: Not allowed \(HTTP 403\): the token lacks the app role CVI\.Admin or CVI\.TenantAdmin\n/);
       assert.match(expiredResult.stderr, /^cvi: Authentication required \(HTTP 401\): the token has expired\n/);
+    });
+
+    it("a tenant admin's token lists and reads only its own tenant; another exits 6 with a hint to use the operator's", async () => {
+      const tenantId = randomUUID();
+      stack.entra.addTenant({ tenantId, domain: `cli${tenantId.slice(0, 8)}.onmicrosoft.com`, displayName: "Own Tenant" });
+      await okJson(["tenant", "add", "--tenant-id", tenantId, "--name", "Own Tenant"]);
+      const admin = stack.entra.addUser({
+        tenantId,
+        userPrincipalName: `admin@cli${tenantId.slice(0, 8)}.onmicrosoft.com`,
+        displayName: "Own Admin",
+      });
+      stack.entra.assignUserAppRole(tenantId, ADMIN_API_APP_ID_URI, admin.objectId, TENANT_ADMIN_ROLE);
+      const token = await signInAs(stack, admin.objectId);
+      const [own, list, other] = await Promise.all([
+        cvi(["tenant", "get", tenantId, "--token", token]),
+        cvi(["tenant", "list", "--token", token]),
+        cvi(["tenant", "get", errorTenant.tenantId, "--token", token]),
+      ]);
+      assertExit(own, 0, "own tenant");
+      assert.match(own.stdout, /Own Tenant/);
+      assertExit(list, 0, "tenant list");
+      assert.match(list.stdout, new RegExp(tenantId));
+      assert.doesNotMatch(list.stdout, new RegExp(errorTenant.tenantId));
+      assertExit(other, 6, "another tenant");
+      assert.match(
+        other.stderr,
+        /^cvi: Not allowed \(HTTP 403\): a tenant admin may act only on their own tenant .*\nhint: a tenant admin's token reaches only its own tenant/,
+      );
     });
 
     it("exits 7 when the API cannot be reached, naming the URL", async () => {

@@ -21,6 +21,7 @@ describe("control plane configuration", () => {
     assert.equal(config.COSMOS_DATABASE, "cvi");
     assert.equal(config.SERVICE_PROVIDER_NAME, "OpenCVI");
     assert.equal(config.ADMIN_AUTH_ROLE, "CVI.Admin");
+    assert.equal(config.TENANT_ADMIN_ROLE, "CVI.TenantAdmin");
     assert.equal(config.COSMOS_KEY, undefined, "no key: managed identity");
     assert.equal(config.PUBLIC_BASE_URL, "https://cvi-functions.example.net");
     assert.equal(config.GRAPH_BASE_URL, "https://graph.microsoft.com");
