@@ -1,20 +1,16 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { handleAdminRequest, noContent } from "../platform/adminRequest.js";
-import { operatorOrTenantAdmin, requireOwnTenant } from "../platform/tenantScope.js";
 import { registerHttpRoute } from "../platform/httpRoutes.js";
 
-/** Off-boards a tenant: its providers and grants go, its tenant key is retired for good. */
+/**
+ * Off-boards a tenant: its providers and grants go, its tenant key is retired for good. The
+ * operator's alone: a tenant's admin cannot undo it (the key never comes back), as they cannot onboard.
+ */
 export async function tenantsRemove(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleAdminRequest(
-    request,
-    context,
-    async (plane, principal) => {
-      await requireOwnTenant(plane, principal, request.params.tenant ?? "");
-      await plane.tenants.remove(request.params.tenant ?? "");
-      return noContent();
-    },
-    operatorOrTenantAdmin,
-  );
+  return handleAdminRequest(request, context, async (plane) => {
+    await plane.tenants.remove(request.params.tenant ?? "");
+    return noContent();
+  });
 }
 
 registerHttpRoute({
@@ -23,7 +19,6 @@ registerHttpRoute({
   route: "v1/tenants/{tenant}",
   handler: tenantsRemove,
   doc: {
-    tenantAdmin: true,
     summary: "Remove a tenant and everything stored for it; its tenant key is never reissued",
     tag: "Tenants",
     responses: { 204: { description: "Removed" }, 404: { description: "No such tenant" } },

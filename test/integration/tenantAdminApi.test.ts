@@ -182,9 +182,11 @@ describe("a tenant admin and any other tenant: 403, and nothing changes", () => 
     assert.deepEqual(afterwards.json, before.json, "the grants are unchanged");
   });
 
-  it("operator-only routes: onboarding a tenant, the pool, and the media hosts' routes", async () => {
+  it("operator-only routes: onboarding and removing a tenant (their own too), the pool, and the media hosts' routes", async () => {
     const tenantId = randomUUID();
     assertProblem(await adminApi(stack, "POST", "/v1/tenants", { tenantId, name: "Sneaky" }, demoAdmin), 403, /CVI\.Admin/);
+    assertProblem(await adminApi(stack, "DELETE", `/v1/tenants/${demo.tenantId}`, undefined, demoAdmin), 403, /CVI\.Admin/);
+    assert.equal((await adminApi(stack, "GET", `/v1/tenants/${demo.tenantId}`, undefined, operator)).status, 200, "still there");
     assertProblem(await adminApi(stack, "GET", `/v1/tenants/${tenantId}`, undefined, operator), 404);
     assertProblem(await adminApi(stack, "GET", "/v1/pool/hosts", undefined, demoAdmin), 403);
     assertProblem(await adminApi(stack, "POST", `/v1/pool/hosts/${HOST}/drain`, {}, demoAdmin), 403);
