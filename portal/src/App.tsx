@@ -67,6 +67,15 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
     return () => window.removeEventListener("hashchange", onHash);
   }, []);
   const tab = route.page === "call" ? "history" : route.page;
+  // Until the token says otherwise, show the tenant admin's (smaller) set of actions.
+  const [operator, setOperator] = useState(false);
+  useEffect(() => {
+    if (account)
+      void auth.roles().then(
+        (roles) => setOperator(roles.includes("CVI.Admin")),
+        () => setOperator(false),
+      );
+  }, [auth, account]);
   return (
     <FluentProvider theme={dark ? webDarkTheme : webLightTheme}>
       <div className={styles.shell}>
@@ -102,7 +111,7 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
             ) : route.page === "call" ? (
               <CallPage api={api} callId={route.callId} />
             ) : (
-              <TenantsPage api={api} />
+              <TenantsPage api={api} operator={operator} />
             )
           ) : (
             <section className={styles.signIn} aria-labelledby="sign-in-title">

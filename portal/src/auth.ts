@@ -40,6 +40,17 @@ export class Auth {
     return this.#msal.getActiveAccount();
   }
 
+  /**
+   * The app roles of the signed-in user (CVI.Admin: the operator; CVI.TenantAdmin: one tenant's
+   * admin), read from the access token, to show only what they may do. The API enforces it anyway.
+   */
+  async roles(): Promise<string[]> {
+    const payload = (await this.token()).split(".")[1] ?? "";
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const roles = (JSON.parse(json) as { roles?: unknown }).roles;
+    return Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [];
+  }
+
   signIn(): Promise<void> {
     return this.#msal.loginRedirect({ scopes: this.#scopes });
   }

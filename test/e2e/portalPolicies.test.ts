@@ -8,7 +8,7 @@ import type { Browser, Page } from "playwright-core";
 import { type SeededDemo, seedDemo } from "../../local/demo.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { launchChromium } from "../support/browser.js";
-import { adminApi } from "../support/onboarding.js";
+import { adminApi, onboardTenant } from "../support/onboarding.js";
 
 // Providers and policies in the portal, against the local stack's admin API: the CVI cmdlets
 // as forms, the API's field errors at their field, and the effective-policy view agreeing
@@ -99,5 +99,36 @@ describe("the portal's providers and policies", () => {
     assert.match(String(field("Source")), new RegExp(`group ${groupId} \\(rank 1\\)`));
     assert.ok(shown.startsWith(field("PolicyName") ?? "?"), `the page shows ${shown}`);
     assert.match(shown, new RegExp(`group ${groupId} \\(rank 1\\)`), "the same source as the CLI");
+  });
+
+  it("the demo tenant's admin, signed in from their own tenant, sees only that tenant: no onboarding, no removal, no other tenant on any page", async () => {
+    const other = await onboardTenant(stack);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const admin = await context.newPage();
+      await admin.goto(stack.portalUrl as string);
+      await admin.getByRole("button", { name: "Sign in with Microsoft" }).click();
+      await admin.getByRole("radio", { name: /Adele Vance/ }).check();
+      await admin.getByRole("button", { name: "Sign in" }).click();
+      await admin.getByRole("heading", { name: "Tenants" }).waitFor({ timeout: 15_000 });
+      await admin.getByRole("row", { name: new RegExp(demo.tenantId) }).waitFor();
+      const rows = await admin.getByRole("table", { name: "Tenants" }).getByRole("row").allTextContents();
+      assert.equal(rows.length, 2, `a header and their tenant: ${rows.join(" | ")}`);
+      assert.ok(!rows.some((r) => r.includes(other.tenantId)), "another tenant is not shown");
+      assert.equal(await admin.getByRole("button", { name: "Onboard" }).count(), 0, "no onboarding form");
+      assert.equal(await admin.getByRole("button", { name: "Remove" }).count(), 0, "no removal");
+      await admin.screenshot({ path: `${screenshots}/tenants-tenant-admin.png` });
+
+      await admin.getByRole("tab", { name: "Providers and policies" }).click();
+      const tenants = await admin.getByLabel("Tenant", { exact: true }).locator("option").allTextContents();
+      assert.deepEqual(tenants.length, 1, `only their tenant to pick: ${tenants.join(" | ")}`);
+      assert.match(tenants[0] ?? "", new RegExp(demo.tenantId));
+      await admin
+        .getByRole("row", { name: /OpenCVI/ })
+        .first()
+        .waitFor();
+    } finally {
+      await context.close();
+    }
   });
 });

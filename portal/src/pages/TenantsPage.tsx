@@ -58,7 +58,7 @@ const CONSENT: Record<string, { readonly label: string; readonly color: "success
 };
 
 /** Tenants: the list with their keys and consent, onboarding, and consent links for their admins. */
-export function TenantsPage({ api }: { readonly api: AdminApi }) {
+export function TenantsPage({ api, operator }: { readonly api: AdminApi; readonly operator: boolean }) {
   const styles = useStyles();
   const [tenants, setTenants] = useState<readonly Tenant[] | undefined>();
   const [error, setError] = useState<string | undefined>();
@@ -101,7 +101,7 @@ export function TenantsPage({ api }: { readonly api: AdminApi }) {
   return (
     <div className={styles.page}>
       <Title2 as="h2">Tenants</Title2>
-      <OnboardTenant api={api} onboarded={refresh} />
+      {operator && <OnboardTenant api={api} onboarded={refresh} />}
       {error && (
         <MessageBar intent="error">
           <MessageBarBody>{error}</MessageBarBody>
@@ -158,10 +158,15 @@ export function TenantsPage({ api }: { readonly api: AdminApi }) {
                     <TableCell>
                       <Button size="small" onClick={() => void consentLink(t)}>
                         Consent link
-                      </Button>{" "}
-                      <Button size="small" onClick={() => setRemoving(t)}>
-                        Remove
                       </Button>
+                      {operator && (
+                        <>
+                          {" "}
+                          <Button size="small" onClick={() => setRemoving(t)}>
+                            Remove
+                          </Button>
+                        </>
+                      )}
                     </TableCell>
                   </TableRow>
                 );
