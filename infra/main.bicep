@@ -138,6 +138,9 @@ param mediaHostMaxCalls int = 60
 @maxValue(86400)
 param mediaHostDrainGraceSeconds int = 300
 
+@description('Region of the portal\'s static web app (Static Web Apps regions: westus2, centralus, eastus2, westeurope, eastasia).')
+param portalLocation string = 'westeurope'
+
 var prefix = toLower(baseName)
 // Deterministic per resource group, so redeploying updates rather than duplicates.
 var suffix = uniqueString(resourceGroup().id)
@@ -150,6 +153,7 @@ var names = {
   serviceBus: 'sb-${prefix}-${suffix}'
   plan: 'plan-${prefix}-${suffix}'
   functionApp: 'func-${prefix}-${suffix}'
+  portal: 'stapp-${prefix}-${suffix}'
 }
 
 module monitoring './modules/monitoring.bicep' = {
@@ -384,6 +388,17 @@ module functionAccess './modules/function-access.bicep' = {
 // The control plane's API as the edges and the media hosts reach it.
 var controlPlaneUrl = 'https://${functionApp.properties.defaultHostName}/api'
 
+module portal './modules/portal.bicep' = {
+  name: '${deployment().name}-portal'
+  params: {
+    location: portalLocation
+    tags: tags
+    name: names.portal
+    functionAppId: functionApp.id
+    functionAppLocation: location
+  }
+}
+
 module edge './modules/edge.bicep' = {
   name: '${deployment().name}-edge'
   params: {
@@ -480,3 +495,6 @@ output edgePrincipalId string = edge.outputs.principalId
 
 @description('Principal ID of the media hosts\' identity: assign it the CVI.MediaHost app role (infra/README.md).')
 output mediaHostPrincipalId string = mediaHosts.outputs.principalId
+
+@description('The web portal: https://<portalHostName>/ (its app registration\'s SPA redirect URI).')
+output portalHostName string = portal.outputs.hostName

@@ -1203,6 +1203,23 @@ describe("infra/modules/mediahosts.bicep", () => {
   });
 });
 
+describe("infra/modules/portal.bicep", () => {
+  it("the portal is a Standard static web app (linked backends need it) whose backend is the Function App, at /api on the portal's origin", () => {
+    const file = fileNamed("modules/portal.bicep");
+    const site = theResource(file, "Microsoft.Web/staticSites");
+    assert.equal(evaluate(file, at(site.body, "sku", "name")), "Standard");
+    assert.equal(evaluate(file, at(site.body, "properties", "provider")), "None", "files come from the deployment, not a repository");
+    const backend = theResource(file, "Microsoft.Web/staticSites/linkedBackends");
+    assert.equal(at(backend.body, "parent")?.text, site.symbol);
+    assert.equal(at(backend.body, "properties", "backendResourceId")?.text, "functionAppId");
+    assert.equal(moduleParam(mainFile(), "./modules/portal.bicep", "functionAppId"), "functionApp.id");
+    assert.ok(
+      nodesOfType(mainFile(), "output_declaration").some((o) => /portalHostName/.test(o.text)),
+      "main.bicep says where the portal is",
+    );
+  });
+});
+
 describe("infra/modules/edge.bicep", () => {
   it("writes exactly the edge settings of edge/agent/config.ts that Azure needs", () => {
     const file = fileNamed("modules/edge.bicep");
