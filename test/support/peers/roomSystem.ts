@@ -18,7 +18,12 @@ export interface RoomSystemOptions {
   readonly gatewayPort: number;
   readonly dial: string;
   readonly displayName?: string;
-  readonly bfcp: { readonly transport: "udp" | "tcp"; readonly versions: readonly (1 | 2)[] };
+  readonly bfcp: {
+    readonly transport: "udp" | "tcp";
+    readonly versions: readonly (1 | 2)[];
+    /** UDP: datagrams its BFCP client loses both ways (BfcpTestClientOptions.loss). */
+    readonly loss?: { readonly everyNth: number };
+  };
   /** Device ids in its SDP (Cisco and Poly offer their own). */
   readonly confId?: number;
   readonly userId?: number;
@@ -210,6 +215,7 @@ export class RoomSystem {
       conferenceId: Number(value("confid")),
       userId: Number(value("userid")),
       localPort: this.#udpPort,
+      ...(this.options.bfcp.loss ? { loss: this.options.bfcp.loss } : {}),
     });
     await this.#bfcp.hello();
   }
