@@ -81,6 +81,8 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
   /** Everything received, in order. */
   #closing: Promise<void> | undefined;
   readonly received: BfcpReceived[] = [];
+  /** Every message sent and received, in the order this client saw them (what a capture of its line should show). */
+  readonly log: { readonly direction: "sent" | "received"; readonly primitive: number; readonly transactionId: number }[] = [];
   /** Bytes that did not decode. */
   readonly undecodable: Buffer[] = [];
   /** Acks sent, by the transaction id they acknowledge. */
@@ -159,6 +161,8 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
   }
 
   async sendRaw(bytes: Buffer): Promise<void> {
+    const sent = decodeMessage(bytes);
+    if (sent.ok) this.log.push({ direction: "sent", primitive: sent.message.primitive, transactionId: sent.message.transactionId });
     if (this.#udp) {
       if (this.#lossOut?.next()) return;
       await new Promise<void>((resolve, reject) =>
@@ -188,18 +192,37 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
     const what = `the answer to transaction ${transactionId}`;
     this.requestTransactionIds.push(transactionId);
     await this.sendRaw(bytes);
-    if (!this.#udp) return await this.waitForMessage(isAnswer, what, seen, timeoutInMs);
+    if (!this.#udp) return await this.#answer(isAnswer, what, seen, timeoutInMs);
     const deadline = performance.now() + timeoutInMs;
     for (let timerInMs = BFCP_T1_IN_MS; ; timerInMs *= 2) {
       const left = deadline - performance.now();
       try {
-        return await this.waitForMessage(isAnswer, what, seen, Math.max(1, Math.min(timerInMs, left)));
+        return await this.#answer(isAnswer, what, seen, Math.max(1, Math.min(timerInMs, left)));
       } catch (error) {
         if (timerInMs >= left) throw error;
       }
       this.retransmissions++;
       await this.sendRaw(bytes);
     }
+  }
+
+  /** The first message from index `from` on that `predicate` takes, as soon as it arrives (answer times are measured). */
+  #answer(predicate: (received: BfcpReceived) => boolean, what: string, from: number, timeoutInMs: number): Promise<BfcpReceived> {
+    const already = this.received.slice(from).find(predicate);
+    if (already) return Promise.resolve(already);
+    return new Promise((resolve, reject) => {
+      const onReceived = (received: BfcpReceived) => {
+        if (!predicate(received)) return;
+        clearTimeout(timer);
+        this.off("received", onReceived);
+        resolve(received);
+      };
+      const timer = setTimeout(() => {
+        this.off("received", onReceived);
+        reject(new Error(`timed out after ${timeoutInMs} ms waiting for ${what}`));
+      }, timeoutInMs);
+      this.on("received", onReceived);
+    });
   }
 
   /** Waits for a received message matching `predicate`, among those from index `from` on. */
@@ -255,6 +278,7 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
       return;
     }
     const received = { message: result.message, bytes: Buffer.from(bytes) };
+    this.log.push({ direction: "received", primitive: result.message.primitive, transactionId: result.message.transactionId });
     this.received.push(received);
     this.emit("received", received);
     const ack = ACKS.get(result.message.primitive);

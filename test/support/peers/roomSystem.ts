@@ -28,6 +28,8 @@ export interface RoomSystemOptions {
   readonly confId?: number;
   readonly userId?: number;
   readonly floorId?: number;
+  /** Called with the gateway's BFCP line before the room connects to it or says Hello (a test starts a capture there). */
+  readonly beforeBfcp?: (line: { readonly transport: "udp" | "tcp"; readonly address: string; readonly port: number }) => Promise<void>;
 }
 
 const SLIDES_LABEL = "12";
@@ -208,6 +210,7 @@ export class RoomSystem {
     const versions = (value("bfcpver") ?? "").split(/\s+/).map(Number);
     const preferred = this.options.bfcp.transport === "udp" ? 2 : 1;
     const version = (versions.includes(preferred) ? preferred : (versions[0] ?? preferred)) as 1 | 2;
+    await this.options.beforeBfcp?.({ transport: this.options.bfcp.transport, address, port: section.port });
     this.#bfcp = await BfcpTestClient.connect({
       transport: this.options.bfcp.transport,
       server: { address, port: section.port },
