@@ -14,6 +14,8 @@ import { waitFor } from "../waiting.js";
  * message it receives with its bytes, acknowledges the server's notifications
  * over UDP (FloorRequestStatusAck, FloorStatusAck, GoodbyeAck) unless told to
  * drop some, and can send raw bytes (duplicates, split or coalesced TCP segments).
+ * Over UDP it retransmits its requests until answered (RFC 8855 §6.2: T1 = 500 ms,
+ * doubling) and can lose datagrams itself, both ways, to test the server through loss.
  */
 
 export interface BfcpTestClientOptions {
@@ -24,6 +26,39 @@ export interface BfcpTestClientOptions {
   readonly userId: number;
   /** Local UDP port; 0 picks one. */
   readonly localPort?: number;
+  /**
+   * UDP only: lose exactly every `everyNth` datagram in each direction, each direction
+   * from its own random offset (deterministic 1/n loss, no flaky runs): an outgoing one
+   * is never sent, an incoming one is discarded unread.
+   */
+  readonly loss?: { readonly everyNth: number };
+}
+
+/** RFC 8855 §6.2.3's T1: the first retransmission of an unanswered request over UDP. */
+export const BFCP_T1_IN_MS = 500;
+
+/** Counts down to the next lost datagram of one direction. */
+class DeterministicLoss {
+  readonly everyNth: number;
+  #countdown: number;
+  lost = 0;
+  passed = 0;
+
+  constructor(everyNth: number) {
+    this.everyNth = everyNth;
+    this.#countdown = randomInt(1, everyNth + 1);
+  }
+
+  /** True when this datagram is lost. */
+  next(): boolean {
+    if (--this.#countdown > 0) {
+      this.passed++;
+      return false;
+    }
+    this.#countdown = this.everyNth;
+    this.lost++;
+    return true;
+  }
 }
 
 export interface BfcpReceived {
@@ -46,12 +81,20 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
   /** Everything received, in order. */
   #closing: Promise<void> | undefined;
   readonly received: BfcpReceived[] = [];
+  /** Every message sent and received, in the order this client saw them (what a capture of its line should show). */
+  readonly log: { readonly direction: "sent" | "received"; readonly primitive: number; readonly transactionId: number }[] = [];
   /** Bytes that did not decode. */
   readonly undecodable: Buffer[] = [];
   /** Acks sent, by the transaction id they acknowledge. */
   readonly ackedTransactionIds: number[] = [];
   /** Notifications to leave unacknowledged, counted down (loss injection). */
   dropAcks = 0;
+  /** The transaction ids of the requests sent with `request`, in order. */
+  readonly requestTransactionIds: number[] = [];
+  /** Requests sent again because no answer came within the retransmission timer (UDP). */
+  retransmissions = 0;
+  readonly #lossOut: DeterministicLoss | undefined;
+  readonly #lossIn: DeterministicLoss | undefined;
   readonly #udp: UdpSocket | undefined;
   readonly #tcp: TcpSocket | undefined;
   #nextTransactionId = randomInt(1, 0x8000);
@@ -61,7 +104,11 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
     this.options = options;
     this.#udp = udp;
     this.#tcp = tcp;
-    if (udp) udp.on("message", (data) => this.#onBytes(data));
+    if (udp && options.loss) {
+      this.#lossOut = new DeterministicLoss(options.loss.everyNth);
+      this.#lossIn = new DeterministicLoss(options.loss.everyNth);
+    }
+    if (udp) udp.on("message", (data) => !this.#lossIn?.next() && this.#onBytes(data));
     if (tcp) {
       const framer = new BfcpTcpFramer();
       tcp.on("data", (chunk: Buffer) => {
@@ -103,8 +150,21 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
     });
   }
 
+  /** Datagrams lost on purpose so far, each way (`loss`). */
+  get lost(): { readonly outgoing: number; readonly incoming: number; readonly passedOutgoing: number; readonly passedIncoming: number } {
+    return {
+      outgoing: this.#lossOut?.lost ?? 0,
+      incoming: this.#lossIn?.lost ?? 0,
+      passedOutgoing: this.#lossOut?.passed ?? 0,
+      passedIncoming: this.#lossIn?.passed ?? 0,
+    };
+  }
+
   async sendRaw(bytes: Buffer): Promise<void> {
+    const sent = decodeMessage(bytes);
+    if (sent.ok) this.log.push({ direction: "sent", primitive: sent.message.primitive, transactionId: sent.message.transactionId });
     if (this.#udp) {
+      if (this.#lossOut?.next()) return;
       await new Promise<void>((resolve, reject) =>
         this.#udp!.send(bytes, this.options.server.port, this.options.server.address, (error) => (error ? reject(error) : resolve())),
       );
@@ -113,13 +173,56 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
     }
   }
 
-  /** Sends a request and waits for the answer with its transaction id. */
-  async request(primitive: number, attributes: readonly BfcpAttribute[] = [], overrides: Partial<BfcpMessage> = {}): Promise<BfcpReceived> {
+  /**
+   * Sends a request and waits for the answer with its transaction id; over UDP the same
+   * bytes go again after 500 ms, 1 s, 2 s, … without one (RFC 8855 §6.2.3), until `timeoutInMs`.
+   */
+  async request(
+    primitive: number,
+    attributes: readonly BfcpAttribute[] = [],
+    overrides: Partial<BfcpMessage> = {},
+    timeoutInMs = 5000,
+  ): Promise<BfcpReceived> {
     const bytes = this.encodeRequest(primitive, attributes, overrides);
     const transactionId = bytes.readUInt16BE(8);
     const seen = this.received.length;
+    // Over UDP the server's own requests (notifications) carry its transaction ids, which may equal
+    // ours: there only an answer (R set, RFC 8855 §5.1) counts. TCP and version 1 have no R to go by.
+    const isAnswer = (r: BfcpReceived) => r.message.transactionId === transactionId && (!this.#udp || r.message.version === 1 || r.message.responder);
+    const what = `the answer to transaction ${transactionId}`;
+    this.requestTransactionIds.push(transactionId);
     await this.sendRaw(bytes);
-    return await this.waitForMessage((r) => r.message.transactionId === transactionId, `the answer to transaction ${transactionId}`, seen);
+    if (!this.#udp) return await this.#answer(isAnswer, what, seen, timeoutInMs);
+    const deadline = performance.now() + timeoutInMs;
+    for (let timerInMs = BFCP_T1_IN_MS; ; timerInMs *= 2) {
+      const left = deadline - performance.now();
+      try {
+        return await this.#answer(isAnswer, what, seen, Math.max(1, Math.min(timerInMs, left)));
+      } catch (error) {
+        if (timerInMs >= left) throw error;
+      }
+      this.retransmissions++;
+      await this.sendRaw(bytes);
+    }
+  }
+
+  /** The first message from index `from` on that `predicate` takes, as soon as it arrives (answer times are measured). */
+  #answer(predicate: (received: BfcpReceived) => boolean, what: string, from: number, timeoutInMs: number): Promise<BfcpReceived> {
+    const already = this.received.slice(from).find(predicate);
+    if (already) return Promise.resolve(already);
+    return new Promise((resolve, reject) => {
+      const onReceived = (received: BfcpReceived) => {
+        if (!predicate(received)) return;
+        clearTimeout(timer);
+        this.off("received", onReceived);
+        resolve(received);
+      };
+      const timer = setTimeout(() => {
+        this.off("received", onReceived);
+        reject(new Error(`timed out after ${timeoutInMs} ms waiting for ${what}`));
+      }, timeoutInMs);
+      this.on("received", onReceived);
+    });
   }
 
   /** Waits for a received message matching `predicate`, among those from index `from` on. */
@@ -175,6 +278,7 @@ export class BfcpTestClient extends EventEmitter<BfcpTestClientEvents> {
       return;
     }
     const received = { message: result.message, bytes: Buffer.from(bytes) };
+    this.log.push({ direction: "received", primitive: result.message.primitive, transactionId: result.message.transactionId });
     this.received.push(received);
     this.emit("received", received);
     const ack = ACKS.get(result.message.primitive);

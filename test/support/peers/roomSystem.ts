@@ -18,7 +18,12 @@ export interface RoomSystemOptions {
   readonly gatewayPort: number;
   readonly dial: string;
   readonly displayName?: string;
-  readonly bfcp: { readonly transport: "udp" | "tcp"; readonly versions: readonly (1 | 2)[] };
+  readonly bfcp: {
+    readonly transport: "udp" | "tcp";
+    readonly versions: readonly (1 | 2)[];
+    /** UDP: datagrams its BFCP client loses both ways (BfcpTestClientOptions.loss). */
+    readonly loss?: { readonly everyNth: number };
+  };
   /**
    * Cisco (default): a slides m-line from the first INVITE. Poly: BFCP naming its slides stream
    * (`mstrm`) but no slides line until the far end's re-INVITE adds one, which it answers.
@@ -30,6 +35,8 @@ export interface RoomSystemOptions {
   readonly confId?: number;
   readonly userId?: number;
   readonly floorId?: number;
+  /** Called with the gateway's BFCP line before the room connects to it or says Hello (a test starts a capture there). */
+  readonly beforeBfcp?: (line: { readonly transport: "udp" | "tcp"; readonly address: string; readonly port: number }) => Promise<void>;
 }
 
 const SLIDES_LABEL = "12";
@@ -232,6 +239,7 @@ export class RoomSystem {
     const versions = (value("bfcpver") ?? "").split(/\s+/).map(Number);
     const preferred = this.options.bfcp.transport === "udp" ? 2 : 1;
     const version = (versions.includes(preferred) ? preferred : (versions[0] ?? preferred)) as 1 | 2;
+    await this.options.beforeBfcp?.({ transport: this.options.bfcp.transport, address, port: section.port });
     this.#bfcp = await BfcpTestClient.connect({
       transport: this.options.bfcp.transport,
       server: { address, port: section.port },
@@ -239,6 +247,7 @@ export class RoomSystem {
       conferenceId: Number(value("confid")),
       userId: Number(value("userid")),
       localPort: this.#udpPort,
+      ...(this.options.bfcp.loss ? { loss: this.options.bfcp.loss } : {}),
     });
     await this.#bfcp.hello();
   }
