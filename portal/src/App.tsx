@@ -19,21 +19,23 @@ import type { PortalConfig } from "./config";
 import { CallPage } from "./pages/CallPage";
 import { HistoryPage } from "./pages/HistoryPage";
 import { LiveCallsPage } from "./pages/LiveCallsPage";
+import { PoolPage } from "./pages/PoolPage";
 import { TenantsPage } from "./pages/TenantsPage";
 
-type Route = { readonly page: "tenants" | "live" | "history" } | { readonly page: "call"; readonly callId: string };
+type Route = { readonly page: "tenants" | "live" | "history" | "pool" } | { readonly page: "call"; readonly callId: string };
 
-/** Pages by URL hash (#/calls, #/history, #/calls/<id>), so each has a link of its own and the back button works. */
+/** Pages by URL hash (#/calls, #/history, #/calls/<id>, #/pool), so each has a link of its own and the back button works. */
 function routeOf(hash: string): Route {
   const path = hash.replace(/^#/, "");
   const call = /^\/calls\/(.+)$/.exec(path);
   if (call?.[1]) return { page: "call", callId: decodeURIComponent(call[1]) };
   if (path === "/calls") return { page: "live" };
   if (path === "/history") return { page: "history" };
+  if (path === "/pool") return { page: "pool" };
   return { page: "tenants" };
 }
 
-const TAB_PATH = { tenants: "#/tenants", live: "#/calls", history: "#/history" } as const;
+const TAB_PATH = { tenants: "#/tenants", live: "#/calls", history: "#/history", pool: "#/pool" } as const;
 
 const useStyles = makeStyles({
   shell: { minHeight: "100vh", display: "flex", flexDirection: "column", backgroundColor: tokens.colorNeutralBackground2 },
@@ -76,6 +78,7 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
                 <Tab value="tenants">Tenants</Tab>
                 <Tab value="live">Live calls</Tab>
                 <Tab value="history">Call history</Tab>
+                <Tab value="pool">Pool</Tab>
               </TabList>
             </nav>
           )}
@@ -94,6 +97,8 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
               <LiveCallsPage api={api} />
             ) : route.page === "history" ? (
               <HistoryPage api={api} />
+            ) : route.page === "pool" ? (
+              <PoolPage api={api} />
             ) : route.page === "call" ? (
               <CallPage api={api} callId={route.callId} />
             ) : (

@@ -10,10 +10,11 @@ import { adminApi } from "../support/onboarding.js";
 import { describeResult, runSipp } from "../support/peers/sipp.js";
 import { waitFor } from "../support/waiting.js";
 
-// Every page of the portal checked by axe-core in headless Chromium, in both themes, at a
-// laptop's size and a phone's: no serious or critical violation anywhere. A SIPp call
-// through the local stack gives the live calls page a row, and the history and the call's
-// own page a record. Each variant's screenshot goes to test-results/portal/a11y/.
+// Every page of the portal (sign-in, Tenants, Pool, Live calls, Call history, a call's)
+// checked by axe-core in headless Chromium, in both themes, at a laptop's size and a
+// phone's: no serious or critical violation anywhere. A SIPp call through the local stack
+// gives the live calls page a row, and the history and the call's own page a record. Each
+// variant's screenshot goes to test-results/portal/a11y/.
 
 let stack: LocalStack;
 let demo: SeededDemo;
@@ -95,10 +96,11 @@ describe("the portal's accessibility (axe-core: no serious or critical violation
     await page.context().close();
   });
 
-  it("Tenants, Live calls with a SIPp call up, Call history and the call's page, signed in as the operator", async () => {
+  it("Tenants, Pool, Live calls with a SIPp call up, Call history and the call's page, signed in as the operator", async () => {
     const page = await (await browser.newContext()).newPage();
     await signIn(page);
     await checkEverywhere(page, "tenants", "#/tenants", (p) => p.getByRole("table", { name: "Tenants" }).waitFor({ timeout: 15_000 }));
+    await checkEverywhere(page, "pool", "#/pool", (p) => p.getByRole("row", { name: /local-media-host/ }).waitFor({ timeout: 15_000 }));
 
     const sipp = runSipp({
       scenario: "hung-up-by-far-end",
