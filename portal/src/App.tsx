@@ -58,7 +58,15 @@ const prefersDark = () => window.matchMedia?.("(prefers-color-scheme: dark)").ma
 export function App({ config, auth }: { readonly config: PortalConfig; readonly auth: Auth }) {
   const styles = useStyles();
   const [dark, setDark] = useState(prefersDark);
-  const api = useMemo(() => adminApi(config.apiBaseUrl, () => auth.token()), [config, auth]);
+  const api = useMemo(
+    () =>
+      adminApi(
+        config.apiBaseUrl,
+        () => auth.token(),
+        () => auth.signInAgain(),
+      ),
+    [config, auth],
+  );
   const account = auth.account;
   const [route, setRoute] = useState(() => routeOf(window.location.hash));
   useEffect(() => {
