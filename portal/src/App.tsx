@@ -20,11 +20,12 @@ import { CallPage } from "./pages/CallPage";
 import { HistoryPage } from "./pages/HistoryPage";
 import { LiveCallsPage } from "./pages/LiveCallsPage";
 import { PoliciesPage } from "./pages/PoliciesPage";
+import { PoolPage } from "./pages/PoolPage";
 import { TenantsPage } from "./pages/TenantsPage";
 
-type Route = { readonly page: "tenants" | "policies" | "live" | "history" } | { readonly page: "call"; readonly callId: string };
+type Route = { readonly page: "tenants" | "policies" | "live" | "history" | "pool" } | { readonly page: "call"; readonly callId: string };
 
-/** Pages by URL hash (#/calls, #/history, #/calls/<id>), so each has a link of its own and the back button works. */
+/** Pages by URL hash (#/calls, #/history, #/calls/<id>, #/pool), so each has a link of its own and the back button works. */
 function routeOf(hash: string): Route {
   const path = hash.replace(/^#/, "");
   const call = /^\/calls\/(.+)$/.exec(path);
@@ -32,10 +33,11 @@ function routeOf(hash: string): Route {
   if (path === "/calls") return { page: "live" };
   if (path === "/history") return { page: "history" };
   if (path === "/policies") return { page: "policies" };
+  if (path === "/pool") return { page: "pool" };
   return { page: "tenants" };
 }
 
-const TAB_PATH = { tenants: "#/tenants", policies: "#/policies", live: "#/calls", history: "#/history" } as const;
+const TAB_PATH = { tenants: "#/tenants", policies: "#/policies", live: "#/calls", history: "#/history", pool: "#/pool" } as const;
 
 const useStyles = makeStyles({
   shell: { minHeight: "100vh", display: "flex", flexDirection: "column", backgroundColor: tokens.colorNeutralBackground2 },
@@ -58,7 +60,15 @@ const prefersDark = () => window.matchMedia?.("(prefers-color-scheme: dark)").ma
 export function App({ config, auth }: { readonly config: PortalConfig; readonly auth: Auth }) {
   const styles = useStyles();
   const [dark, setDark] = useState(prefersDark);
-  const api = useMemo(() => adminApi(config.apiBaseUrl, () => auth.token()), [config, auth]);
+  const api = useMemo(
+    () =>
+      adminApi(
+        config.apiBaseUrl,
+        () => auth.token(),
+        () => auth.signInAgain(),
+      ),
+    [config, auth],
+  );
   const account = auth.account;
   const [route, setRoute] = useState(() => routeOf(window.location.hash));
   useEffect(() => {
@@ -88,6 +98,7 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
                 <Tab value="policies">Providers and policies</Tab>
                 <Tab value="live">Live calls</Tab>
                 <Tab value="history">Call history</Tab>
+                {operator && <Tab value="pool">Pool</Tab>}
               </TabList>
             </nav>
           )}
@@ -108,6 +119,8 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
               <LiveCallsPage api={api} />
             ) : route.page === "history" ? (
               <HistoryPage api={api} />
+            ) : route.page === "pool" ? (
+              <PoolPage api={api} />
             ) : route.page === "call" ? (
               <CallPage api={api} callId={route.callId} />
             ) : (

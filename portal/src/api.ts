@@ -1,3 +1,5 @@
+import { keepDrafts } from "./drafts";
+
 /** One field the API refused, and why (problem+json `errors`). */
 export interface FieldProblem {
   readonly field: string;
@@ -28,6 +30,8 @@ export class SignInNeeded extends Error {
 }
 
 export type TokenSource = () => Promise<string>;
+/** Sends the browser to sign in again (a redirect: the app reloads when it comes back). */
+export type SignInAgain = () => Promise<void>;
 
 export interface AdminApi {
   get<T>(path: string): Promise<T>;
@@ -37,8 +41,27 @@ export interface AdminApi {
   delete(path: string): Promise<void>;
 }
 
-export function adminApi(baseUrl: string, token: TokenSource): AdminApi {
+/**
+ * The admin API for the signed-in user. When the sign-in is over (the API answers 401, or no
+ * token can be had silently), what the open forms hold is kept and the user is sent to sign
+ * in again; the call still fails with SignInNeeded, so no page takes it for an answer.
+ */
+export function adminApi(baseUrl: string, token: TokenSource, signInAgain: SignInAgain): AdminApi {
+  let signingIn = false;
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    try {
+      return await send<T>(method, path, body);
+    } catch (e) {
+      // Several calls can fail at once (pages refresh on timers): one redirect is enough.
+      if (e instanceof SignInNeeded && !signingIn) {
+        signingIn = true;
+        keepDrafts();
+        await signInAgain();
+      }
+      throw e;
+    }
+  }
+  async function send<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
       headers: {

@@ -1,10 +1,12 @@
 import { type AccountInfo, InteractionRequiredAuthError, PublicClientApplication } from "@azure/msal-browser";
+import { SignInNeeded } from "./api";
 import type { PortalConfig } from "./config";
 
 /**
  * Sign-in with Entra ID through MSAL.js: authorization code with PKCE, redirect flow (no
  * pop-ups to be blocked), tokens kept in session storage (gone with the tab). A token that
- * cannot be renewed silently sends the user to sign in again; the page keeps what they typed.
+ * cannot be renewed silently, or that the API refuses, is SignInNeeded: the admin API client
+ * keeps what the user typed and calls signInAgain().
  */
 export class Auth {
   readonly #msal: PublicClientApplication;
@@ -55,24 +57,30 @@ export class Auth {
     return this.#msal.loginRedirect({ scopes: this.#scopes });
   }
 
+  /** Forgets the tokens the API refused (else the cache would hand them out again) and signs in, back to this page. */
+  async signInAgain(): Promise<void> {
+    const account = this.account;
+    await this.#msal.clearCache();
+    await this.#msal.loginRedirect({
+      scopes: this.#scopes,
+      prompt: "select_account",
+      redirectStartPage: window.location.href,
+      ...(account ? { loginHint: account.username } : {}),
+    });
+  }
+
   signOut(): Promise<void> {
     return this.#msal.logoutRedirect();
   }
 
-  /** An access token for the admin API; redirects to sign-in when none can be had silently. */
+  /** An access token for the admin API; SignInNeeded when none can be had silently. */
   async token(): Promise<string> {
     const account = this.account;
-    if (!account) {
-      await this.signIn();
-      throw new Error("signing in");
-    }
+    if (!account) throw new SignInNeeded("not signed in");
     try {
       return (await this.#msal.acquireTokenSilent({ scopes: this.#scopes, account })).accessToken;
     } catch (e) {
-      if (e instanceof InteractionRequiredAuthError) {
-        await this.#msal.acquireTokenRedirect({ scopes: this.#scopes, account });
-        throw new Error("signing in again");
-      }
+      if (e instanceof InteractionRequiredAuthError) throw new SignInNeeded("the sign-in has ended: sign in again");
       throw e;
     }
   }

@@ -134,4 +134,51 @@ describe("the web portal, served by the local stack", () => {
     assert.deepEqual(errors, []);
     await page.close();
   });
+
+  it("an expired sign-in sends the operator back through Entra ID's sign-in and keeps the onboarding form's content", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(stack.portalUrl as string);
+    await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
+    await page.getByRole("radio", { name: /OpenCVI operator/ }).check();
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Tenants" }).waitFor({ timeout: 15_000 });
+
+    // The onboarding request goes to the admin API with an expired token in place of the
+    // page's (MSAL's cached one is an hour long): the API's own 401 comes back, once.
+    const refused: number[] = [];
+    const expired = await stack.issueToken({ expiresInSeconds: -600 });
+    await page.route("**/api/v1/tenants", async (route) => {
+      if (route.request().method() !== "POST" || refused.length > 0) return route.continue();
+      const response = await route.fetch({ headers: { ...route.request().headers(), authorization: `Bearer ${expired}` } });
+      refused.push(response.status());
+      return route.fulfill({ response });
+    });
+    const tenantId = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+    await page.getByLabel("Entra tenant id").fill(tenantId);
+    await page.getByLabel("Name").fill("Northwind Traders");
+    await page.getByRole("button", { name: "Onboard" }).click();
+
+    // Entra ID's sign-in page (the emulator's account picker), then back to the portal.
+    await page.getByRole("radio", { name: /OpenCVI operator/ }).waitFor({ timeout: 15_000 });
+    assert.ok(page.url().startsWith(stack.entra.origin), `on Entra ID's sign-in page: ${page.url()}`);
+    assert.deepEqual(refused, [401], "the admin API refused the expired token");
+    assert.equal((await adminApi(stack, "GET", `/v1/tenants/${tenantId}`)).status, 404, "nothing was onboarded");
+    await page.getByRole("radio", { name: /OpenCVI operator/ }).check();
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Tenants" }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.getByLabel("Entra tenant id").inputValue(), tenantId, "the tenant id as typed");
+    assert.equal(await page.getByLabel("Name").inputValue(), "Northwind Traders", "the name as typed");
+    await page.getByText(/what you typed is back/).waitFor();
+    await page.screenshot({ path: `${screenshots}/tenants-after-sign-in-again.png` });
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("opencvi.draft.onboard-tenant")), null, "the kept fields come back once");
+
+    // Signed in afresh, the same fields onboard the tenant.
+    await page.getByRole("button", { name: "Onboard" }).click();
+    await page.getByRole("row", { name: new RegExp(tenantId) }).waitFor();
+    assert.equal((await adminApi(stack, "GET", `/v1/tenants/${tenantId}`)).json.name, "Northwind Traders");
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
 });

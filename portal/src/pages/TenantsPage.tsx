@@ -26,7 +26,8 @@ import {
   tokens,
 } from "@fluentui/react-components";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
-import { type AdminApi, ApiProblem } from "../api";
+import { type AdminApi, ApiProblem, SignInNeeded } from "../api";
+import { takeDraft, useKeptDraft } from "../drafts";
 
 interface Tenant {
   readonly tenantId: string;
@@ -196,12 +197,18 @@ export function TenantsPage({ api, operator }: { readonly api: AdminApi; readonl
   );
 }
 
+const ONBOARD_FORM = "onboard-tenant";
+
 function OnboardTenant({ api, onboarded }: { readonly api: AdminApi; readonly onboarded: () => Promise<void> }) {
   const styles = useStyles();
-  const [tenantId, setTenantId] = useState("");
-  const [name, setName] = useState("");
+  // Back from a sign-in that had ended: what was typed before it.
+  const [draft] = useState(() => takeDraft(ONBOARD_FORM));
+  const [restored, setRestored] = useState(draft !== undefined);
+  const [tenantId, setTenantId] = useState(draft?.tenantId ?? "");
+  const [name, setName] = useState(draft?.name ?? "");
   const [problem, setProblem] = useState<ApiProblem | undefined>();
   const [busy, setBusy] = useState(false);
+  useKeptDraft(ONBOARD_FORM, { tenantId, name });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -211,8 +218,11 @@ function OnboardTenant({ api, onboarded }: { readonly api: AdminApi; readonly on
       setTenantId("");
       setName("");
       setProblem(undefined);
+      setRestored(false);
       await onboarded();
     } catch (e) {
+      // Its fields are kept and the browser is on its way to sign in: nothing to show.
+      if (e instanceof SignInNeeded) return;
       setProblem(e instanceof ApiProblem ? e : new ApiProblem(0, "Not sent", (e as Error).message));
     } finally {
       setBusy(false);
@@ -243,6 +253,11 @@ function OnboardTenant({ api, onboarded }: { readonly api: AdminApi; readonly on
       <Button className={styles.submit} appearance="primary" type="submit" disabled={busy}>
         Onboard
       </Button>
+      {restored && (
+        <MessageBar intent="info">
+          <MessageBarBody>Your sign-in had ended: you are signed in again, and what you typed is back. Onboard to send it.</MessageBarBody>
+        </MessageBar>
+      )}
       {unplaced && (
         <MessageBar intent="error">
           <MessageBarBody>
