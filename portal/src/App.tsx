@@ -51,6 +51,9 @@ const useStyles = makeStyles({
     borderBottom: `1px solid ${tokens.colorNeutralStroke2}`,
   },
   spacer: { flexGrow: 1 },
+  // The sections wrap on a narrow screen instead of running past the header's background.
+  tabs: { flexWrap: "wrap" },
+  nav: { maxWidth: "100%" },
   main: { padding: tokens.spacingHorizontalL, maxWidth: "1200px", width: "100%", boxSizing: "border-box", margin: "0 auto" },
   signIn: { display: "flex", flexDirection: "column", gap: tokens.spacingVerticalM, alignItems: "flex-start", padding: tokens.spacingHorizontalXXL },
 });
@@ -92,8 +95,12 @@ export function App({ config, auth }: { readonly config: PortalConfig; readonly 
         <header className={styles.header}>
           <Title3 as="h1">OpenCVI</Title3>
           {account && (
-            <nav aria-label="Sections">
-              <TabList selectedValue={tab} onTabSelect={(_, d) => (window.location.hash = TAB_PATH[d.value as keyof typeof TAB_PATH])}>
+            <nav aria-label="Sections" className={styles.nav}>
+              <TabList
+                className={styles.tabs}
+                selectedValue={tab}
+                onTabSelect={(_, d) => (window.location.hash = TAB_PATH[d.value as keyof typeof TAB_PATH])}
+              >
                 <Tab value="tenants">Tenants</Tab>
                 <Tab value="policies">Providers and policies</Tab>
                 <Tab value="live">Live calls</Tab>

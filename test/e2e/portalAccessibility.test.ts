@@ -96,10 +96,11 @@ describe("the portal's accessibility (axe-core: no serious or critical violation
     await page.context().close();
   });
 
-  it("Tenants, Pool, Live calls with a SIPp call up, Call history and the call's page, signed in as the operator", async () => {
+  it("Tenants, Providers and policies, Pool, Live calls with a SIPp call up, Call history and the call's page, signed in as the operator", async () => {
     const page = await (await browser.newContext()).newPage();
     await signIn(page);
     await checkEverywhere(page, "tenants", "#/tenants", (p) => p.getByRole("table", { name: "Tenants" }).waitFor({ timeout: 15_000 }));
+    await checkEverywhere(page, "policies", "#/policies", (p) => p.getByRole("form", { name: "Effective policy" }).waitFor({ timeout: 15_000 }));
     await checkEverywhere(page, "pool", "#/pool", (p) => p.getByRole("row", { name: /local-media-host/ }).waitFor({ timeout: 15_000 }));
 
     const sipp = runSipp({

@@ -120,6 +120,7 @@ describe("the portal's providers and policies", () => {
       await admin.screenshot({ path: `${screenshots}/tenants-tenant-admin.png` });
 
       await admin.getByRole("tab", { name: "Providers and policies" }).click();
+      await admin.getByLabel("Tenant", { exact: true }).locator("option").first().waitFor({ state: "attached" });
       const tenants = await admin.getByLabel("Tenant", { exact: true }).locator("option").allTextContents();
       assert.deepEqual(tenants.length, 1, `only their tenant to pick: ${tenants.join(" | ")}`);
       assert.match(tenants[0] ?? "", new RegExp(demo.tenantId));
