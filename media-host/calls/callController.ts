@@ -159,8 +159,10 @@ export class CallController {
     return this.#calls.size;
   }
 
-  close(): Promise<void> {
-    return this.#subscription.close();
+  /** Stops taking call events and frees the BFCP lines of calls still up (a bound socket would outlive the host). */
+  async close(): Promise<void> {
+    await this.#subscription.close();
+    await Promise.all([...this.#calls.values()].map((call) => call.content?.close()));
   }
 
   /** Ends every call (shutdown after the drain grace): the bot leaves the meeting, the device gets a BYE with `reason`. */
