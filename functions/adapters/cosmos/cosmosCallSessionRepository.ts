@@ -27,6 +27,16 @@ const historyDocument = (record: CallSessionRecord): HistoryDocument => ({
   inLobby: false,
 });
 
+/**
+ * The documents an ended call leaves, as this repository writes them: its record (in
+ * `callSessions`) and its history entry (in `callHistory`). For bulk loads that must look
+ * like the product's writes (bench/callHistory.ts).
+ */
+export function endedCallDocuments(record: CallSessionRecord): { readonly session: ItemDefinition; readonly history: ItemDefinition } {
+  if (record.endedAt === null) throw new Error(`call ${record.callId} has not ended`);
+  return { session: mapping.toDocument(record), history: historyDocument(record) };
+}
+
 const HISTORY_PAGE_DEFAULT = 50;
 const DAY_IN_MS = 86_400_000;
 
