@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { launchChromium } from "../support/browser.js";
+import { signInToPortal } from "../support/portalSignIn.js";
 import { adminApi } from "../support/onboarding.js";
 
 // The web portal (portal/, built by scripts/setup.sh) as the local stack serves it, in
@@ -139,11 +140,7 @@ describe("the web portal, served by the local stack", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(stack.portalUrl as string);
-    await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
-    await page.getByRole("radio", { name: /OpenCVI operator/ }).check();
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Tenants" }).waitFor({ timeout: 15_000 });
+    await signInToPortal(page, stack.portalUrl as string, /OpenCVI operator/);
 
     // The onboarding request goes to the admin API with an expired token in place of the
     // page's (MSAL's cached one is an hour long): the API's own 401 comes back, once.

@@ -6,6 +6,7 @@ import type { Browser, Page } from "playwright-core";
 import { type SeededDemo, seedDemo } from "../../local/demo.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { launchChromium } from "../support/browser.js";
+import { signInToPortal } from "../support/portalSignIn.js";
 import { adminApi } from "../support/onboarding.js";
 import { describeResult, runSipp } from "../support/peers/sipp.js";
 import { waitFor } from "../support/waiting.js";
@@ -61,14 +62,6 @@ async function seriousViolations(page: Page): Promise<string[]> {
  */
 const isTabsterDummy = (html: string) => /^<i\b[^>]*\bdata-tabster-dummy\b/.test(html);
 
-async function signIn(page: Page): Promise<void> {
-  await page.goto(stack.portalUrl as string);
-  await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
-  await page.getByRole("radio", { name: /OpenCVI operator/ }).check();
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Tenants" }).waitFor({ timeout: 15_000 });
-}
-
 /** Each variant: the page at `hash` loaded afresh (the theme follows the system's), checked, photographed. */
 async function checkEverywhere(page: Page, name: string, hash: string, ready: (page: Page) => Promise<void>): Promise<void> {
   const found: string[] = [];
@@ -120,7 +113,7 @@ describe("the portal's accessibility (axe-core: no serious or critical violation
 
   it("Tenants, Providers and policies, Pool, Live calls with a SIPp call up, Call history and the call's page, signed in as the operator", async () => {
     const page = await (await browser.newContext()).newPage();
-    await signIn(page);
+    await signInToPortal(page, stack.portalUrl as string, /OpenCVI operator/);
     await checkEverywhere(page, "tenants", "#/tenants", (p) => p.getByRole("table", { name: "Tenants" }).waitFor({ timeout: 15_000 }));
     await checkEverywhere(page, "policies", "#/policies", (p) => p.getByRole("form", { name: "Effective policy" }).waitFor({ timeout: 15_000 }));
     await checkEverywhere(page, "pool", "#/pool", (p) => p.getByRole("row", { name: /local-media-host/ }).waitFor({ timeout: 15_000 }));

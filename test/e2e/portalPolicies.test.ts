@@ -8,6 +8,7 @@ import type { Browser, Page } from "playwright-core";
 import { type SeededDemo, seedDemo } from "../../local/demo.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { launchChromium } from "../support/browser.js";
+import { signInToPortal } from "../support/portalSignIn.js";
 import { adminApi, onboardTenant } from "../support/onboarding.js";
 
 // Providers and policies in the portal, against the local stack's admin API: the CVI cmdlets
@@ -47,11 +48,7 @@ before(async () => {
   browser = await launchChromium({ trustedCaFile: ".local/tls/ca.pem" });
   mkdirSync(screenshots, { recursive: true });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(stack.portalUrl as string);
-  await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
-  await page.getByRole("radio", { name: /OpenCVI operator/ }).check();
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Tenants" }).waitFor({ timeout: 15_000 });
+  await signInToPortal(page, stack.portalUrl as string, /OpenCVI operator/);
 });
 after(async () => {
   await browser?.close();
@@ -106,11 +103,7 @@ describe("the portal's providers and policies", () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     try {
       const admin = await context.newPage();
-      await admin.goto(stack.portalUrl as string);
-      await admin.getByRole("button", { name: "Sign in with Microsoft" }).click();
-      await admin.getByRole("radio", { name: /Adele Vance/ }).check();
-      await admin.getByRole("button", { name: "Sign in" }).click();
-      await admin.getByRole("heading", { name: "Tenants" }).waitFor({ timeout: 15_000 });
+      await signInToPortal(admin, stack.portalUrl as string, /Adele Vance/);
       await admin.getByRole("row", { name: new RegExp(demo.tenantId) }).waitFor();
       const rows = await admin.getByRole("table", { name: "Tenants" }).getByRole("row").allTextContents();
       assert.equal(rows.length, 2, `a header and their tenant: ${rows.join(" | ")}`);

@@ -5,6 +5,7 @@ import type { Browser, Page } from "playwright-core";
 import { type SeededDemo, seedDemo } from "../../local/demo.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import { launchChromium } from "../support/browser.js";
+import { signInToPortal } from "../support/portalSignIn.js";
 import { adminApi } from "../support/onboarding.js";
 import { describeResult, runSipp } from "../support/peers/sipp.js";
 import { waitFor } from "../support/waiting.js";
@@ -26,11 +27,7 @@ before(async () => {
   browser = await launchChromium({ trustedCaFile: ".local/tls/ca.pem" });
   mkdirSync(screenshots, { recursive: true });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(stack.portalUrl as string);
-  await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
-  await page.getByRole("radio", { name: /OpenCVI operator/ }).check();
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Tenants" }).waitFor({ timeout: 15_000 });
+  await signInToPortal(page, stack.portalUrl as string, /OpenCVI operator/);
 });
 after(async () => {
   await browser?.close();

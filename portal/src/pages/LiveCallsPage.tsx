@@ -1,11 +1,5 @@
 import {
   Button,
-  Dialog,
-  DialogActions,
-  DialogBody,
-  DialogContent,
-  DialogSurface,
-  DialogTitle,
   Link,
   MessageBar,
   MessageBarBody,
@@ -24,6 +18,7 @@ import {
 import { useCallback, useEffect, useState } from "react";
 import type { AdminApi } from "../api";
 import { type CallSummary, DIAL_FORM, duration } from "../calls";
+import { ConfirmDialog } from "../components/ConfirmDialog";
 
 const useStyles = makeStyles({
   page: { display: "flex", flexDirection: "column", gap: tokens.spacingVerticalL },
@@ -116,22 +111,15 @@ export function LiveCallsPage({ api }: { readonly api: AdminApi }) {
           </Table>
         </div>
       )}
-      <Dialog open={hangingUp !== undefined} onOpenChange={(_, d) => !d.open && setHangingUp(undefined)}>
-        <DialogSurface>
-          <DialogBody>
-            <DialogTitle>Hang up {hangingUp?.displayName}?</DialogTitle>
-            <DialogContent>The device gets a BYE and its bot leaves the meeting.</DialogContent>
-            <DialogActions>
-              <Button appearance="secondary" onClick={() => setHangingUp(undefined)}>
-                Cancel
-              </Button>
-              <Button appearance="primary" onClick={() => hangingUp && void hangUp(hangingUp)}>
-                Hang up
-              </Button>
-            </DialogActions>
-          </DialogBody>
-        </DialogSurface>
-      </Dialog>
+      <ConfirmDialog
+        subject={hangingUp}
+        title={(c) => `Hang up ${c.displayName}?`}
+        confirmLabel="Hang up"
+        onConfirm={(c) => void hangUp(c)}
+        onCancel={() => setHangingUp(undefined)}
+      >
+        The device gets a BYE and its bot leaves the meeting.
+      </ConfirmDialog>
     </div>
   );
 }

@@ -3,12 +3,6 @@ import {
   Card,
   CardHeader,
   Checkbox,
-  Dialog,
-  DialogActions,
-  DialogBody,
-  DialogContent,
-  DialogSurface,
-  DialogTitle,
   Field,
   Input,
   MessageBar,
@@ -28,6 +22,7 @@ import {
 } from "@fluentui/react-components";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { type AdminApi, ApiProblem } from "../api";
+import { ConfirmDialog } from "../components/ConfirmDialog";
 
 interface Tenant {
   readonly tenantId: string;
@@ -228,20 +223,15 @@ function Providers({ api, tenant }: { readonly api: AdminApi; readonly tenant: T
         </Button>
       </form>
       <Problem text={general} />
-      <Dialog open={removing !== undefined} onOpenChange={(_, d) => !d.open && setRemoving(undefined)}>
-        <DialogSurface>
-          <DialogBody>
-            <DialogTitle>Remove the provider {removing}?</DialogTitle>
-            <DialogContent>Meetings stop getting its join instructions.</DialogContent>
-            <DialogActions>
-              <Button onClick={() => setRemoving(undefined)}>Cancel</Button>
-              <Button appearance="primary" onClick={() => removing && void remove(removing)}>
-                Remove
-              </Button>
-            </DialogActions>
-          </DialogBody>
-        </DialogSurface>
-      </Dialog>
+      <ConfirmDialog
+        subject={removing}
+        title={(identity) => `Remove the provider ${identity}?`}
+        confirmLabel="Remove"
+        onConfirm={(identity) => void remove(identity)}
+        onCancel={() => setRemoving(undefined)}
+      >
+        Meetings stop getting its join instructions.
+      </ConfirmDialog>
     </Card>
   );
 }

@@ -25,6 +25,7 @@ import {
 } from "@fluentui/react-components";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { type AdminApi, ApiProblem } from "../api";
+import { ConfirmDialog } from "../components/ConfirmDialog";
 
 /** One media host as the admin API shows it (GET /pool/hosts). */
 export interface PoolHost {
@@ -197,22 +198,15 @@ export function PoolPage({ api }: { readonly api: AdminApi }) {
           </form>
         </DialogSurface>
       </Dialog>
-      <Dialog open={undraining !== undefined} onOpenChange={(_, d) => !d.open && setUndraining(undefined)}>
-        <DialogSurface>
-          <DialogBody>
-            <DialogTitle>Undrain {undraining?.hostId}?</DialogTitle>
-            <DialogContent>It takes new calls again, and its drain deadline is dropped.</DialogContent>
-            <DialogActions>
-              <Button appearance="secondary" onClick={() => setUndraining(undefined)}>
-                Cancel
-              </Button>
-              <Button appearance="primary" onClick={() => undraining && void undrain(undraining)}>
-                Undrain
-              </Button>
-            </DialogActions>
-          </DialogBody>
-        </DialogSurface>
-      </Dialog>
+      <ConfirmDialog
+        subject={undraining}
+        title={(h) => `Undrain ${h.hostId}?`}
+        confirmLabel="Undrain"
+        onConfirm={(h) => void undrain(h)}
+        onCancel={() => setUndraining(undefined)}
+      >
+        It takes new calls again, and its drain deadline is dropped.
+      </ConfirmDialog>
     </div>
   );
 }

@@ -3,12 +3,6 @@ import {
   Button,
   Card,
   CardHeader,
-  Dialog,
-  DialogActions,
-  DialogBody,
-  DialogContent,
-  DialogSurface,
-  DialogTitle,
   Field,
   Input,
   MessageBar,
@@ -27,6 +21,7 @@ import {
 } from "@fluentui/react-components";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { type AdminApi, ApiProblem, SignInNeeded } from "../api";
+import { ConfirmDialog } from "../components/ConfirmDialog";
 import { takeDraft, useKeptDraft } from "../drafts";
 
 interface Tenant {
@@ -176,23 +171,15 @@ export function TenantsPage({ api, operator }: { readonly api: AdminApi; readonl
           </Table>
         </div>
       )}
-      <Dialog open={removing !== undefined} onOpenChange={(_, d) => !d.open && setRemoving(undefined)}>
-        <DialogSurface>
-          <DialogBody>
-            <DialogTitle>Remove {removing?.name}?</DialogTitle>
-            <DialogContent>
-              Its key stops working at once and is never issued again: its rooms can no longer dial its meetings, and everything stored for it is
-              deleted.
-            </DialogContent>
-            <DialogActions>
-              <Button onClick={() => setRemoving(undefined)}>Cancel</Button>
-              <Button appearance="primary" onClick={() => removing && void remove(removing)}>
-                Remove tenant
-              </Button>
-            </DialogActions>
-          </DialogBody>
-        </DialogSurface>
-      </Dialog>
+      <ConfirmDialog
+        subject={removing}
+        title={(t) => `Remove ${t.name}?`}
+        confirmLabel="Remove tenant"
+        onConfirm={(t) => void remove(t)}
+        onCancel={() => setRemoving(undefined)}
+      >
+        Its key stops working at once and is never issued again: its rooms can no longer dial its meetings, and everything stored for it is deleted.
+      </ConfirmDialog>
     </div>
   );
 }

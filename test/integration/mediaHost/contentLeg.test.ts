@@ -6,7 +6,7 @@ import { anchorMedia } from "../../../media-host/calls/anchorMedia.js";
 import { MeetingLegServer } from "../../../media-host/meeting/meetingLegServer.js";
 import type { WebRtcMeetingLeg } from "../../../media-host/meeting/webRtcMeetingLeg.js";
 import { parseSdp } from "../../../media-host/rtpengine/sdp.js";
-import { type AccessUnit, depacketize, h264Content, nalType, packetize, spsPictureSize } from "../../support/media/h264Content.js";
+import { type AccessUnit, h264Content, inSequence, nalType, packetize, pictures, spsPictureSize } from "../../support/media/h264Content.js";
 import { MeetingPeer } from "../../support/media/meetingPeer.js";
 import { DEVICE_VIDEO_PT, PlainRtpDevice, rtpPacket } from "../../support/media/plainRtpDevice.js";
 import { waitFor } from "../../support/waiting.js";
@@ -69,23 +69,6 @@ async function sendPictures(
     timestamp += 18_000;
     await new Promise((r) => setTimeout(r, options.everyMs ?? 20));
   }
-}
-
-/**
- * Packets in sequence-number order, as a receiver's jitter buffer puts them: rtpengine's threads
- * may swap a few on the way (16-bit numbers, taken relative to the first that came).
- */
-function inSequence<T extends { sequenceNumber: number }>(packets: readonly T[]): T[] {
-  const first = packets[0]?.sequenceNumber ?? 0;
-  const offset = (n: number) => ((n - first + 0x8000) & 0xffff) - 0x8000;
-  return [...packets].sort((a, b) => offset(a.sequenceNumber) - offset(b.sequenceNumber));
-}
-
-/** Groups RTP payloads into pictures by timestamp (in sequence order), as a receiver's depacketizer does. */
-function pictures(packets: readonly { sequenceNumber: number; timestamp: number; payload: Uint8Array }[]): Uint8Array[][] {
-  const byTimestamp = new Map<number, Uint8Array[]>();
-  for (const p of inSequence(packets)) byTimestamp.set(p.timestamp, [...(byTimestamp.get(p.timestamp) ?? []), p.payload]);
-  return [...byTimestamp.values()].map((payloads) => depacketize(payloads));
 }
 
 /** The packets' numbers form one run: none skipped, none twice, whatever the arrival order. */

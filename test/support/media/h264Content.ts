@@ -295,3 +295,22 @@ class BitReader {
     return k % 2 ? (k + 1) / 2 : -(k / 2);
   }
 }
+
+/**
+ * Packets in sequence-number order, as a receiver's jitter buffer puts them: rtpengine's threads
+ * may swap a few on the way (16-bit numbers, taken relative to the first that came).
+ */
+export function inSequence<T extends { readonly sequenceNumber: number }>(packets: readonly T[]): T[] {
+  const first = packets[0]?.sequenceNumber ?? 0;
+  const offset = (n: number) => ((n - first + 0x8000) & 0xffff) - 0x8000;
+  return [...packets].sort((a, b) => offset(a.sequenceNumber) - offset(b.sequenceNumber));
+}
+
+/** RTP payloads grouped into pictures by timestamp (in sequence order) and depacketized, as a receiver does. */
+export function pictures(
+  packets: readonly { readonly sequenceNumber: number; readonly timestamp: number; readonly payload: Uint8Array }[],
+): Uint8Array[][] {
+  const byTimestamp = new Map<number, Uint8Array[]>();
+  for (const p of inSequence(packets)) byTimestamp.set(p.timestamp, [...(byTimestamp.get(p.timestamp) ?? []), p.payload]);
+  return [...byTimestamp.values()].map((payloads) => depacketize(payloads));
+}

@@ -3,7 +3,7 @@ import { Primitive } from "../../../media-host/bfcp/constants.js";
 import { type BfcpAttribute, findAttribute } from "../../../media-host/bfcp/message.js";
 import { parseSdp } from "../../../media-host/rtpengine/sdp.js";
 import type { SipResponse } from "../../../media-host/sip/message.js";
-import { type AccessUnit, depacketize, nalType, packetize, spsPictureSize } from "../media/h264Content.js";
+import { type AccessUnit, nalType, packetize, pictures, spsPictureSize } from "../media/h264Content.js";
 import { rtpPacket } from "../media/plainRtpDevice.js";
 import { BfcpTestClient } from "./bfcpClient.js";
 import { OfferAnswerDevice } from "./offerAnswerDevice.js";
@@ -151,12 +151,7 @@ export class RoomSystem {
 
   /** The pictures received on the slides line so far, depacketized (grouped by timestamp, in sequence order). */
   receivedPictures(): Uint8Array[][] {
-    const first = this.contentReceived[0]?.sequenceNumber ?? 0;
-    const offset = (n: number) => ((n - first + 0x8000) & 0xffff) - 0x8000;
-    const ordered = [...this.contentReceived].sort((a, b) => offset(a.sequenceNumber) - offset(b.sequenceNumber));
-    const byTimestamp = new Map<number, Uint8Array[]>();
-    for (const p of ordered) byTimestamp.set(p.timestamp, [...(byTimestamp.get(p.timestamp) ?? []), p.payload]);
-    return [...byTimestamp.values()].map((payloads) => depacketize(payloads));
+    return pictures(this.contentReceived);
   }
 
   /** The picture size of the last SPS received on the slides line. */
